@@ -1,0 +1,258 @@
+"""One typed settings object, built once at start-up and passed explicitly.
+
+Sources, later wins: built-in defaults, a ``pricepilot.toml`` file, ``PRICEPILOT_*`` environment
+variables. Nested settings use a double underscore: ``PRICEPILOT_STORE__URL`` sets
+``store.url``. Unknown settings and wrong types fail at start-up with a :class:`ConfigError`
+naming the setting.
+
+>>> s = load_settings(env={"PRICEPILOT_SHOP__CURRENCY": "USD"}, path=None)
+>>> s.shop.currency
+'USD'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from pricepilot.errors import ConfigError
+from pricepilot.money import CURRENCY_EXPONENTS
+
+ENV_PREFIX = "PRICEPILOT_"
+DEFAULT_FILE = "pricepilot.toml"
+# Used only when no key is configured; `pricepilot` warns on it and production config must set one.
+DEV_KEY = "pricepilot-development-key-change-me"
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ShopSettings(_Section):
+    name: str = "demo shop"
+    currency: str = "EUR"
+    timezone: str = "UTC"
+
+
+class StoreSettings(_Section):
+    type: Literal["sqlite", "postgresql"] = "sqlite"
+    # SQLAlchemy URL; for sqlite a relative path is relative to `paths.data_dir`.
+    url: str = ""
+
+
+class OnlineSettings(_Section):
+    """Online feature state and the event bus."""
+
+    type: Literal["memory", "redis"] = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "pp:"
+
+
+class PathSettings(_Section):
+    data_dir: str = "pricepilot-data"
+    models_dir: str = ""  # default: <data_dir>/models
+    reports_dir: str = ""  # default: <data_dir>/reports
+
+
+class SecuritySettings(_Section):
+    # Key of the HMAC that turns a shop's customer id into a pseudonymous shopper id.
+    pseudonym_key: str = DEV_KEY
+    # Quote-signing keys by key id; the first listed in `quote_key_order` signs, all verify.
+    quote_keys: dict[str, str] = msgspec.field(default_factory=lambda: {"k1": DEV_KEY})
+    quote_key_order: list[str] = msgspec.field(default_factory=lambda: ["k1"])
+    quote_ttl_seconds: int = 900
+
+
+class IngestSettings(_Section):
+    future_tolerance_seconds: int = 300
+    on_error: Literal["fail", "skip"] = "fail"
+    # What to do with a missing optional value: drop the row, or fill with the declared default.
+    missing: Literal["drop", "fill"] = "fill"
+    outlier_method: Literal["zscore", "iqr"] = "iqr"
+    outlier_threshold: float = 3.0
+    batch_size: int = 50_000
+
+
+class ComplianceSettings(_Section):
+    protected_attributes: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "gender", "sex", "age", "ethnicity", "race", "religion", "disability",
+            "sexual_orientation", "pregnancy", "marital_status", "nationality",
+        ]
+    )
+    # Protected attributes that may be stored for fairness audits only (never used in prices).
+    audit_only: list[str] = msgspec.field(default_factory=list)
+    prior_price_days: int = 30
+
+
+class PricingSettings(_Section):
+    objective: Literal["profit", "revenue", "mix"] = "profit"
+    revenue_weight: float = 0.0  # with objective "mix": weight of revenue vs profit in [0, 1]
+    smoothing_alpha: float = 0.5
+    max_change_per_day: float = 0.10  # fraction of the current price
+    competitor_band: float = 0.15  # stay within +-15% of the lowest competitor price, if known
+    grid_size: int = 20
+    exploration: bool = True
+    personal_discount_max: float = 0.10  # personal layer: at most 10% below the base price
+    allow_surcharge: bool = False
+
+
+class PromotionSettings(_Section):
+    compounding: Literal["running_net", "original"] = "running_net"
+    threshold_base: Literal["running_net", "original"] = "running_net"
+    rounding: Literal["half_up", "half_even", "down", "up", "floor", "ceiling"] = "half_up"
+    best_deal: bool = True
+
+
+class ServiceSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 1_048_576
+    # API keys are stored hashed: sha256 hex digest -> list of scopes.
+    api_keys: dict[str, list[str]] = msgspec.field(default_factory=dict)
+
+
+class Settings(_Section):
+    shop: ShopSettings = msgspec.field(default_factory=ShopSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    online: OnlineSettings = msgspec.field(default_factory=OnlineSettings)
+    paths: PathSettings = msgspec.field(default_factory=PathSettings)
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
+    pricing: PricingSettings = msgspec.field(default_factory=PricingSettings)
+    promotions: PromotionSettings = msgspec.field(default_factory=PromotionSettings)
+    service: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.paths.data_dir)
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.paths.models_dir) if self.paths.models_dir else self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.paths.reports_dir) if self.paths.reports_dir else self.data_dir / "reports"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the store (the embedded SQLite file by default)."""
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{self.data_dir / 'pricepilot.sqlite'}"
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Env values are TOML literals when they parse as one (numbers, booleans, lists), else text."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any, name: str) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(name, f"{part!r} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+_MSGSPEC_PATH = re.compile(r"at `\$((?:\.[A-Za-z_0-9]+|\[[^\]]*\])*)`")
+
+
+def _setting_name(msg: str) -> str:
+    m = _MSGSPEC_PATH.search(msg)
+    if not m:
+        return "<settings>"
+    return m.group(1).lstrip(".") or "<settings>"
+
+
+def _validate(s: Settings) -> None:
+    if s.shop.currency not in CURRENCY_EXPONENTS:
+        raise ConfigError("shop.currency", f"unknown currency {s.shop.currency!r}")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(s.shop.timezone)
+    except Exception as e:  # ZoneInfoNotFoundError, ValueError for malformed keys
+        raise ConfigError("shop.timezone", f"unknown time zone {s.shop.timezone!r}") from e
+    if s.store.type == "postgresql" and not s.store.url.startswith("postgresql"):
+        raise ConfigError("store.url", "store.type 'postgresql' needs a postgresql:// URL")
+    if not 0.0 < s.pricing.smoothing_alpha <= 1.0:
+        raise ConfigError("pricing.smoothing_alpha", "must be in (0, 1]")
+    if not 0.0 <= s.pricing.revenue_weight <= 1.0:
+        raise ConfigError("pricing.revenue_weight", "must be in [0, 1]")
+    if not 0.0 <= s.pricing.personal_discount_max < 1.0:
+        raise ConfigError("pricing.personal_discount_max", "must be in [0, 1)")
+    if s.pricing.grid_size < 2:
+        raise ConfigError("pricing.grid_size", "must be at least 2")
+    if not s.security.quote_key_order:
+        raise ConfigError("security.quote_key_order", "needs at least one key id")
+    for kid in s.security.quote_key_order:
+        if kid not in s.security.quote_keys:
+            raise ConfigError("security.quote_key_order", f"key id {kid!r} has no key in quote_keys")
+    if len(s.security.pseudonym_key) < 16:
+        raise ConfigError("security.pseudonym_key", "must be at least 16 characters")
+    if s.ingest.batch_size < 1:
+        raise ConfigError("ingest.batch_size", "must be positive")
+    overlap = set(s.compliance.audit_only) - set(s.compliance.protected_attributes)
+    if overlap:
+        raise ConfigError(
+            "compliance.audit_only", f"{sorted(overlap)} are not listed as protected attributes"
+        )
+
+
+def settings_from_dict(data: Mapping[str, Any]) -> Settings:
+    """Build and validate settings from a plain mapping (as read from TOML)."""
+    try:
+        s = msgspec.convert(dict(data), Settings, strict=False)
+    except msgspec.ValidationError as e:
+        msg = str(e)
+        raise ConfigError(_setting_name(msg), msg.split(" - at ")[0]) from e
+    _validate(s)
+    return s
+
+
+def load_settings(
+    path: str | Path | None = DEFAULT_FILE,
+    env: Mapping[str, str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults, then the TOML file at ``path`` (if it exists), then ``PRICEPILOT_*`` variables.
+
+    An explicitly named file that does not exist is an error; the default file is optional.
+    ``overrides`` maps dotted names (``"store.url"``) to values and wins over everything.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if p.exists():
+            try:
+                data = tomllib.loads(p.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(str(p), f"not valid TOML: {e}") from e
+        elif str(path) != DEFAULT_FILE:
+            raise ConfigError(str(p), "settings file does not exist")
+    env = os.environ if env is None else env
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__") if k]
+        if not keys:
+            continue
+        _set_path(data, keys, _parse_env_value(raw), name)
+    for dotted, value in (overrides or {}).items():
+        _set_path(data, dotted.split("."), value, dotted)
+    return settings_from_dict(data)

@@ -1,0 +1,112 @@
+"""Event schemas: what a shop tells pricepilot.
+
+Every event has an ``event_id`` (re-sending it changes nothing) and a timezone-aware ``ts``.
+Money is integer minor units of ``currency``. ``user_id`` is always the *pseudonymous* shopper id
+(see :mod:`pricepilot.compliance.identity`); ingestion converts a shop's customer id on the way in.
+
+Events are a msgspec tagged union on the ``type`` field, so one decoder reads any of them:
+
+>>> import msgspec
+>>> ev = msgspec.json.decode(
+...     b'{"type":"view","event_id":"e1","ts":"2026-01-01T10:00:00Z","user_id":"u1",'
+...     b'"product_id":"SKU-1","price":999,"currency":"EUR"}', type=Event)
+>>> ev.price
+999
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal, Union
+
+import msgspec
+
+_OPTS = dict(forbid_unknown_fields=True, kw_only=True, tag_field="type")
+
+
+class _Base(msgspec.Struct, **_OPTS):  # type: ignore[call-arg]
+    event_id: str
+    ts: datetime
+
+
+class View(_Base, tag="view"):  # type: ignore[call-arg]
+    user_id: str
+    product_id: str
+    price: int  # price shown, minor units
+    currency: str
+    session_id: str | None = None
+    channel: str | None = None
+    device: str | None = None
+    quote_id: str | None = None
+
+
+class AddToCart(_Base, tag="add_to_cart"):  # type: ignore[call-arg]
+    user_id: str
+    product_id: str
+    price: int
+    currency: str
+    quantity: int = 1
+    session_id: str | None = None
+
+
+class RemoveFromCart(_Base, tag="remove_from_cart"):  # type: ignore[call-arg]
+    user_id: str
+    product_id: str
+    quantity: int = 1
+    session_id: str | None = None
+
+
+class Purchase(_Base, tag="purchase"):  # type: ignore[call-arg]
+    user_id: str
+    product_id: str
+    order_id: str
+    price: int  # unit price paid, minor units
+    currency: str
+    quantity: int = 1
+    session_id: str | None = None
+    quote_id: str | None = None
+
+
+class CompetitorPrice(_Base, tag="competitor_price"):  # type: ignore[call-arg]
+    product_id: str
+    competitor: str
+    price: int
+    currency: str
+    on_promotion: bool = False
+
+
+class Inventory(_Base, tag="inventory"):  # type: ignore[call-arg]
+    product_id: str
+    stock: int  # absolute stock level after this event
+
+
+class Calendar(_Base, tag="calendar"):  # type: ignore[call-arg]
+    day: date
+    name: str
+    kind: Literal["holiday"] = "holiday"
+    region: str | None = None
+
+
+Event = Union[View, AddToCart, RemoveFromCart, Purchase, CompetitorPrice, Inventory, Calendar]
+
+EVENT_TYPES: dict[str, type[_Base]] = {
+    "view": View,
+    "add_to_cart": AddToCart,
+    "remove_from_cart": RemoveFromCart,
+    "purchase": Purchase,
+    "competitor_price": CompetitorPrice,
+    "inventory": Inventory,
+    "calendar": Calendar,
+}
+
+# The flat columns every event is stored in (one table, sparse columns), in storage order.
+# `ts` is stored as integer microseconds since the epoch; `day` as an ISO date string.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id", "type", "ts", "user_id", "product_id", "session_id", "order_id", "quantity",
+    "price", "currency", "competitor", "on_promotion", "stock", "day", "name", "channel",
+    "device", "quote_id", "region",
+)
+
+
+def event_type(ev: Event) -> str:
+    return ev.__struct_config__.tag  # type: ignore[return-value]
