@@ -479,7 +479,7 @@ class SqlStore:
             ).first()
         if r is None:
             raise NotFound("decision", decision_id)
-        d = dict(r._mapping)
+        d = {str(k): v for k, v in r._asdict().items()}  # keys are quoted_name, not str
         d["ts"] = from_micros(d["ts"])
         d["personalised"] = bool(d["personalised"])
         d["fallback"] = bool(d["fallback"])
