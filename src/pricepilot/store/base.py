@@ -84,6 +84,10 @@ class Store(Protocol):
     # -- shoppers ------------------------------------------------------------------------------
     def upsert_shopper(self, shopper: Shopper) -> None: ...
 
+    def upsert_shoppers(self, shoppers: Iterable[Shopper]) -> int:
+        """Insert or replace several shoppers atomically; returns how many were written."""
+        ...
+
     def get_shopper(self, shopper_id: str) -> Shopper:
         """The shopper, or :class:`NotFound`."""
         ...
