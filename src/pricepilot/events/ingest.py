@@ -265,9 +265,9 @@ def ingest_event_files(
     run = _start(store, settings, clock, on_error, rejects_path, [str(p) for p in paths],
                  progress)
     ignored: set[str] = set()
-    with store.transaction():
-        for p in paths:
-            reader = EventFileReader(p, settings.ingest.batch_size)
+    readers = [EventFileReader(p, settings.ingest.batch_size) for p in paths]
+    with store.bulk_load(sum(r.estimated_rows() for r in readers)):
+        for reader in readers:
             run.ctx.source = reader.path.name
             run.ctx.unit = "row" if reader.format == "parquet" else "line"
             for b in reader:
@@ -298,7 +298,7 @@ def ingest_events(
     run = _start(store, settings, clock, on_error, rejects_path, ["events"], None)
     run.ctx.source, run.ctx.unit = "events", "event"
     table = events_to_table(events)
-    with store.transaction():
+    with store.bulk_load(table.num_rows):
         bs = settings.ingest.batch_size
         for start in range(0, table.num_rows, bs):
             part = table.slice(start, bs)

@@ -112,6 +112,11 @@ class Store(Protocol):
         """
         ...
 
+    def bulk_load(self, expected_rows: int) -> AbstractContextManager[None]:
+        """A :meth:`transaction` tuned for loading about ``expected_rows`` events through
+        :meth:`add_event_batch` (may defer index maintenance to the end)."""
+        ...
+
     def events_frame(
         self,
         types: Sequence[str] | None = None,
