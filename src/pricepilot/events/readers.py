@@ -87,17 +87,28 @@ class EventFileReader:
 
     # -- CSV -----------------------------------------------------------------------------------
     def _csv(self) -> Iterator[RawBatch]:
-        with pacsv.open_csv(self.path, read_options=pacsv.ReadOptions(block_size=1 << 10)) as probe:
-            header = probe.schema.names
+        with io.open(self.path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
         known = [c for c in header if c in FILE_COLUMNS]
         self.ignored_columns |= {c for c in header if c not in FILE_COLUMNS}
         if "event_id" not in header:
             raise ValidationError("event file", "event_id", "the header has no event_id column",
                                   location=f"{self.path.name}, line 1")
         skipped: list[int] = []
+        by_text: dict[str, list[int]] = {}
+
+        def locate(text: str) -> int:
+            # Arrow's streaming reader does not always know the line of a broken row; find it
+            # by its text (error path only: one pass over the file, then a lookup).
+            if not by_text:
+                with io.open(self.path, newline="", encoding="utf-8-sig") as fh:
+                    for no, ln in enumerate(fh, start=1):
+                        by_text.setdefault(ln.rstrip("\r\n"), []).append(no)
+            hits = by_text.get(text.rstrip("\r\n"), [])
+            return hits.pop(0) if hits else -1
 
         def on_invalid(row: Any) -> str:
-            line = int(row.number) if row.number is not None else -1
+            line = int(row.number) if row.number is not None else locate(row.text)
             skipped.append(line)
             self._reject(line, f"expected {row.expected_columns} cells, found "
                                f"{row.actual_columns}", row.text)
