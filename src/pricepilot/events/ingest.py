@@ -57,7 +57,7 @@ from pricepilot.events.clean import Deduper, find_outliers
 from pricepilot.events.readers import EventFileReader, read_table_rows
 from pricepilot.events.schemas import Event
 from pricepilot.events.validate import Checked, Context, Reject, check_batch, parse_batch
-from pricepilot.money import format_amount, parse_amount
+from pricepilot.money import CURRENCY_EXPONENTS, format_amount, parse_amount
 from pricepilot.store.base import Store
 from pricepilot.store.columns import events_to_table
 
@@ -346,6 +346,8 @@ def product_from_row(row: dict[str, Any]) -> Product:
         if f not in row:
             raise ValidationError("product", f, "missing required field")
     cur = str(row["currency"]).strip()
+    if cur not in CURRENCY_EXPONENTS:
+        raise ValidationError("product", "currency", f"unknown currency {cur!r}")
     attrs: Any = row.get("attributes", {})
     if isinstance(attrs, str):
         try:
