@@ -1,9 +1,8 @@
 """Cleaning a pricing analyst expects: duplicates removed and counted, price outliers flagged.
 
-* Duplicate ``event_id`` s inside one batch are dropped (the first row wins) and counted. Across
-  batches of one call a duplicate is recognised by a 64-bit hash of its id and counted too; the
-  database's primary key, not the hash, decides what is stored, so a hash collision could only
-  mis-count, never lose a row.
+* Duplicate ``event_id`` s inside one batch are dropped (the first row wins) and counted. A
+  duplicate in a later batch of the same call is refused by the database's primary key, and
+  counted as a duplicate (not as "already present") by comparing with the ids seen earlier.
 * Price outliers are flagged per product and event type (own prices and competitor prices are
   different distributions), by IQR fences (``Q1 - k·IQR``, ``Q3 + k·IQR``) or by z-score
   (``|p - mean| / std > k``), ``k = settings.ingest.outlier_threshold``. They are reported with
@@ -32,28 +31,32 @@ class Deduper:
     """Drops duplicate ids inside a batch; counts ids already seen in earlier batches."""
 
     def __init__(self) -> None:
-        self._seen: list[np.ndarray] = []  # sorted uint64 hashes, one array per batch
+        self._seen: list[pa.Array] = []  # ids of earlier batches (compact Arrow strings)
 
     def first_occurrences(self, ids: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
         """Mask of rows to keep (first of each id in this batch) and how many were dropped.
 
         Null ids are kept: validation rejects them with a proper message.
         """
+        if pc.count_distinct(ids, mode="all").as_py() == len(ids):
+            return np.ones(len(ids), dtype=bool), 0  # the common case, decided in C
         s = pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object)
         dup = s.duplicated(keep="first").to_numpy() & s.notna().to_numpy()
         return ~dup, int(dup.sum())
 
+    def remember(self, ids: pa.ChunkedArray | pa.Array) -> None:
+        """Note ``ids`` as seen (call after each batch)."""
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        self._seen.append(ids.cast(pa.string()))
+
     def seen_before(self, ids: pa.ChunkedArray | pa.Array) -> int:
-        """How many of ``ids`` (unique within themselves) appeared in earlier batches; remembers them."""
-        arr = pc.fill_null(ids, "").to_numpy(zero_copy_only=False)
-        h = np.sort(pd.util.hash_array(np.asarray(arr, dtype=object)))
-        hits = 0
-        for prev in self._seen:
-            pos = np.searchsorted(prev, h)
-            pos[pos == len(prev)] = 0
-            hits += int((prev[pos] == h).sum()) if len(prev) else 0
-        self._seen.append(h)
-        return hits
+        """How many of ``ids`` appeared in earlier batches (exact; only asked when the
+        database refused some rows, so the common path never pays for it)."""
+        if not self._seen:
+            return 0
+        earlier = pa.concat_arrays(self._seen)
+        return int(pc.sum(pc.is_in(ids, value_set=earlier)).as_py() or 0)
 
 
 def find_outliers(prices: pd.DataFrame, method: str, threshold: float) -> pd.DataFrame:

@@ -164,11 +164,13 @@ class _Run:
         self.reject(checked.rejects)
         good = checked.table
         if good.num_rows:
-            earlier = self.dedup.seen_before(good.column("event_id"))
             inserted = self.store.add_event_batch(good)
             self.report.inserted += inserted
             not_inserted = good.num_rows - inserted
-            dup_here = min(earlier, not_inserted)
+            dup_here = 0
+            if not_inserted:
+                dup_here = min(self.dedup.seen_before(good.column("event_id")), not_inserted)
+            self.dedup.remember(good.column("event_id"))
             self.report.duplicates += dup_here
             self.report.already_present += not_inserted - dup_here
             self._collect_prices(good, checked.lines)

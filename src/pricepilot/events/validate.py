@@ -100,6 +100,25 @@ class Context:
     unit: str = "line"
     missing: str = "fill"  # settings.ingest.missing
     _products: pa.Array | None = None
+    _known_ids: list[pa.Array] = field(default_factory=list)
+    _known_pseudo: list[pa.Array] = field(default_factory=list)
+
+    def pseudonyms(self, customer: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """``user_id`` for every ``customer_id``; each distinct id is hashed once per call."""
+        uniq = pc.drop_null(pc.unique(customer))
+        keys = pa.concat_arrays(self._known_ids) if self._known_ids else pa.array([], pa.string())
+        vals = (pa.concat_arrays(self._known_pseudo) if self._known_pseudo
+                else pa.array([], pa.string()))
+        new = pc.filter(uniq, pc.invert(pc.is_in(uniq, value_set=keys)))
+        if len(new):
+            new_vals = pa.array([self.pseudonymise(c) for c in new.to_pylist()], pa.string())
+            self._known_ids.append(new.cast(pa.string()))
+            self._known_pseudo.append(new_vals)
+            keys = pa.concat_arrays([keys, new.cast(pa.string())])
+            vals = pa.concat_arrays([vals, new_vals])
+            self._known_ids[:] = [keys]
+            self._known_pseudo[:] = [vals]
+        return pc.take(vals, pc.index_in(customer, value_set=keys))
 
     @property
     def products(self) -> pa.Array:
@@ -115,6 +134,21 @@ class Checked:
     rejects: list[Reject] = field(default_factory=list)
     rejected_rows: int = 0
     dropped_missing: int = 0
+
+
+TYPE_LIST: tuple[str, ...] = tuple(EVENT_TYPES)
+_TYPE_VALUES = pa.array(TYPE_LIST)
+
+
+def type_codes(types: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Event types as small ints (index in :data:`TYPE_LIST`, -1 unknown/null) for fast masks."""
+    idx = pc.fill_null(pc.index_in(types, value_set=_TYPE_VALUES), -1)
+    return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int8)
+
+
+def types_with(name: str) -> list[int]:
+    """Codes of the event types that carry field ``name``."""
+    return [i for i, t in enumerate(TYPE_LIST) if name in TYPE_FIELDS[t]]
 
 
 def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -325,22 +359,19 @@ def parse_batch(raw: pa.Table, lines: Sequence[int] | np.ndarray, ctx: Context) 
 
     # Currency before price: the number of decimals allowed depends on it.
     cur = cols["currency"]
-    priced = _np(pc.is_in(types, pa.array([t for t, f in TYPE_FIELDS.items() if "price" in f])))
+    priced = np.isin(type_codes(types), types_with("price"))
     err.add(priced & _np(pc.is_valid(cur)) & ~_np(pc.is_in(cur, pa.array(
         sorted(CURRENCY_EXPONENTS)))), "currency",
         lambda i: f"unknown currency {cur[i].as_py()!r}", cur)
     cols["price"] = _parse_price(_column(raw, "price"), cur, err)
 
-    customer = _text(_column(raw, "customer_id"))
-    uniq = pc.unique(customer)
-    pseudo = pa.array([None if c is None else ctx.pseudonymise(c) for c in uniq.to_pylist()],
-                      pa.string())
-    cols["user_id"] = pc.take(pseudo, pc.index_in(customer, value_set=uniq))
+    cols["user_id"] = ctx.pseudonyms(_text(_column(raw, "customer_id")))
 
     # Required fields per type, from the event structs.
-    type_np = np.asarray(pc.fill_null(types, "").to_numpy(zero_copy_only=False), dtype=object)
-    for t, req in TYPE_REQUIRED.items():
-        mt = type_np == t
+    type_np = type_codes(types)
+    for code, t in enumerate(TYPE_LIST):
+        req = TYPE_REQUIRED[t]
+        mt = type_np == code
         if not mt.any():
             continue
         for f in sorted(req):
@@ -357,7 +388,7 @@ def _apply_missing_policy(cols: dict[str, Any], type_np: np.ndarray, ctx: Contex
                           err: _Errors) -> np.ndarray:
     dropped = np.zeros(len(type_np), dtype=bool)
     for f, fill in FILL_VALUES.items():
-        has = np.isin(type_np, [t for t, fs in TYPE_FIELDS.items() if f in fs])
+        has = np.isin(type_np, types_with(f))
         miss = has & _np(pc.is_null(cols[f]))
         if not miss.any():
             continue
@@ -376,8 +407,7 @@ def _assemble(cols: dict[str, Any], type_np: np.ndarray) -> pa.Table:
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
         if fld.name not in ("event_id", "type", "ts"):
-            carriers = [t for t, fs in TYPE_FIELDS.items() if fld.name in fs]
-            keep = np.isin(type_np, carriers)
+            keep = np.isin(type_np, types_with(fld.name))
             if not keep.all():
                 col = pc.if_else(pa.array(keep), col, pa.scalar(None, fld.type))
         arrays.append(pc.cast(col, fld.type))
@@ -394,8 +424,8 @@ def check_batch(table: pa.Table, lines: Sequence[int] | np.ndarray, ctx: Context
 def _finish(table: pa.Table, lines: np.ndarray, err: _Errors, ctx: Context,
             dropped: np.ndarray) -> Checked:
     types = table.column("type")
-    type_np = np.asarray(pc.fill_null(types, "").to_numpy(zero_copy_only=False), dtype=object)
-    known = np.isin(type_np, list(EVENT_TYPES))
+    type_np = type_codes(types)
+    known = type_np >= 0
     err.add(~known & _np(pc.is_valid(types)), "type",
             lambda i: f"unknown event type {types[i].as_py()!r}", types)
     price = table.column("price")
@@ -409,7 +439,7 @@ def _finish(table: pa.Table, lines: np.ndarray, err: _Errors, ctx: Context,
         sorted(CURRENCY_EXPONENTS)))))), "currency",
         lambda i: f"unknown currency {cur[i].as_py()!r}", cur)
     pid = table.column("product_id")
-    with_product = np.isin(type_np, [t for t, f in TYPE_FIELDS.items() if "product_id" in f])
+    with_product = np.isin(type_np, types_with("product_id"))
     unknown = with_product & _np(pc.is_valid(pid)) & ~_np(pc.is_in(pid, ctx.products))
     err.add(unknown, "product_id",
             lambda i: f"unknown product {pid[i].as_py()!r} (not in the catalogue)", pid)
