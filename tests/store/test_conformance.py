@@ -322,3 +322,23 @@ def test_open_store_reads_the_url_from_settings(tmp_path) -> None:  # type: igno
     s2.migrate()
     assert (tmp_path / "sub" / "x.sqlite").exists()
     s2.close()
+
+
+def test_a_failed_bulk_load_leaves_nothing_and_keeps_the_indexes(store: SqlStore) -> None:
+    import sqlalchemy as sa
+
+    def index_names() -> set[str]:
+        return {ix["name"] for ix in sa.inspect(store.engine).get_indexes("events")}
+
+    before = index_names()
+    assert {"ix_events_type_ts", "ix_events_user_id_ts", "ix_events_product_id_ts"} <= before
+    with pytest.raises(ValidationError):
+        with store.bulk_load(expected_rows=1_000_000):
+            store.add_event_batch(events_to_table([view(f"e{i}") for i in range(10)]))
+            raise ValidationError("event", None, "stop halfway")
+    assert store.count_events() == 0
+    assert index_names() == before
+    with store.bulk_load(expected_rows=1_000_000):
+        assert store.add_event_batch(events_to_table([view(f"e{i}") for i in range(10)])) == 10
+    assert index_names() == before
+    assert len(store.events_frame(product_id="SKU-1")) == 10

@@ -272,12 +272,21 @@ def ingest_event_files(
         for reader in readers:
             run.ctx.source = reader.path.name
             run.ctx.unit = "row" if reader.format == "parquet" else "line"
+            done = 0
+
+            def broken_rows() -> int:
+                # Structurally broken rows the reader set aside so far (fail fast in fail mode).
+                new = reader.rejects[done:]
+                run.report.rows_read += len(new)
+                run.report.rejected += len(new)
+                run.reject(sorted(new, key=lambda r: r.line))
+                return done + len(new)
+
             for b in reader:
+                done = broken_rows()
                 run.batch(b.table, b.lines, parse=True)
+            done = broken_rows()
             ignored |= reader.ignored_columns
-            run.report.rows_read += len(reader.rejects)
-            run.report.rejected += len(reader.rejects)
-            run.reject(sorted(reader.rejects, key=lambda r: r.line))
     run.report.ignored_columns = sorted(ignored)
     return run.finish()
 
