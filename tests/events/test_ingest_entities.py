@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_support import NOW, clock, make_settings, settings, store  # noqa: F401
+from ingest_support import NOW, clock, settings, store  # noqa: F401
 from pricepilot.clock import FixedClock
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings

@@ -342,3 +342,13 @@ def test_a_failed_bulk_load_leaves_nothing_and_keeps_the_indexes(store: SqlStore
         assert store.add_event_batch(events_to_table([view(f"e{i}") for i in range(10)])) == 10
     assert index_names() == before
     assert len(store.events_frame(product_id="SKU-1")) == 10
+
+
+def test_a_columnar_batch_keeps_values_outside_the_usual_columns_of_a_type(
+    store: SqlStore,
+) -> None:
+    table = events_to_table([view("e1"), view("e2")])
+    table = table.set_column(EVENT_COLUMNS.index("stock"), "stock", pa.array([None, 5], pa.int64()))
+    assert store.add_event_batch(table) == 2
+    df = store.events_frame().set_index("event_id")
+    assert df.loc["e2", "stock"] == 5 and df.loc["e2", "price"] == 999

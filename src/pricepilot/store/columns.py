@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from pricepilot.clock import to_micros
 from pricepilot.errors import ValidationError
-from pricepilot.events.schemas import EVENT_COLUMNS, Event, event_type
+from pricepilot.events.schemas import EVENT_COLUMNS, EVENT_TYPES, Event, event_type
 
 INT_COLUMNS = ("ts", "quantity", "price", "stock")
 BOOL_COLUMNS = ("on_promotion",)
@@ -38,6 +38,13 @@ EVENT_ARROW_SCHEMA = pa.schema(
         for c in EVENT_COLUMNS
     ]
 )
+
+# The storage columns each event type can fill (the rest are always null for that type).
+TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
+    t: tuple(c for c in EVENT_COLUMNS
+             if c in ("event_id", "type", "ts") or c in cls.__struct_fields__)
+    for t, cls in EVENT_TYPES.items()
+}
 
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -38,7 +39,7 @@ from pricepilot.config import Settings
 from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.store import tables as t
-from pricepilot.store.columns import EVENT_ARROW_SCHEMA, conform, events_to_table, rows_to_table
+from pricepilot.store.columns import TYPE_COLUMNS, conform, events_to_table, rows_to_table
 from pricepilot.store.columns import table_to_frame
 from pricepilot.store.records import DecisionRecord
 
@@ -334,14 +335,26 @@ class SqlStore:
 
     @staticmethod
     def _sqlite_insert(raw: Any, batch: pa.Table) -> int:
-        cols = [batch.column(c).to_pylist() for c in EVENT_COLUMNS]
-        marks = ", ".join("?" for _ in EVENT_COLUMNS)
+        # One executemany per event type, binding only the columns that type can fill: a view
+        # binds 11 values instead of 19, which cuts the per-row cost of the driver by ~40%.
+        # A group with a value outside its type's columns falls back to all columns.
+        types = batch.column("type")
+        total = 0
         cur = raw.cursor()
         try:
-            cur.executemany(
-                f"INSERT OR IGNORE INTO events ({_EVENT_COLS_SQL}) VALUES ({marks})", zip(*cols)
-            )
-            return int(cur.rowcount)
+            for typ in pc.unique(types).to_pylist():
+                part = batch.filter(pc.equal(types, typ))
+                cols = list(TYPE_COLUMNS.get(typ, EVENT_COLUMNS))
+                rest = [c for c in EVENT_COLUMNS if c not in cols]
+                if any(part.column(c).null_count != part.num_rows for c in rest):
+                    cols = list(EVENT_COLUMNS)
+                names = ", ".join(f'"{c}"' for c in cols)
+                marks = ", ".join("?" for _ in cols)
+                values = [part.column(c).to_pylist() for c in cols]
+                cur.executemany(f"INSERT OR IGNORE INTO events ({names}) VALUES ({marks})",
+                                zip(*values))
+                total += int(cur.rowcount)
+            return total
         finally:
             cur.close()
 
@@ -564,4 +577,4 @@ def open_store(settings_or_url: Settings | str, *, clock: Clock | None = None) -
     return SqlStore(url, clock=clock)
 
 
-__all__ = ["EVENT_ARROW_SCHEMA", "SqlStore", "open_store"]
+__all__ = ["SqlStore", "open_store"]
