@@ -119,6 +119,8 @@ class SqlStore:
             # cache thrashes, 64 MB keeps them in memory.
             cur.execute("PRAGMA cache_size=-65536")
             cur.execute("PRAGMA temp_store=MEMORY")
+            # Let CREATE INDEX (bulk loads) sort with a helper thread.
+            cur.execute("PRAGMA threads=2")
             cur.close()
 
         @sa_event.listens_for(engine, "begin")
