@@ -1,0 +1,1 @@
+"""Alembic migrations of the store (run with ``Store.migrate()`` or ``pricepilot db upgrade``)."""

@@ -1,0 +1,113 @@
+"""Core tables of the store, declared on the shared :data:`pricepilot.store.schema.metadata`.
+
+Times are integer microseconds since the Unix epoch (UTC) on every backend, money is integer
+minor units; both compare and index the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pricepilot.events.schemas import EVENT_COLUMNS
+from pricepilot.store.schema import metadata
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("product_id", sa.String(200), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("category", sa.String(200), nullable=False, index=True),
+    sa.Column("brand", sa.String(200), nullable=False, server_default=""),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("unit_cost", sa.BigInteger, nullable=False),
+    sa.Column("list_price", sa.BigInteger, nullable=False),
+    sa.Column("stock", sa.BigInteger, nullable=True),
+    sa.Column("season_end", sa.BigInteger, nullable=True),  # micros
+    sa.Column("guardrails", sa.JSON, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+category_policies = sa.Table(
+    "category_policies",
+    metadata,
+    sa.Column("category", sa.String(200), primary_key=True),
+    sa.Column("guardrails", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+shoppers = sa.Table(
+    "shoppers",
+    metadata,
+    sa.Column("shopper_id", sa.String(64), primary_key=True),
+    sa.Column("tier", sa.String(100), nullable=True),
+    sa.Column("device", sa.String(100), nullable=True),
+    sa.Column("region", sa.String(100), nullable=True),
+    sa.Column("channel", sa.String(100), nullable=True),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("audit_attributes", sa.JSON, nullable=False),
+    sa.Column("personalisation_consent", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+_EVENT_TYPES: dict[str, sa.types.TypeEngine[object] | type[sa.types.TypeEngine[object]]] = {
+    "event_id": sa.String(200),
+    "type": sa.String(32),
+    "ts": sa.BigInteger,
+    "quantity": sa.Integer,
+    "price": sa.BigInteger,
+    "currency": sa.String(3),
+    "on_promotion": sa.Boolean,
+    "stock": sa.BigInteger,
+    "day": sa.String(10),
+}
+
+events = sa.Table(
+    "events",
+    metadata,
+    *[
+        sa.Column(
+            c,
+            _EVENT_TYPES.get(c, sa.String(200)),
+            primary_key=(c == "event_id"),
+            nullable=c not in ("event_id", "type", "ts"),
+        )
+        for c in EVENT_COLUMNS
+    ],
+    sa.Index("ix_events_type_ts", "type", "ts"),
+    sa.Index("ix_events_user_id_ts", "user_id", "ts"),
+    sa.Index("ix_events_product_id_ts", "product_id", "ts"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(200), primary_key=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("price", sa.BigInteger, nullable=False),
+    sa.Column("list_price", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("model_version", sa.String(200), nullable=False),
+    sa.Column("propensity", sa.Float, nullable=True),
+    sa.Column("personalised", sa.Boolean, nullable=False),
+    sa.Column("fallback", sa.Boolean, nullable=False),
+    sa.Column("binding_rule", sa.String(100), nullable=True),
+    sa.Column("explanation", sa.JSON, nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Index("ix_decisions_ts", "ts"),
+    sa.Index("ix_decisions_user_id_ts", "user_id", "ts"),
+    sa.Index("ix_decisions_product_id_ts", "product_id", "ts"),
+)
+
+price_history = sa.Table(
+    "price_history",
+    metadata,
+    sa.Column("product_id", sa.String(200), primary_key=True),
+    sa.Column("ts", sa.BigInteger, primary_key=True),
+    sa.Column("price", sa.BigInteger, nullable=False),
+)
+
+CORE_TABLES = (products, category_policies, shoppers, events, decisions, price_history)
