@@ -374,3 +374,47 @@ class Market:
         order = np.lexsort((merged["seq"], merged["ts"]))
         observe(el.to_structs({k: v[order] for k, v in merged.items()}, lk))
 
+
+
+def events_frame(result: RunResult) -> pd.DataFrame:
+    """A run's events in the EVENT_COLUMNS layout (``ts`` int micros, ``price`` int minor units,
+    ``user_id`` = the shop's customer id), sorted by time."""
+    from pricepilot.events.schemas import EVENT_COLUMNS
+
+    cols = result.events.columns()
+    lk = result.lookups
+    t = cols["type"]
+
+    def strings(lookup: list[str] | list[str | None] | tuple[str, ...], codes: I) -> npt.NDArray[np.object_]:
+        arr = np.array(list(lookup) + [None], dtype=object)
+        return arr[np.where(codes >= 0, codes, len(lookup))]
+
+    def ids(prefix: str, codes: I) -> npt.NDArray[np.object_]:
+        return np.array([f"{prefix}{c:08d}" if c >= 0 else None for c in codes.tolist()], dtype=object)
+
+    def ints(codes: I) -> pd.Series:
+        return pd.Series(pd.array(np.where(codes >= 0, codes, 0), dtype="Int64")).where(codes >= 0)
+
+    has_price = (t == el.VIEW) | (t == el.CART) | (t == el.PURCHASE) | (t == el.COMPETITOR)
+    df = pd.DataFrame({
+        "event_id": [el.event_id(int(s)) for s in cols["seq"]],
+        "type": np.array(el.TYPES, dtype=object)[t],
+        "ts": cols["ts"],
+        "user_id": strings(lk.customer_ids, cols["customer"]),
+        "product_id": strings(lk.product_ids, cols["product"]),
+        "session_id": ids("s", cols["session"]),
+        "order_id": ids("o", cols["order"]),
+        "quantity": ints(cols["quantity"]),
+        "price": ints(cols["price"]),
+        "currency": np.where(has_price, lk.currency, None),
+        "competitor": strings(lk.competitors, cols["competitor"]),
+        "on_promotion": pd.Series(pd.array(cols["on_promotion"] == 1, dtype="boolean")).where(cols["on_promotion"] >= 0),
+        "stock": ints(cols["stock"]),
+        "day": strings([d.isoformat() for d in lk.days], cols["day"]),
+        "name": strings(lk.holiday_names, cols["day"]),
+        "channel": strings(lk.channels, cols["channel"]),
+        "device": strings(lk.devices, cols["device"]),
+        "quote_id": None,
+        "region": None,
+    })
+    return df[list(EVENT_COLUMNS)]
