@@ -41,6 +41,7 @@ from pricepilot.sim.config import SimConfig
 
 F = npt.NDArray[np.float64]
 LOGIT, LINEAR, EXPONENTIAL, REFERENCE = 0, 1, 2, 3
+SHAPES_COUNT = 4
 P_MAX = 0.95
 
 
