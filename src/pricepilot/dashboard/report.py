@@ -209,10 +209,9 @@ def write_report(events: pd.DataFrame, products: pd.DataFrame | Sequence[Product
     currency = str(prods["currency"].iloc[0]) if len(prods) else "EUR"
     scale = float(10 ** exponent(currency))
     ev = events
-    if "user_id" not in ev.columns:
-        ev = ev.assign(user_id=None)
-    if "quantity" not in ev.columns:
-        ev = ev.assign(quantity=1)
+    for col, default in (("user_id", None), ("quantity", 1), ("competitor", None)):
+        if col not in ev.columns:
+            ev = ev.assign(**{col: default})
     cost = prods.set_index("product_id")["unit_cost"]
     daily = _daily(ev, cost)
     sections = [Section("Key figures", _kpi_html(daily, ev, currency))]
