@@ -2,7 +2,7 @@
 
 >>> from pricepilot.sim import Market, SimConfig, ListPricePolicy
 >>> m = Market(SimConfig(days=2, shoppers=200, products=16, seed=1))
->>> m.run(ListPricePolicy(m.products())).daily["views"].sum() > 0
+>>> bool(m.run(ListPricePolicy(m.products())).daily["views"].sum() > 0)
 True
 """
 
