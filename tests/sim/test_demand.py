@@ -49,12 +49,13 @@ def test_other_shapes_ignore_the_reference_price() -> None:
         assert a[0] == b[0]
 
 
-def test_pricing_above_the_lowest_competitor_loses_buyers_and_below_gains_none() -> None:
+def test_pricing_above_the_lowest_competitor_loses_buyers_and_below_wins_some() -> None:
     s, p, _ = one(LOGIT)
     none = true_purchase_probability(s, p, np.array([1000]), one(LOGIT)[2])[0]
+    parity = true_purchase_probability(s, p, np.array([1000]), one(LOGIT, comp=1000.0)[2])[0]
     above = true_purchase_probability(s, p, np.array([1000]), one(LOGIT, comp=800.0)[2])[0]
     below = true_purchase_probability(s, p, np.array([1000]), one(LOGIT, comp=1200.0)[2])[0]
-    assert above < none == below
+    assert above < none == parity < below < 2 * none
 
 
 def test_more_sensitive_shoppers_react_more_to_price() -> None:

@@ -31,8 +31,8 @@ def test_no_simple_policy_beats_the_oracles_on_its_own_views(market: Market, nam
     tb = truth_of_decisions(market, r.decisions)
     _, best = optimal_view_prices(tb, market)
     got = r.decisions["expected_profit"].to_numpy()
-    # view by view, up to float rounding
-    assert np.all(best >= got - 1e-9 * np.maximum(1.0, np.abs(got)))
+    # view by view, up to the search's resolution (well under a cent of price)
+    assert np.all(best >= got - 1e-7 * np.maximum(1.0, np.abs(got)))
     rep = oracle_report(market, r)
     assert rep["personalised_oracle"].sum() >= rep["period_oracle"].sum() >= rep["policy"].sum()
 

@@ -34,8 +34,9 @@ class SimConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     stock_limited_share: float = 0.2  # share of products with finite stock
     season_end_share: float = 0.5  # of the stock-limited ones, share that also has a season end
     # demand
-    price_response: float = 3.0  # gamma: utility slope per unit of price/list for sensitivity 1
-    competitor_penalty: float = 3.0  # kappa: exp(-kappa * max(0, p/lowest_comp - 1))
+    sensitivity_spread: float = 0.6  # sd of log price sensitivity across shoppers
+    price_response: float = 2.2  # gamma: utility slope per unit of price/list for sensitivity 1
+    competitor_penalty: float = 2.0  # kappa: share 2 / (1 + exp(kappa (p/lowest_comp - 1)))
     reference_loss: float = 3.0  # lambda_loss: price above the reference price hurts ...
     reference_gain: float = 1.5  # lambda_gain: ... more than a price below it helps
     reference_memory: float = 0.8  # reference <- m * reference + (1 - m) * today's mean price
@@ -74,7 +75,7 @@ def validate_config(cfg: SimConfig) -> SimConfig:
             raise _bad(name, f"must be in [0, 1], got {v}")
     if not 0.0 <= cfg.reference_memory < 1.0:
         raise _bad("reference_memory", f"must be in [0, 1), got {cfg.reference_memory}")
-    for name in ("price_response", "competitor_penalty", "reference_loss", "reference_gain",
+    for name in ("sensitivity_spread", "price_response", "competitor_penalty", "reference_loss", "reference_gain",
                  "holiday_arrival_boost", "promo_start_rate"):
         if getattr(cfg, name) < 0:
             raise _bad(name, f"must not be negative, got {getattr(cfg, name)}")

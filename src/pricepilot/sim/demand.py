@@ -13,8 +13,10 @@ For a view of product *j* by shopper *i* at price *p* (``x = p / list_j``):
     ``d = (p - ref) / ref`` the gap to the product's reference price, ``d+ = max(d, 0)``,
     ``d- = max(-d, 0)`` (losses loom larger than gains)
 
-* competitors: ``P = min(0.95, P0) * exp(-kappa * max(0, p / c_min - 1))`` where ``c_min`` is the
-  lowest competitor price of the product at that moment (no factor when nobody sells it).
+* competitors: ``P = min(0.95, P0 * 2 / (1 + exp(kappa (p / c_min - 1))))`` where ``c_min`` is
+  the lowest competitor price of the product at that moment (factor 1 when nobody sells it):
+  parity keeps the base probability, undercutting the cheapest rival wins shoppers (up to 2x),
+  being dearer loses them.
 
 Every shape is non-increasing in ``p``. The market and the oracles call the same function.
 
@@ -75,8 +77,8 @@ class DemandContext:
 
 @dataclass(frozen=True)
 class DemandParams:
-    price_response: float = 3.0
-    competitor_penalty: float = 3.0
+    price_response: float = 2.2
+    competitor_penalty: float = 2.0
     reference_loss: float = 3.0
     reference_gain: float = 1.5
 
@@ -120,8 +122,10 @@ def true_purchase_probability(
             shape == LINEAR, base * np.maximum(0.0, 1.0 - 0.5 * b * (x - 1.0)),
             np.where(shape == EXPONENTIAL, base * np.exp(np.minimum(-b * (x - 1.0), 50.0)),
                      _sigmoid(u)))
-    prob = np.minimum(prob, P_MAX)
     comp = col(context.lowest_competitor)
-    gap = np.where(np.isnan(comp), 0.0, np.maximum(0.0, p / np.where(np.isnan(comp), 1.0, comp) - 1.0))
-    prob = prob * np.exp(-params.competitor_penalty * gap)
+    rel = np.where(np.isnan(comp), 1.0, p / np.where(np.isnan(comp), 1.0, comp))
+    # smooth share against the cheapest rival: 1 at parity, -> 2 far below, -> 0 far above
+    with np.errstate(over="ignore"):
+        share = 2.0 / (1.0 + np.exp(np.minimum(params.competitor_penalty * (rel - 1.0), 50.0)))
+    prob = np.minimum(prob * share, P_MAX)
     return prob[:, 0] if one_d else prob

@@ -88,7 +88,7 @@ def make_catalog(cfg: SimConfig, rng: np.random.Generator) -> SimCatalog:
     cost = np.rint(list_price * rng.uniform(0.45, 0.7, n)).astype(np.int64)
     shape = rng.choice(len(SHAPES), size=n, p=_SHAPE_SHARE).astype(np.int64)
     alpha = rng.normal(-3.0, 0.4, n)
-    beta = rng.lognormal(0.0, 0.3, n) * rng.uniform(0.8, 1.25, c)[category]
+    beta = rng.lognormal(0.0, 0.5, n) * rng.uniform(0.6, 1.5, c)[category]
     popularity = rng.lognormal(0.0, 0.8, n)
     quantity_extra = rng.uniform(0.05, 0.4, n)
     # finite stock: roughly a season's expected demand scaled by a random tightness

@@ -52,7 +52,8 @@ def _choose_by_score(rng: np.random.Generator, score: F, k: int, strength: float
 def make_shoppers(cfg: SimConfig, rng: np.random.Generator) -> SimShoppers:
     n = cfg.shoppers
     z = rng.normal(0.0, 1.0, n)  # latent price-sensitivity factor
-    sensitivity = np.exp(0.45 * z - 0.45**2 / 2)
+    sd = cfg.sensitivity_spread
+    sensitivity = np.exp(sd * z - sd**2 / 2)
     # observables tilt with z: sensitive shoppers lean basic tier, mobile, paid search/social
     tier = _choose_by_score(rng, -z, len(TIERS), 0.9)
     device = _choose_by_score(rng, z, 2, 0.8)  # 0 mobile-ish ... 1 desktop-ish
