@@ -163,3 +163,20 @@ def test_the_historical_policy_prices_one_view_as_its_batch_twin_does() -> None:
 def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         generate_history(CFG, tmp_path, fmt="xml")  # type: ignore[arg-type]
+
+
+def test_price_response_is_visible_in_the_history(tmp_path: Path) -> None:
+    cfg = SimConfig(days=28, shoppers=1500, products=30, seed=5)
+    paths = generate_history(cfg, tmp_path, fmt="parquet")
+    ev = pq.read_table(paths["events"]).to_pandas()
+    prods = pd.read_csv(paths["products"], dtype=str).set_index("product_id")
+    views = ev[ev["type"] == "view"]
+    buys = ev[ev["type"] == "purchase"]
+    bought = set(zip(buys["session_id"], buys["product_id"]))
+    y = np.array([(s, p) in bought for s, p in zip(views["session_id"], views["product_id"])])
+    lp = views["product_id"].map(prods["list_price"]).map(Decimal)
+    ratio = (views["price"].map(Decimal) / lp).astype(float).to_numpy()
+    # prices were varied at random across products, so pooled conversion shows the response
+    low, at, high = y[ratio < 0.97].mean(), y[ratio == 1.0].mean(), y[ratio > 1.03].mean()
+    assert low > 1.3 * at and at > high
+    assert min((ratio < 0.97).sum(), (ratio > 1.03).sum()) > 500
