@@ -19,11 +19,23 @@ from pricepilot import __version__
 from pricepilot.config import Settings, load_settings
 from pricepilot.errors import PricepilotError
 
-# Command modules, each with `register(app)`. Order is the order in --help.
-COMMAND_MODULES: list[str] = [
-    "pricepilot.cli.config_cmd",
-    "pricepilot.cli.ingest_cmd",
-]
+# Command modules are discovered: every `pricepilot/cli/*_cmd.py` exposes `register(app)`.
+# Listed first in --help; the rest follow alphabetically.
+_FIRST = ["demo", "sim", "ingest", "train", "price", "cart", "serve"]
+
+
+def _command_modules() -> list[str]:
+    import pkgutil
+
+    import pricepilot.cli as pkg
+
+    names = [m.name[: -len("_cmd")] for m in pkgutil.iter_modules(pkg.__path__)
+             if m.name.endswith("_cmd")]
+    names.sort(key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n))
+    return [f"pricepilot.cli.{n}_cmd" for n in names]
+
+
+COMMAND_MODULES: list[str] = _command_modules()
 
 err_console = Console(stderr=True)
 
