@@ -1,0 +1,471 @@
+"""Point-in-time training sets: one row per view, every feature as it was just before the view.
+
+The builder reads the event log (``EVENT_COLUMNS`` layout: ``ts`` integer microseconds UTC,
+``price`` integer minor units, pseudonymous ``user_id``) and the catalogue, and lets DuckDB do the
+heavy lifting: per-key cumulative timelines (window functions) and ``ASOF`` joins with a *strict*
+``<`` so that nothing at or after the view's instant can inform it. Definitions of every feature,
+the windows and the attribution rule are in ``docs/features.md``; the online state
+(:mod:`pricepilot.features.online`) computes the same values incrementally, and a reference test
+holds the two equal.
+
+Output layout (what demand models consume), in this order:
+``FEATURES`` (names and order of :data:`pricepilot.demand.base.FEATURES`), then ``price`` (shown,
+minor units), ``list_price``, ``competitor_price`` (lowest known, minor units, nullable),
+``currency``, ``ts``, ``user_id``, ``product_id``, ``y`` (0/1 purchase within the attribution
+window).
+
+>>> from pricepilot.features.synthetic import synthetic_log
+>>> log = synthetic_log(n_events=3_000, seed=2)
+>>> frame = build_training_set(log.events, log.products, log.shoppers)
+>>> list(frame.columns[-8:])
+['price', 'list_price', 'competitor_price', 'currency', 'ts', 'user_id', 'product_id', 'y']
+>>> bool(frame["y"].isin([0, 1]).all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from pricepilot.catalog.models import Product
+from pricepilot.clock import to_micros
+from pricepilot.demand.base import FEATURES
+from pricepilot.errors import ValidationError
+from pricepilot.events.schemas import EVENT_COLUMNS
+from pricepilot.money import CURRENCY_EXPONENTS
+
+DAY_US = 86_400_000_000
+WINDOW_SHORT_DAYS = 7  # u_views_7d, p_views_7d, p_purchases_7d, p_conversion_7d
+WINDOW_LONG_DAYS = 90  # u_frequency_90d, u_monetary_90d
+OUTPUT_TAIL: tuple[str, ...] = (
+    "price", "list_price", "competitor_price", "currency", "ts", "user_id", "product_id", "y",
+)
+OUTPUT_COLUMNS: tuple[str, ...] = (*FEATURES, *OUTPUT_TAIL)
+CATEGORICAL = tuple(f for f, kind in FEATURES.items() if kind == "categorical")
+SHOPPER_COLUMNS = ("user_id", "tier", "device", "region", "channel")
+_EXTRA_ALLOWED = ("event_id", "session_id", "quote_id")
+
+Attribution = Literal["session", "window"]
+# no network: never fetch an extension; no progress bar on stdout
+_DUCKDB_CONFIG = {"autoinstall_known_extensions": False}
+
+
+def catalogue_frame(products: Sequence[Product] | pd.DataFrame) -> pd.DataFrame:
+    """The catalogue columns the builder needs: product_id, category, list_price, currency,
+    stock (nullable) and season_end_us (nullable integer microseconds)."""
+    if isinstance(products, pd.DataFrame):
+        missing = {"product_id", "category", "list_price", "currency"} - set(products.columns)
+        if missing:
+            raise ValidationError("catalogue", None, f"missing columns {sorted(missing)}")
+        df = products.copy()
+        if "stock" not in df:
+            df["stock"] = None
+        if "season_end" in df and "season_end_us" not in df:
+            se = df["season_end"]
+            if pd.api.types.is_datetime64_any_dtype(se):
+                if getattr(se.dt, "tz", None) is None:
+                    raise ValidationError("catalogue", "season_end", "must carry a time zone")
+                df["season_end_us"] = (
+                    se.dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64")
+                ).where(se.notna(), None)
+            else:
+                df["season_end_us"] = [
+                    None if v is None or (isinstance(v, float) and np.isnan(v))
+                    else (to_micros(v) if isinstance(v, datetime) else int(v))
+                    for v in se
+                ]
+        if "season_end_us" not in df:
+            df["season_end_us"] = None
+    else:
+        df = pd.DataFrame({
+            "product_id": [p.product_id for p in products],
+            "category": [p.category for p in products],
+            "list_price": [p.list_price for p in products],
+            "currency": [p.currency for p in products],
+            "stock": [p.stock for p in products],
+            "season_end_us": [to_micros(p.season_end) if p.season_end else None for p in products],
+        })
+    df = df[["product_id", "category", "list_price", "currency", "stock", "season_end_us"]]
+    if df["product_id"].duplicated().any():
+        dup = df.loc[df["product_id"].duplicated(), "product_id"].iloc[0]
+        raise ValidationError("catalogue", "product_id", f"duplicate product {dup!r}")
+    if (df["list_price"].astype("int64") <= 0).any():
+        raise ValidationError("catalogue", "list_price", "must be positive")
+    unknown = set(df["currency"]) - set(CURRENCY_EXPONENTS)
+    if unknown:
+        raise ValidationError("catalogue", "currency", f"unknown currencies {sorted(unknown)}")
+    return df.astype({"list_price": "int64", "stock": "Int64", "season_end_us": "Int64"})
+
+
+def _shopper_frame(shoppers: pd.DataFrame | None) -> pd.DataFrame:
+    if shoppers is None:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in SHOPPER_COLUMNS})
+    if "user_id" not in shoppers.columns:
+        raise ValidationError("shoppers", "user_id", "column is missing")
+    df = shoppers.copy()
+    for c in SHOPPER_COLUMNS:
+        if c not in df:
+            df[c] = None
+    df = df[list(SHOPPER_COLUMNS)]
+    if df["user_id"].duplicated().any():
+        raise ValidationError("shoppers", "user_id", "duplicate shopper ids")
+    return df.astype(object)
+
+
+_SQL = """
+CREATE TEMP TABLE ev AS
+SELECT event_id, type, ts::BIGINT AS ts, user_id, product_id, session_id,
+       quantity::BIGINT AS quantity, price::BIGINT AS price, currency, competitor,
+       on_promotion::BOOLEAN AS on_promotion, stock::BIGINT AS stock, device, channel
+FROM ev_raw
+WHERE type IN ('view', 'purchase', 'competitor_price', 'inventory')
+{dedupe};
+
+-- per user: one row per distinct instant, cumulative counts (views, purchases, money, ratios)
+CREATE TEMP TABLE u_tl AS
+WITH per_ts AS (
+    SELECT e.user_id, e.ts,
+           count(*) FILTER (WHERE e.type = 'view') AS nv,
+           count(*) FILTER (WHERE e.type = 'purchase') AS np,
+           sum(e.price * coalesce(e.quantity, 1) * c.milli) FILTER (WHERE e.type = 'purchase')
+               AS m,
+           sum(e.price::DOUBLE / p.list_price) FILTER (WHERE e.type = 'purchase') AS r,
+           count(p.list_price) FILTER (WHERE e.type = 'purchase') AS rn,
+           max(e.ts) FILTER (WHERE e.type = 'purchase') AS lp
+    FROM ev e LEFT JOIN prod p USING (product_id) LEFT JOIN cur c ON c.currency = e.currency
+    WHERE e.type IN ('view', 'purchase') AND e.user_id IS NOT NULL
+    GROUP BY e.user_id, e.ts
+)
+SELECT user_id, ts,
+       sum(nv) OVER w AS cv, sum(np) OVER w AS cp, sum(coalesce(m, 0)) OVER w AS cm,
+       sum(coalesce(r, 0.0)) OVER w AS cr, sum(rn) OVER w AS crn, max(lp) OVER w AS lp
+FROM per_ts
+WINDOW w AS (PARTITION BY user_id ORDER BY ts ROWS UNBOUNDED PRECEDING);
+
+-- per user and category: cumulative views (affinity numerator)
+CREATE TEMP TABLE uc_tl AS
+WITH per_ts AS (
+    SELECT e.user_id, p.category, e.ts, count(*) AS n
+    FROM ev e JOIN prod p USING (product_id)
+    WHERE e.type = 'view' AND e.user_id IS NOT NULL AND p.category IS NOT NULL
+    GROUP BY ALL
+)
+SELECT user_id, category, ts,
+       sum(n) OVER (PARTITION BY user_id, category ORDER BY ts ROWS UNBOUNDED PRECEDING) AS c
+FROM per_ts;
+
+-- per user and session: cumulative views
+CREATE TEMP TABLE us_tl AS
+WITH per_ts AS (
+    SELECT user_id, session_id, ts, count(*) AS n FROM ev
+    WHERE type = 'view' AND session_id IS NOT NULL AND user_id IS NOT NULL GROUP BY ALL
+)
+SELECT user_id, session_id, ts,
+       sum(n) OVER (PARTITION BY user_id, session_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS c
+FROM per_ts;
+
+-- per product: cumulative views and purchases
+CREATE TEMP TABLE p_tl AS
+WITH per_ts AS (
+    SELECT product_id, ts, count(*) FILTER (WHERE type = 'view') AS nv,
+           count(*) FILTER (WHERE type = 'purchase') AS np
+    FROM ev WHERE type IN ('view', 'purchase') AND product_id IS NOT NULL GROUP BY ALL
+)
+SELECT product_id, ts, sum(nv) OVER w AS cv, sum(np) OVER w AS cp
+FROM per_ts WINDOW w AS (PARTITION BY product_id ORDER BY ts ROWS UNBOUNDED PRECEDING);
+
+-- inventory: the level at each instant (ties: the highest level reported at that instant)
+CREATE TEMP TABLE inv AS
+SELECT product_id, ts, max(stock) AS stock FROM ev
+WHERE type = 'inventory' AND stock IS NOT NULL GROUP BY ALL;
+
+-- competitors: per (product, competitor, instant) the lowest price, promotion preferred on ties;
+-- then, at every instant a product's competitor prices change, the lowest price over every
+-- competitor's latest report and whether any of those reports is a promotion
+CREATE TEMP TABLE kc AS
+SELECT product_id, competitor, ts, min(price) AS price,
+       arg_max(coalesce(on_promotion, false)::INT,
+               -2 * price + coalesce(on_promotion, false)::INT) AS promo
+FROM ev WHERE type = 'competitor_price' AND price IS NOT NULL GROUP BY ALL;
+
+CREATE TEMP TABLE k_tl AS
+WITH pts AS (SELECT DISTINCT product_id, ts FROM kc),
+     comps AS (SELECT DISTINCT product_id, competitor FROM kc),
+     grid AS (SELECT pts.product_id, pts.ts, comps.competitor FROM pts JOIN comps USING (product_id))
+SELECT g.product_id, g.ts, min(k.price) AS comp_price, max(k.promo) AS comp_promo
+FROM grid g ASOF JOIN kc k
+  ON g.product_id = k.product_id AND g.competitor = k.competitor AND k.ts <= g.ts
+GROUP BY g.product_id, g.ts;
+
+CREATE TEMP TABLE pur AS
+SELECT user_id, product_id, session_id, ts FROM ev
+WHERE type = 'purchase' AND user_id IS NOT NULL AND product_id IS NOT NULL;
+
+CREATE TEMP TABLE v AS
+SELECT e.event_id, e.ts, e.user_id, e.product_id, e.session_id, e.price, e.currency,
+       e.device AS v_device, e.channel AS v_channel, e.ts // {day} AS day,
+       p.category, p.list_price, p.stock AS cat_stock, p.season_end_us
+FROM ev e JOIN prod p USING (product_id)
+WHERE e.type = 'view' AND e.user_id IS NOT NULL AND e.price IS NOT NULL;
+"""
+
+_SELECT = """
+SELECT v.event_id, v.session_id, v.ts, v.day, v.user_id, v.product_id, v.price, v.currency,
+       v.list_price, v.category,
+       v.season_end_us, coalesce(inv.stock, v.cat_stock) AS stock,
+       ut.lp AS last_purchase_ts,
+       coalesce(ut.cp, 0) - coalesce(ul.cp, 0) AS freq90,
+       coalesce(ut.cm, 0) - coalesce(ul.cm, 0) AS milli90,
+       coalesce(ut.cv, 0) - coalesce(us.cv, 0) AS uviews7,
+       coalesce(ut.cv, 0) AS uviews_all, coalesce(uc.c, 0) AS uviews_cat,
+       ut.cr AS ratio_sum, coalesce(ut.crn, 0) AS ratio_n,
+       coalesce(ss.c, 0) AS session_views,
+       coalesce(pt.cv, 0) - coalesce(ps.cv, 0) AS pviews7,
+       coalesce(pt.cp, 0) - coalesce(ps.cp, 0) AS ppurch7,
+       kt.comp_price, coalesce(kt.comp_promo, 0) AS comp_promo,
+       sh.tier, coalesce(v.v_device, sh.device) AS device, sh.region,
+       coalesce(v.v_channel, sh.channel) AS channel,
+       CASE WHEN v.session_id IS NOT NULL
+            THEN coalesce(bs.ts <= v.ts + {window}, false)
+            ELSE coalesce(bw.ts <= v.ts + {window}, false) END AS y
+FROM v
+ASOF LEFT JOIN u_tl ut ON v.user_id = ut.user_id AND ut.ts < v.ts
+ASOF LEFT JOIN u_tl ul ON v.user_id = ul.user_id AND ul.ts < (v.day - {long_days}) * {day}
+ASOF LEFT JOIN u_tl us ON v.user_id = us.user_id AND us.ts < (v.day - {short_days}) * {day}
+ASOF LEFT JOIN uc_tl uc
+  ON v.user_id = uc.user_id AND v.category = uc.category AND uc.ts < v.ts
+ASOF LEFT JOIN us_tl ss
+  ON v.user_id = ss.user_id AND v.session_id = ss.session_id AND ss.ts < v.ts
+ASOF LEFT JOIN p_tl pt ON v.product_id = pt.product_id AND pt.ts < v.ts
+ASOF LEFT JOIN p_tl ps ON v.product_id = ps.product_id AND ps.ts < (v.day - {short_days}) * {day}
+ASOF LEFT JOIN inv ON v.product_id = inv.product_id AND inv.ts < v.ts
+ASOF LEFT JOIN k_tl kt ON v.product_id = kt.product_id AND kt.ts < v.ts
+ASOF LEFT JOIN pur bs ON v.user_id = bs.user_id AND v.product_id = bs.product_id
+  AND v.session_id = bs.session_id AND bs.ts > v.ts
+ASOF LEFT JOIN pur bw ON v.user_id = bw.user_id AND v.product_id = bw.product_id
+  AND bw.ts > v.ts
+LEFT JOIN shoppers sh ON v.user_id = sh.user_id
+ORDER BY v.ts, v.event_id
+"""
+
+
+def _check_events(con: duckdb.DuckDBPyConnection) -> None:
+    cols = {r[0] for r in con.execute("DESCRIBE ev_raw").fetchall()}
+    missing = set(EVENT_COLUMNS) - cols
+    if missing:
+        raise ValidationError("event log", None, f"missing columns {sorted(missing)}")
+    bad = con.execute(
+        "SELECT DISTINCT currency FROM ev_raw WHERE currency IS NOT NULL "
+        "AND currency NOT IN (SELECT currency FROM cur)"
+    ).fetchall()
+    if bad:
+        raise ValidationError("event log", "currency", f"unknown currencies {[b[0] for b in bad]}")
+    ts_type = con.execute("SELECT typeof(ts) FROM ev_raw LIMIT 1").fetchall()
+    if ts_type and ts_type[0][0] not in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT"):
+        raise ValidationError("event log", "ts", f"must be integer microseconds, got {ts_type[0][0]}")
+
+
+def build_training_set(
+    events: pd.DataFrame | pa.Table,
+    products: Sequence[Product] | pd.DataFrame,
+    shoppers: pd.DataFrame | None = None,
+    *,
+    attribution: Attribution = "session",
+    attribution_window: timedelta = timedelta(hours=24),
+    timezone: str = "UTC",
+    dedupe: bool = True,
+    extra_columns: Sequence[str] = (),
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """One row per view of a catalogued product, features strictly before the view.
+
+    ``attribution="session"`` (default): ``y = 1`` when the same shopper bought the same product
+    after the view (strictly later) within ``attribution_window`` *and*, if the view carries a
+    session id, in the same session; views without a session id use the window alone.
+    ``attribution="window"`` ignores sessions. ``timezone`` (the shop's) sets the local hour,
+    weekday and calendar day of the context features; day buckets of the windowed counts are UTC
+    days. ``dedupe`` drops repeated ``event_id`` (first occurrence wins, as in the online state).
+    ``extra_columns`` appends view columns from ``event_id``, ``session_id``, ``quote_id``.
+    """
+    if attribution not in ("session", "window"):
+        raise ValidationError("training set", "attribution", f"unknown rule {attribution!r}")
+    if attribution_window <= timedelta(0):
+        raise ValidationError("training set", "attribution_window", "must be positive")
+    bad_extra = [c for c in extra_columns if c not in _EXTRA_ALLOWED]
+    if bad_extra:
+        raise ValidationError("training set", "extra_columns", f"unsupported {bad_extra}")
+    try:
+        tz = ZoneInfo(timezone)
+    except Exception as e:  # ZoneInfoNotFoundError or ValueError for malformed names
+        raise ValidationError("training set", "timezone", f"unknown time zone {timezone!r}") from e
+    prod = catalogue_frame(products)
+    shop = _shopper_frame(shoppers)
+    cur = pd.DataFrame({
+        "currency": list(CURRENCY_EXPONENTS),
+        "exp": list(CURRENCY_EXPONENTS.values()),
+        "milli": [10 ** (3 - e) for e in CURRENCY_EXPONENTS.values()],
+    })
+    window_us = int(attribution_window / timedelta(microseconds=1))
+
+    con = duckdb.connect(config=_DUCKDB_CONFIG)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        con.register("ev_raw", events)
+        con.register("prod", prod)
+        con.register("shoppers", shop)
+        con.register("cur", cur)
+        _check_events(con)
+        dedupe_sql = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts) = 1" if dedupe else ""
+        con.execute(_SQL.format(dedupe=dedupe_sql, day=DAY_US))
+        if attribution == "window":
+            con.execute("UPDATE pur SET session_id = NULL")
+        sql = _SELECT.format(
+            day=DAY_US, window=window_us,
+            long_days=WINDOW_LONG_DAYS - 1, short_days=WINDOW_SHORT_DAYS - 1,
+        )
+        if attribution == "window":
+            sql = sql.replace("WHEN v.session_id IS NOT NULL", "WHEN false")
+        raw = con.execute(sql).fetch_df()
+    finally:
+        con.close()
+    return _assemble(raw, tz, _holidays(events), list(extra_columns))
+
+
+def _holidays(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Calendar events: day (ISO text), region (None: everywhere), announced ts."""
+    con = duckdb.connect(config=_DUCKDB_CONFIG)
+    try:
+        con.register("ev_raw", events)
+        return con.execute(
+            "SELECT day::VARCHAR AS day, region, min(ts)::BIGINT AS ts FROM ev_raw "
+            "WHERE type = 'calendar' AND day IS NOT NULL GROUP BY ALL"
+        ).fetch_df()
+    finally:
+        con.close()
+
+
+def _f64(s: pd.Series) -> npt.NDArray[np.float64]:
+    return s.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _assemble(
+    raw: pd.DataFrame, tz: ZoneInfo, holidays: pd.DataFrame, extra: list[str]
+) -> pd.DataFrame:
+    ts = raw["ts"].to_numpy(np.int64)
+    n = len(raw)
+    out: dict[str, Any] = {}
+    lp = _f64(raw["last_purchase_ts"])
+    out["u_recency_days"] = (ts - lp) / DAY_US
+    out["u_frequency_90d"] = _f64(raw["freq90"])
+    out["u_monetary_90d"] = _f64(raw["milli90"]) / 1000.0
+    out["u_views_7d"] = _f64(raw["uviews7"])
+    all_v = _f64(raw["uviews_all"])
+    cat_v = _f64(raw["uviews_cat"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aff = np.where((all_v > 0) & raw["category"].notna().to_numpy(), cat_v / all_v, np.nan)
+        rn = _f64(raw["ratio_n"])
+        paid = np.where(rn > 0, _f64(raw["ratio_sum"]) / rn, np.nan)
+        pv = _f64(raw["pviews7"])
+        pp = _f64(raw["ppurch7"])
+        conv = np.where(pv > 0, pp / pv, np.nan)
+    out["u_affinity"] = aff
+    out["u_paid_vs_list"] = paid
+    out["u_session_views"] = _f64(raw["session_views"])
+    for f, col in (("u_tier", "tier"), ("u_device", "device"), ("u_region", "region"),
+                   ("u_channel", "channel"), ("p_category", "category")):
+        out[f] = raw[col].astype(object).where(raw[col].notna(), None).to_numpy()
+    out["p_views_7d"] = pv
+    out["p_purchases_7d"] = pp
+    out["p_conversion_7d"] = conv
+    out["p_stock"] = _f64(raw["stock"])
+    out["p_days_to_season_end"] = (_f64(raw["season_end_us"]) - ts) / DAY_US
+    out["p_comp_on_promo"] = _f64(raw["comp_promo"])
+
+    local = pd.to_datetime(ts, unit="us", utc=True).tz_convert(tz)
+    out["c_hour"] = local.hour.to_numpy().astype(np.float64)
+    out["c_weekday"] = local.weekday.to_numpy().astype(np.float64)
+    hol = np.zeros(n, dtype=np.float64)
+    if len(holidays) and n:
+        local_day = local.tz_localize(None).to_numpy().astype("datetime64[D]")
+        region = raw["region"].astype(object).to_numpy()
+        for h in holidays.itertuples(index=False):
+            hit = (local_day == np.datetime64(str(h.day)[:10], "D")) & (ts > h.ts)
+            if h.region is not None and not (isinstance(h.region, float) and np.isnan(h.region)):
+                hit &= region == h.region
+            hol[hit] = 1.0
+    out["c_holiday"] = hol
+
+    price = raw["price"].to_numpy(np.int64)
+    list_price = raw["list_price"].to_numpy(np.int64)
+    comp = raw["comp_price"].astype("Int64")
+    p = price.astype(np.float64)
+    exp = raw["currency"].map(CURRENCY_EXPONENTS).fillna(2).to_numpy(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["x_price_ratio_list"] = p / list_price.astype(np.float64)
+        out["x_price_ratio_comp"] = p / _f64(comp)
+        out["x_log_price"] = np.log(np.maximum(p, 1.0) / 10.0 ** exp.astype(np.float64))
+    frame = pd.DataFrame({f: out[f] for f in FEATURES})
+    frame["price"] = price
+    frame["list_price"] = list_price
+    frame["competitor_price"] = comp.to_numpy()
+    frame["competitor_price"] = frame["competitor_price"].astype("Int64")
+    frame["currency"] = raw["currency"].astype(object).to_numpy()
+    frame["ts"] = ts
+    frame["user_id"] = raw["user_id"].astype(object).to_numpy()
+    frame["product_id"] = raw["product_id"].astype(object).to_numpy()
+    frame["y"] = raw["y"].to_numpy().astype(np.int64)
+    for c in extra:
+        frame[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
+    return frame
+
+
+def time_split(frame: pd.DataFrame, n_folds: int) -> Iterator[tuple[npt.NDArray[np.int64],
+                                                                      npt.NDArray[np.int64]]]:
+    """Expanding-window time splits: ``(train_idx, test_idx)`` positional indices of ``frame``.
+
+    The distinct ``ts`` values are cut into ``n_folds + 1`` consecutive blocks; fold ``k`` trains
+    on blocks ``0..k`` and tests on block ``k + 1``, so every test row is strictly later than
+    every training row (rows sharing a timestamp never straddle a cut).
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"ts": [5, 1, 2, 2, 3, 4]})
+    >>> [(sorted(a.tolist()), sorted(b.tolist())) for a, b in time_split(f, 2)]
+    [([1, 2, 3], [4]), ([1, 2, 3, 4], [0, 5])]
+    """
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1:
+        raise ValidationError("time split", "n_folds", f"must be a positive integer, got {n_folds!r}")
+    if "ts" not in frame.columns:
+        raise ValidationError("time split", "ts", "frame has no ts column")
+    ts = frame["ts"].to_numpy(np.int64)
+    if len(np.unique(ts)) < n_folds + 1:
+        raise ValidationError(
+            "time split", "n_folds",
+            f"{n_folds} folds need at least {n_folds + 1} distinct timestamps",
+        )
+    distinct, counts = np.unique(ts, return_counts=True)
+    cum = np.cumsum(counts)
+    # block starts on distinct timestamps, as even as possible in rows, each block non-empty
+    starts = [0]
+    for k in range(1, n_folds + 1):
+        idx = int(np.searchsorted(cum, k * len(ts) / (n_folds + 1), side="left")) + 1
+        idx = max(idx, starts[-1] + 1)
+        idx = min(idx, len(distinct) - (n_folds + 1 - k))
+        starts.append(idx)
+    starts.append(len(distinct))
+    order = np.argsort(ts, kind="stable")
+    row_start = np.concatenate([[0], cum])[starts]
+    for k in range(1, n_folds + 1):
+        train = order[: row_start[k]]
+        test = order[row_start[k]: row_start[k + 1]]
+        yield train.astype(np.int64), test.astype(np.int64)
