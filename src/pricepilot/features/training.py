@@ -139,7 +139,7 @@ WITH per_ts AS (
            sum(e.price * coalesce(e.quantity, 1) * c.milli) FILTER (WHERE e.type = 'purchase')
                AS m,
            sum(e.price::DOUBLE / p.list_price) FILTER (WHERE e.type = 'purchase') AS r,
-           count(p.list_price) FILTER (WHERE e.type = 'purchase') AS rn,
+           count(e.price::DOUBLE / p.list_price) FILTER (WHERE e.type = 'purchase') AS rn,
            max(e.ts) FILTER (WHERE e.type = 'purchase') AS lp
     FROM ev e LEFT JOIN prod p USING (product_id) LEFT JOIN cur c ON c.currency = e.currency
     WHERE e.type IN ('view', 'purchase') AND e.user_id IS NOT NULL
