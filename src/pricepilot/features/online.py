@@ -151,3 +151,44 @@ def open_online_features(settings: Settings, products: Iterable[Product] = ()) -
     else:
         backend = MemoryBackend(seen_capacity=o.seen_capacity)
     return OnlineFeatures(backend, products, timezone=settings.shop.timezone)
+
+
+def replay_views(state: OnlineFeatures, events: pd.DataFrame) -> pd.DataFrame:
+    """Replay an event log through ``state`` and record the features served at every view.
+
+    Events are learned in ``ts`` order; each view is read *before* any event of its own instant
+    is learned (the serving order), so the result is what a model would have been served, row
+    for row comparable with :func:`~pricepilot.features.training.build_training_set` (join on
+    ``event_id``). This is the training/serving skew check. Views of products missing from the
+    state's catalogue are skipped (the training set drops them too).
+    """
+    from pricepilot.demand.base import CONTEXT_FEATURES
+
+    ev = events.sort_values("ts", kind="stable")
+    cols = [c for c in EVENT_COLUMNS if c in ev.columns]
+    rows = [dict(zip(cols, r)) for r in ev[cols].itertuples(index=False, name=None)]
+    out: list[dict[str, object]] = []
+    i, n = 0, len(rows)
+    while i < n:
+        j = i
+        ts = rows[i]["ts"]
+        while j < n and rows[j]["ts"] == ts:
+            j += 1
+        for r in rows[i:j]:
+            if r["type"] != "view":
+                continue
+            prod = state.catalogue.get(str(r["product_id"]))
+            if prod is None or r["user_id"] is None or pd.isna(r["user_id"]):
+                continue
+            sid = r.get("session_id")
+            dev, chan = r.get("device"), r.get("channel")
+            f = state.features_for(
+                str(r["user_id"]), prod, int(ts), None if pd.isna(sid) else str(sid),
+                device=None if pd.isna(dev) else str(dev),
+                channel=None if pd.isna(chan) else str(chan),
+            )
+            f["event_id"] = r["event_id"]
+            out.append(f)
+        state.learn_many(rows[i:j])
+        i = j
+    return pd.DataFrame(out, columns=["event_id", *CONTEXT_FEATURES, "competitor_price"])

@@ -394,7 +394,7 @@ def _assemble(
 
     local = pd.to_datetime(ts, unit="us", utc=True).tz_convert(tz)
     out["c_hour"] = local.hour.to_numpy().astype(np.float64)
-    out["c_weekday"] = local.weekday.to_numpy().astype(np.float64)
+    out["c_weekday"] = local.day_of_week.to_numpy().astype(np.float64)
     hol = np.zeros(n, dtype=np.float64)
     if len(holidays) and n:
         local_day = local.tz_localize(None).to_numpy().astype("datetime64[D]")
