@@ -52,6 +52,11 @@ class OnlineSettings(_Section):
     type: Literal["memory", "redis"] = "memory"
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "pp:"
+    # idempotency by event_id: memory keeps this many recent ids, Redis keeps each for this long
+    seen_capacity: int = 1_000_000
+    seen_ttl_seconds: int = 7 * 86_400
+    # Redis: a shopper's per-session view counts expire this long after their last view
+    session_ttl_seconds: int = 86_400
 
 
 class PathSettings(_Section):
@@ -204,6 +209,9 @@ def _validate(s: Settings) -> None:
             raise ConfigError("security.quote_key_order", f"key id {kid!r} has no key in quote_keys")
     if len(s.security.pseudonym_key) < 16:
         raise ConfigError("security.pseudonym_key", "must be at least 16 characters")
+    for name in ("seen_capacity", "seen_ttl_seconds", "session_ttl_seconds"):
+        if getattr(s.online, name) < 1:
+            raise ConfigError(f"online.{name}", "must be positive")
     if s.ingest.batch_size < 1:
         raise ConfigError("ingest.batch_size", "must be positive")
     overlap = set(s.compliance.audit_only) - set(s.compliance.protected_attributes)
