@@ -22,8 +22,11 @@ from sklearn.linear_model import LogisticRegression
 
 from pricepilot.errors import ValidationError
 
-Method = Literal["isotonic", "sigmoid", "none"]
-METHODS: tuple[str, ...] = ("isotonic", "sigmoid", "none")
+Method = Literal["auto", "isotonic", "sigmoid", "none"]
+METHODS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
+# Below this many held-out rows isotonic calibration overfits (steps at 0 and 1); "auto" then
+# uses the two-parameter sigmoid, as scikit-learn's calibration guide advises.
+ISOTONIC_MIN_ROWS = 1000
 EPS = 1e-6  # keep probabilities off 0 and 1 so log loss and log-elasticities stay finite
 F64 = npt.NDArray[np.float64]
 
@@ -36,22 +39,26 @@ def _logit(p: F64) -> F64:
 class Calibrator:
     """A monotone map from raw model probabilities to calibrated ones."""
 
-    def __init__(self, method: Method = "isotonic") -> None:
+    def __init__(self, method: Method = "auto") -> None:
         self.method = method
 
     def fit(self, raw: F64, y: npt.NDArray[np.int64]) -> Calibrator:
         if self.method not in METHODS:
             raise ValidationError("calibration", "method", f"{self.method!r} is not one of {METHODS}")
-        if self.method != "none" and len(np.unique(y)) < 2:
+        method = self.method
+        if method == "auto":
+            method = "isotonic" if len(y) >= ISOTONIC_MIN_ROWS else "sigmoid"
+        self.method_ = method
+        if method != "none" and len(np.unique(y)) < 2:
             raise ValidationError(
                 "calibration", "y", "the held-out calibration rows need both purchases and non-purchases"
             )
-        if self.method == "isotonic":
+        if method == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
             iso.fit(raw, y.astype(np.float64))
             self.x_: F64 = np.asarray(iso.X_thresholds_, dtype=np.float64)
             self.y_: F64 = np.asarray(iso.y_thresholds_, dtype=np.float64)
-        elif self.method == "sigmoid":
+        elif method == "sigmoid":
             lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw)[:, None], y)
             slope = float(lr.coef_[0, 0])
             # A non-positive slope would reverse the ranking (and monotonicity in price); the raw
@@ -66,9 +73,9 @@ class Calibrator:
         return self
 
     def apply(self, raw: F64) -> F64:
-        if self.method == "isotonic":
+        if self.method_ == "isotonic":
             out = np.interp(raw, self.x_, self.y_)
-        elif self.method == "sigmoid":
+        elif self.method_ == "sigmoid":
             out = 1.0 / (1.0 + np.exp(-(self.a_ * _logit(raw) + self.b_)))
         else:
             out = raw

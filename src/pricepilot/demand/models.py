@@ -75,7 +75,7 @@ class DemandEstimator:
         self,
         *,
         features: Sequence[str] | None = None,
-        calibration: Method = "isotonic",
+        calibration: Method = "auto",
         calibration_fraction: float = 0.2,
         select_k: int | None = None,
         protected_attributes: Sequence[str] | None = None,
@@ -93,8 +93,9 @@ class DemandEstimator:
         """The constructor settings (what the registry records and the grid search varies)."""
         import inspect
 
-        names = [p for c in type(self).__mro__ if c is not object
-                 for p in inspect.signature(c.__init__).parameters if p != "self"]  # type: ignore[misc]
+        names = [name for c in type(self).__mro__ if c is not object
+                 for name, p in inspect.signature(c.__init__).parameters.items()  # type: ignore[misc]
+                 if name != "self" and p.kind is not p.VAR_KEYWORD]
         return {n: getattr(self, n) for n in dict.fromkeys(names)}
 
     @property
