@@ -352,6 +352,11 @@ class LGBMDemand(DemandEstimator):
     Categoricals are ordinal codes handed to LightGBM as categorical features; numerics keep
     their NaN (LightGBM learns a direction for missing values). Serving calls the booster directly
     on a numpy matrix with one thread.
+
+    ``n_jobs`` defaults to 1: on a shared machine OpenMP threads that spin-wait for busy cores
+    made a 2-thread fit 10x slower than 1 thread (measured, see docs/benchmarks/demand.md); raise
+    it on a dedicated host. ``monotone_constraints_method="intermediate"`` was the fastest of
+    LightGBM's three methods here, and is less conservative than "basic".
     """
 
     family = "lgbm"
@@ -361,7 +366,7 @@ class LGBMDemand(DemandEstimator):
     def __init__(
         self, *, n_estimators: int = 200, learning_rate: float = 0.1, num_leaves: int = 31,
         min_child_samples: int = 50, feature_fraction: float = 0.9, reg_lambda: float = 1.0,
-        n_jobs: int = 0, **kwargs: Any,
+        n_jobs: int = 1, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.n_estimators = n_estimators
@@ -390,7 +395,7 @@ class LGBMDemand(DemandEstimator):
             "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_child_samples, "feature_fraction": self.feature_fraction,
             "lambda_l2": self.reg_lambda, "monotone_constraints": cst,
-            "monotone_constraints_method": "advanced", "num_threads": self.n_jobs,
+            "monotone_constraints_method": "intermediate", "num_threads": self.n_jobs,
             "seed": self.random_state, "deterministic": True, "force_row_wise": True, "verbosity": -1,
         }
 
