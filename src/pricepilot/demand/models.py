@@ -170,10 +170,13 @@ class DemandEstimator:
         self.preprocessor_ = build_preprocessor(
             numeric, categorical, encoding=self.encoding, scale=self.scale, select_k=self.select_k
         )
-        try:
-            Xt = self.preprocessor_.fit_transform(X.iloc[:n_fit], y[:n_fit])
-        except ValueError as e:  # e.g. select_k above the number of encoded columns
-            raise ValidationError("demand model", "preprocessing", str(e)) from e
+        Xt = self.preprocessor_.named_steps["columns"].fit_transform(X.iloc[:n_fit], y[:n_fit])
+        if self.select_k is not None:
+            if self.select_k > Xt.shape[1]:
+                raise ValidationError(
+                    "demand model", "select_k", f"{self.select_k} is more than the {Xt.shape[1]} encoded columns"
+                )
+            Xt = self.preprocessor_.named_steps["select"].fit(Xt, y[:n_fit]).transform(Xt)
         self.compiled_ = CompiledTransform(self.preprocessor_, numeric, categorical)
         self.price_columns_ = self._price_columns()
         if not self.price_columns_:
