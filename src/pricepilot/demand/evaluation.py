@@ -75,19 +75,26 @@ def time_folds(ts: npt.ArrayLike, n_splits: int = 3) -> list[tuple[npt.NDArray[n
     if n_splits < 1:
         raise ValidationError("time folds", "n_splits", "must be at least 1")
     n = len(t)
-    order = np.argsort(t, kind="stable")
-    st = t[order]
-    cuts = [st[(i * n) // (n_splits + 1)] for i in range(1, n_splits + 1)] + [None]
+    distinct = np.unique(t)
+    if len(distinct) < n_splits + 1:
+        raise ValidationError(
+            "time folds", "ts", f"{len(distinct)} distinct timestamps are too few for {n_splits} folds"
+        )
+    st = np.sort(t, kind="stable")
+    cuts: list[object] = []
+    prev = distinct[0]
+    for i in range(1, n_splits + 1):
+        cut = st[(i * n) // (n_splits + 1)]
+        # each block needs at least one distinct timestamp: no empty train or test block
+        cut = max(cut, distinct[np.searchsorted(distinct, prev, side="right")])
+        cut = min(cut, distinct[len(distinct) - (n_splits - i) - 1])
+        cuts.append(cut)
+        prev = cut
     folds = []
     for k in range(n_splits):
-        lo, hi = cuts[k], cuts[k + 1]
+        lo = cuts[k]
         train = np.flatnonzero(t < lo)
-        test_mask = t >= lo if hi is None else (t >= lo) & (t < hi)
-        test = np.flatnonzero(test_mask)
-        if len(train) == 0 or len(test) == 0:
-            raise ValidationError(
-                "time folds", "ts", f"too few distinct timestamps for {n_splits} folds ({n} rows)"
-            )
+        test = np.flatnonzero((t >= lo) & (t < cuts[k + 1])) if k + 1 < n_splits else np.flatnonzero(t >= lo)
         folds.append((train.astype(np.int64), test.astype(np.int64)))
     return folds
 
