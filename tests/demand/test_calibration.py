@@ -26,7 +26,7 @@ def test_calibration_fixes_a_miscalibrated_score(method):
     assert after < before / 5
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(20, 3000), method=st.sampled_from(["isotonic", "sigmoid", "auto"]))
 def test_every_calibration_map_is_non_decreasing_and_inside_zero_one(seed, n, method):
     raw, y = noisy(n, seed)

@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -95,7 +96,7 @@ class Calibrator:
         if self.method_ == "isotonic":
             out = np.interp(raw, self.x_, self.y_)
         elif self.method_ == "sigmoid":
-            out = 1.0 / (1.0 + np.exp(-(self.a_ * _logit(raw) + self.b_)))
+            out = expit(self.a_ * _logit(raw) + self.b_)
         else:
             out = raw
         return np.clip(out, EPS, 1 - EPS)
