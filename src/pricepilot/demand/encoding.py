@@ -138,13 +138,13 @@ class CompiledTransform:
             self.indicator_of: npt.NDArray[np.int64] = (
                 np.asarray(ind.features_, dtype=np.int64) if ind is not None else np.zeros(0, np.int64)
             )
-            self.mean: F64 | None = np.asarray(scaler.mean_, dtype=np.float64)
-            self.scale: F64 | None = np.asarray(scaler.scale_, dtype=np.float64)
-        else:
+            self.mean: F64 = np.asarray(scaler.mean_, dtype=np.float64)
+            self.scale: F64 = np.asarray(scaler.scale_, dtype=np.float64)
+        else:  # passthrough: values stay raw (NaN included), for LightGBM
             self.fill = None
             self.indicator_of = np.zeros(0, np.int64)
-            self.mean = None
-            self.scale = None
+            self.mean = np.zeros(n_num)
+            self.scale = np.ones(n_num)
         self.n_num_out = n_num + len(self.indicator_of)
         self.onehot = isinstance(cat, OneHotEncoder)
         # per categorical feature: level -> output column (one-hot) or level -> code (ordinal)
@@ -174,7 +174,6 @@ class CompiledTransform:
         filled = np.where(np.isnan(raw), self.fill, raw)
         if len(self.indicator_of):
             filled = np.concatenate([filled, np.isnan(raw[:, self.indicator_of]).astype(np.float64)], axis=1)
-        assert self.mean is not None and self.scale is not None  # set together with fill
         return (filled - self.mean) / self.scale
 
     def context_row(self, features: Mapping[str, object]) -> F64:
