@@ -178,20 +178,25 @@ class CompiledTransform:
 
     def context_row(self, features: Mapping[str, object]) -> F64:
         """The full output row for ``features`` with price columns still unset (NaN raw)."""
-        raw = np.full((1, len(self.numeric)), np.nan)
-        for i in self.context_num_idx:
-            raw[0, i] = numeric_value(features.get(self.numeric[i]))
-        row = np.zeros(self.n_out)
-        row[: self.n_num_out] = self._numeric_block(raw)[0]
-        for j, name in enumerate(self.categorical):
-            level = category_text(features.get(name))
-            hit = self.levels[j].get(level)
-            if self.onehot:
-                if hit is not None:
-                    row[hit] = 1.0
-            else:
-                row[self.n_num_out + j] = np.nan if hit is None else float(hit)
-        return row
+        return self.context_rows([features])[0]
+
+    def context_rows(self, features: Sequence[Mapping[str, object]]) -> F64:
+        """:meth:`context_row` for many feature dicts, with one numpy pass over the numerics."""
+        n = len(features)
+        raw = np.full((n, len(self.numeric)), np.nan)
+        rows = np.zeros((n, self.n_out))
+        for r, f in enumerate(features):
+            for i, name in zip(self.context_num_idx, self.context_num_names):
+                raw[r, i] = numeric_value(f.get(name))
+            for j, name in enumerate(self.categorical):
+                hit = self.levels[j].get(category_text(f.get(name)))
+                if self.onehot:
+                    if hit is not None:
+                        rows[r, hit] = 1.0
+                else:
+                    rows[r, self.n_num_out + j] = np.nan if hit is None else float(hit)
+        rows[:, : self.n_num_out] = self._numeric_block(raw)
+        return rows
 
     def matrix(self, rows: F64, counts: Sequence[int], price_values: Mapping[str, F64]) -> F64:
         """Stack ``rows[i]`` ``counts[i]`` times, set the price columns, apply selection.

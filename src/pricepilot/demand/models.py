@@ -255,9 +255,7 @@ class DemandEstimator:
             raise ValidationError("demand query", None, "features, prices, list and competitor prices differ in length")
         c = self.compiled_
         counts = [len(p) for p in prices]
-        rows = np.empty((n, c.n_out))
-        for i, f in enumerate(features):
-            rows[i] = c.context_row(f)
+        rows = c.context_rows(features)
         if n == 1:
             price = np.asarray(prices[0], dtype=np.float64)
         else:
