@@ -1,0 +1,285 @@
+"""The model registry: versioned demand models on disk, a promoted "current" one, and rollback.
+
+Layout under ``settings.models_dir``::
+
+    <version>/model.joblib     the fitted estimator (joblib pickle)
+    <version>/manifest.json    ModelManifest: family, params, metrics, data range, features, hash
+    current.json               {"current": version, "history": [earlier promoted versions]}
+
+``current.json`` is replaced atomically (temp file + ``os.replace``), so a reader sees the old
+or the new pointer, never half of one. The manifest holds the SHA-256 of ``model.joblib``; it is
+checked before unpickling, and a missing, corrupt or tampered artefact raises
+:class:`ModelArtefactError` (an :class:`~pricepilot.errors.Unavailable`): the pricing engine
+falls back to list price on it. Pickles run code when loaded: the models directory must be
+writable only by the shop's own training jobs.
+
+>>> import tempfile
+>>> from pricepilot.demand.synthetic import synthetic_frame
+>>> from pricepilot.demand.models import LogisticDemand
+>>> reg = ModelRegistry(tempfile.mkdtemp())
+>>> m = reg.register(LogisticDemand().fit(synthetic_frame(500)))
+>>> _ = reg.promote(m.version)
+>>> reg.load_current().version == m.version
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+import joblib
+import msgspec
+import pandas as pd
+
+from pricepilot.clock import Clock, SystemClock
+from pricepilot.config import Settings
+from pricepilot.demand.evaluation import CalibrationBin, FoldResult
+from pricepilot.demand.models import DemandEstimator
+from pricepilot.errors import Conflict, NotFound, Unavailable, ValidationError
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+CURRENT_FILE = "current.json"
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class ModelArtefactError(Unavailable):
+    """A registered model's files are missing, unreadable or do not match their manifest."""
+
+    def __init__(self, version: str, reason: str) -> None:
+        super().__init__(f"demand model {version!r}", reason)
+        self.version = version
+
+
+class DataRange(msgspec.Struct, frozen=True):
+    rows: int
+    ts_min: int | None = None
+    ts_max: int | None = None
+
+
+class ModelManifest(msgspec.Struct, frozen=True, kw_only=True):
+    """What the registry records about one model version."""
+
+    version: str
+    created_at: str  # ISO 8601 UTC
+    family: str
+    params: dict[str, Any]
+    features: list[str]
+    data: DataRange
+    content_hash: str  # sha256 hex of model.joblib
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+    folds: list[FoldResult] = msgspec.field(default_factory=list)
+    calibration: list[CalibrationBin] = msgspec.field(default_factory=list)
+    elasticity: dict[str, float] = msgspec.field(default_factory=dict)
+    library_versions: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class _Pointer(msgspec.Struct):
+    current: str | None = None
+    history: list[str] = msgspec.field(default_factory=list)
+
+
+def data_range(frame: pd.DataFrame) -> DataRange:
+    """Rows and ``ts`` span of a training frame, for the manifest."""
+    if "ts" in frame.columns and len(frame):
+        return DataRange(rows=len(frame), ts_min=int(frame["ts"].min()), ts_max=int(frame["ts"].max()))
+    return DataRange(rows=len(frame))
+
+
+def _library_versions() -> dict[str, str]:
+    import lightgbm
+    import numpy
+    import sklearn
+
+    from pricepilot import __version__
+
+    return {"pricepilot": __version__, "scikit-learn": sklearn.__version__,
+            "lightgbm": lightgbm.__version__, "numpy": numpy.__version__}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, (list, tuple)):
+            out[k] = [x if isinstance(x, (bool, int, float, str)) or x is None else str(x) for x in v]
+        else:
+            out[k] = str(v)
+    return out
+
+
+class ModelRegistry:
+    """Versioned demand models under one directory; see the module docstring for the layout."""
+
+    def __init__(self, root: str | Path, clock: Clock | None = None) -> None:
+        self.root = Path(root)
+        self.clock = clock or SystemClock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> ModelRegistry:
+        return cls(settings.models_dir, clock)
+
+    # ------------------------------------------------------------------ writing
+    def register(
+        self,
+        model: DemandEstimator,
+        *,
+        data: DataRange | None = None,
+        metrics: dict[str, float] | None = None,
+        folds: list[FoldResult] | None = None,
+        calibration: list[CalibrationBin] | None = None,
+        elasticity: dict[str, float] | None = None,
+    ) -> ModelManifest:
+        """Store a fitted model as a new version; returns its manifest (not promoted)."""
+        if not isinstance(model, DemandEstimator) or not hasattr(model, "calibrator_"):
+            raise ValidationError("model registry", "model", "only fitted demand estimators can be registered")
+        now = self.clock.now().astimezone(timezone.utc)
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+        version = f"{model.family}-{stamp}"
+        n = 1
+        while (self.root / version).exists():
+            n += 1
+            version = f"{model.family}-{stamp}-{n}"
+        model.version_ = version
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        try:
+            joblib.dump(model, staging / MODEL_FILE)
+            manifest = ModelManifest(
+                version=version, created_at=now.isoformat(), family=model.family,
+                params=_jsonable(model.get_params()), features=list(model.feature_names_),
+                data=data or DataRange(rows=int(getattr(model, "n_rows_", 0))),
+                content_hash=_sha256(staging / MODEL_FILE), metrics=dict(metrics or {}),
+                folds=list(folds or []), calibration=list(calibration or []),
+                elasticity=dict(elasticity or {}), library_versions=_library_versions(),
+            )
+            (staging / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
+            # the version directory appears complete or not at all
+            os.replace(staging, self.root / version)
+        except BaseException:
+            for f in staging.glob("*"):
+                f.unlink(missing_ok=True)
+            staging.rmdir()
+            raise
+        return manifest
+
+    def _read_pointer(self) -> _Pointer:
+        path = self.root / CURRENT_FILE
+        if not path.exists():
+            return _Pointer()
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=_Pointer)
+        except msgspec.DecodeError as e:
+            raise ModelArtefactError(CURRENT_FILE, f"the current-model pointer is corrupt: {e}") from e
+
+    def _write_pointer(self, pointer: _Pointer) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.root / CURRENT_FILE, msgspec.json.encode(pointer))
+
+    def promote(self, version: str) -> ModelManifest:
+        """Make ``version`` the current model (after checking it loads); the old one is remembered."""
+        manifest = self.manifest(version)
+        self.get(version)  # refuse to promote an artefact that would not load
+        pointer = self._read_pointer()
+        if pointer.current == version:
+            return manifest
+        if pointer.current is not None:
+            pointer.history.append(pointer.current)
+        pointer.current = version
+        self._write_pointer(pointer)
+        return manifest
+
+    def rollback(self) -> str:
+        """Return to the previously promoted version; returns it."""
+        pointer = self._read_pointer()
+        if not pointer.history:
+            raise Conflict("model registry", "current", "there is no earlier promoted version to roll back to")
+        pointer.current = pointer.history.pop()
+        self._write_pointer(pointer)
+        return pointer.current
+
+    # ------------------------------------------------------------------ reading
+    def _check_version(self, version: str) -> Path:
+        if not _VERSION_RE.match(version):
+            raise ValidationError("model registry", "version", f"{version!r} is not a version id")
+        path = self.root / version
+        if not path.is_dir():
+            raise NotFound("demand model", version)
+        return path
+
+    def manifest(self, version: str) -> ModelManifest:
+        path = self._check_version(version) / MANIFEST_FILE
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=ModelManifest)
+        except FileNotFoundError as e:
+            raise ModelArtefactError(version, "manifest.json is missing") from e
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            raise ModelArtefactError(version, f"manifest.json is corrupt: {e}") from e
+
+    def list(self) -> list[ModelManifest]:
+        """Manifests of every readable version, oldest first."""
+        if not self.root.is_dir():
+            return []
+        out = []
+        for d in self.root.iterdir():
+            if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST_FILE).exists():
+                out.append(self.manifest(d.name))
+        return sorted(out, key=lambda m: (m.created_at, m.version))
+
+    def get(self, version: str) -> DemandEstimator:
+        """Load ``version``, verifying its content hash first."""
+        manifest = self.manifest(version)
+        path = self.root / version / MODEL_FILE
+        if not path.exists():
+            raise ModelArtefactError(version, "model.joblib is missing")
+        digest = _sha256(path)
+        if digest != manifest.content_hash:
+            raise ModelArtefactError(
+                version, f"content hash mismatch (manifest {manifest.content_hash[:12]}, file {digest[:12]})"
+            )
+        try:
+            model = joblib.load(path)
+        except Exception as e:  # unpickling can fail in many ways (truncation, missing classes)
+            raise ModelArtefactError(version, f"model.joblib cannot be loaded: {e}") from e
+        if not isinstance(model, DemandEstimator) or model.version != version:
+            raise ModelArtefactError(version, "model.joblib does not hold this demand model version")
+        return model
+
+    def current_version(self) -> str | None:
+        return self._read_pointer().current
+
+    def load_current(self) -> DemandEstimator:
+        """The promoted model; :class:`~pricepilot.errors.NotFound` when none was promoted."""
+        version = self.current_version()
+        if version is None:
+            raise NotFound("current demand model", str(self.root))
+        return self.get(version)
+
