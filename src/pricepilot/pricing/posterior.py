@@ -21,7 +21,7 @@ decision after an outcome is learnt.
 ...                        model_prob=0.3, purchased=True))
 >>> a, b = post.beta_params("A", "c", np.array([999]), 999, np.array([0.3]))
 >>> float(a[0]), float(b[0])
-(2.0, 1.0)
+(1.6, 1.4)
 """
 
 from __future__ import annotations
