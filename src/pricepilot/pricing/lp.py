@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linprog
 
-from pricepilot.errors import Unavailable
+from pricepilot.errors import Unavailable, ValidationError
 
 F = npt.NDArray[np.float64]
 _TOL = 1e-9
@@ -50,6 +50,9 @@ def solve_lp(rewards: F, consumption: F, capacity: F) -> tuple[F, float]:
     >>> round(v, 6), [round(float(a), 6) for a in x]
     (2.0, [0.0, 1.0])
     """
+    for name, arr in (("rewards", rewards), ("consumption", consumption), ("capacity", capacity)):
+        if not np.all(np.isfinite(arr)):
+            raise ValidationError("pricing LP", name, "must be finite numbers")
     k = rewards.shape[0]
     a_ub = np.vstack([consumption, np.ones((1, k))])
     b_ub = np.concatenate([np.maximum(capacity, 0.0), [1.0]])

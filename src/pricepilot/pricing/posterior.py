@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 
 from pricepilot.errors import ValidationError
 
@@ -56,7 +57,7 @@ def _logit(p: F) -> F:
 
 
 def _sigmoid(z: F) -> F:
-    return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+    return np.asarray(expit(z), dtype=np.float64)
 
 
 def ratio_bucket(price: int, list_price: int, width: float = 0.05) -> int:
