@@ -340,7 +340,9 @@ class PricingEngine:
         reference = None
         if self.history is not None:
             days = self.settings.compliance.prior_price_days
-            reference = self.history.lowest(product.product_id, now - timedelta(days=days), now)
+            # strictly before now: the price being decided is not its own prior price
+            reference = self.history.lowest(product.product_id, now - timedelta(days=days),
+                                            now - timedelta(microseconds=1))
         current = prep.ctx.current_price if prep.ctx.current_price is not None else product.list_price
         version = None
         if self.model is not None:
