@@ -41,7 +41,11 @@ def test_small_network_solver_matches_highs_on_random_problems() -> None:
     cons = rng.random((b, r, k)) * 3
     cons[:, 2, :2] = 0.0  # structural zeros as in B2
     cap = rng.random((b, r)) * 4
-    x, v = solve_small_lp_batch(rewards, cons, cap)
+    x, v, basis = solve_small_lp_batch(rewards, cons, cap)
+    # warm-started from the optimal bases of slightly perturbed problems: same optima
+    x2, v2, _ = solve_small_lp_batch(rewards * 1.01, cons, cap * 0.99, warm=basis)
+    x3, v3, _ = solve_small_lp_batch(rewards * 1.01, cons, cap * 0.99)
+    assert v2 == pytest.approx(v3, rel=1e-9, abs=1e-12)
     for i in range(b):
         _, v_ref = solve_lp(rewards[i], cons[i], cap[i])
         assert v[i] == pytest.approx(v_ref, rel=1e-7, abs=1e-9)

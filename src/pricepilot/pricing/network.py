@@ -70,7 +70,12 @@ def b1_opt(alpha: float) -> float:
     return float(v[0])
 
 
-def run_b1(alpha: float, horizon: int, seeds: int, seed: int = 0, update: bool = True) -> RunResult:
+Tick = Callable[[int], None]
+_TICK = 100  # report progress every this many periods
+
+
+def run_b1(alpha: float, horizon: int, seeds: int, seed: int = 0, update: bool = True,
+           tick: Tick | None = None) -> RunResult:
     """TS-update (or TS-fixed with ``update=False``) on B1 for ``seeds`` shops at once."""
     rng = np.random.default_rng(seed)
     p, d_true = B1_PRICES, B1_DEMAND
@@ -91,6 +96,8 @@ def run_b1(alpha: float, horizon: int, seeds: int, seed: int = 0, update: bool =
         revenue += np.where(bought, p[armc], 0.0)
         stock -= bought
         beta_update(a, b, armc, bought, shown)
+        if tick is not None and (t + 1) % _TICK == 0:
+            tick(_TICK)
     return RunResult(revenue / (horizon * b1_opt(alpha)))
 
 
@@ -102,22 +109,21 @@ def b2_opt(shape: str) -> float:
     return v
 
 
-LpBatch = Callable[[F, F, F], tuple[F, F]]
-
-
-def _highs_batch(rewards: F, consumption: F, capacity: F) -> tuple[F, F]:
-    out = [solve_lp(rewards[i], consumption[i], capacity[i]) for i in range(rewards.shape[0])]
-    return np.stack([o[0] for o in out]), np.array([o[1] for o in out])
+def _highs_batch(rewards: F, consumption: F, capacity: F) -> F:
+    return np.stack([solve_lp(rewards[i], consumption[i], capacity[i])[0]
+                     for i in range(rewards.shape[0])])
 
 
 def run_b2(shape: str, horizon: int, seeds: int, seed: int = 0, solver: str = "vertex",
-           prior_shape: float = 1.0, prior_rate: float = 1.0) -> RunResult:
+           prior_shape: float = 1.0, prior_rate: float = 1.0, tick: Tick | None = None) -> RunResult:
     """TS-update on B2: Gamma-Poisson posterior per (price vector, product), network LP."""
     rng = np.random.default_rng(seed)
     mu_true = b2_demand(shape)
     prices, usage = B2_PRICES, B2_USAGE
     k, n = prices.shape
-    lp: LpBatch = solve_small_lp_batch if solver == "vertex" else _highs_batch
+    if solver not in ("vertex", "highs"):
+        raise ValueError(f"unknown LP solver {solver!r}")
+    pool: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # bases optimal so far
     shp = np.full((seeds, k, n), prior_shape)
     rate = np.full((seeds, k), prior_rate)
     inv = np.broadcast_to(B2_CAPACITY * horizon, (seeds, 3)).copy()
@@ -127,7 +133,13 @@ def run_b2(shape: str, horizon: int, seeds: int, seed: int = 0, solver: str = "v
         theta = rng.gamma(shp) / rate[:, :, None]  # (S, K, N)
         rewards = np.einsum("kn,skn->sk", prices, theta)
         consumption = np.einsum("rn,skn->srk", usage, theta)
-        x, _ = lp(rewards, consumption, inv / (horizon - t))
+        cap = inv / (horizon - t)
+        if solver == "vertex":
+            x, _, basis = solve_small_lp_batch(rewards, consumption, cap, pool)
+            if not np.isin(basis, pool).all():
+                pool = np.union1d(pool, basis)
+        else:
+            x = _highs_batch(rewards, consumption, cap)
         arm = draw_from_mixture(x, rng.random(seeds))
         shown = arm < k
         armc = np.minimum(arm, k - 1)
@@ -145,4 +157,6 @@ def run_b2(shape: str, horizon: int, seeds: int, seed: int = 0, solver: str = "v
         rs = rows[shown]
         shp[rs, armc[shown]] += demand[shown]
         rate[rs, armc[shown]] += 1.0
+        if tick is not None and (t + 1) % _TICK == 0:
+            tick(_TICK)
     return RunResult(revenue / (horizon * b2_opt(shape)))
