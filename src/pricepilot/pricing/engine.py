@@ -38,9 +38,15 @@ from pricepilot.money import exponent
 from pricepilot.pricing.candidates import candidates
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
 from pricepilot.pricing.explore import Choice, thompson_choice
-from pricepilot.pricing.guardrails import GuardrailSpec, apply_guardrails
+from pricepilot.pricing.guardrails import (
+    GuardrailArrays,
+    GuardrailSpec,
+    apply_guardrails,
+    apply_guardrails_batch,
+    stage_rules,
+)
 from pricepilot.pricing.history import PriceHistory
-from pricepilot.pricing.lp import solve_single_resource
+from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
 from pricepilot.pricing.objective import margin_weights, stock_capacity
 from pricepilot.pricing.personal import choose_personal, personal_candidates
 from pricepilot.pricing.posterior import DemandPosterior, Outcome, sample_beta
@@ -76,7 +82,8 @@ class PricingEngine:
 
     ``posterior`` (Thompson sampling) and ``history`` (30-day prior price) are optional: without a
     posterior the model's curve is used as is (propensity 1); without a history no reference
-    price is given. ``draws`` is the number of posterior draws used to estimate the propensity.
+    price is given. ``draws`` is the number of posterior draws used to estimate the propensity
+    (``lp_draws`` of them for stock-limited products, where every draw costs an LP).
     """
 
     def __init__(
@@ -89,6 +96,7 @@ class PricingEngine:
         *,
         categories: dict[str, Guardrails] | None = None,
         draws: int = 64,
+        lp_draws: int = 16,
         seed: int | None = None,
     ) -> None:
         self.settings = settings
@@ -98,10 +106,12 @@ class PricingEngine:
         self.clock: Clock = clock or SystemClock()
         self.categories = categories
         self.draws = max(1, draws)
+        self.lp_draws = max(1, min(lp_draws, self.draws))
         self.rng = np.random.default_rng(seed)
         self._attrs = ShopperAttributes(settings.compliance.protected_attributes)
         self._checked_keys: set[frozenset[str]] = set()
         self._last_recorded: dict[str, int] = {}
+        self._cand_cache: dict[tuple[object, ...], I64] = {}
 
     # ---- public API -----------------------------------------------------------------------
     def decide(
@@ -131,7 +141,7 @@ class PricingEngine:
         personal: dict[int, F | str] = {}
         out: list[Decision] = []
         # base decisions first, then one batched personal call for the whole page
-        bases = [self._base(prep, curve, reason) for prep, curve, reason in zip(preps, curves, reasons, strict=True)]
+        bases = self._base_page(preps, curves, reasons)
         if self._personal_on(shopper):
             want = [i for i, b in enumerate(bases) if not b.fallback]
             model = self.model
@@ -171,7 +181,15 @@ class PricingEngine:
             competitor_price=ctx.competitor_price, current_price=ctx.current_price,
             competitor_band=ps.competitor_band, max_change=ps.max_change_per_day,
         )
-        cands = candidates(product, g, ps.grid_size)
+        key = (product.list_price, product.unit_cost, product.currency, g.floor, g.ceiling,
+               g.price_ending, g.ending_modulus, tuple(g.ladder) if g.ladder else None)
+        cands = self._cand_cache.get(key)
+        if cands is None:
+            cands = candidates(product, g, ps.grid_size)
+            cands.flags.writeable = False  # shared between decisions
+            if len(self._cand_cache) >= 100_000:
+                self._cand_cache.clear()
+            self._cand_cache[key] = cands
         base_features = {k: v for k, v in features.items() if not k.startswith(SHOPPER_PREFIX)}
         return _Prep(product, g, ctx, cands, base_features, features, spec)
 
@@ -228,7 +246,9 @@ class PricingEngine:
         weights = weights / 10.0 ** exponent(product.currency)
         draws, mean = self._draws(prep, curve)
         cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour)
-        choice: Choice = thompson_choice(draws, weights, cap, self.rng)
+        # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
+        choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
+                                         weights, cap, self.rng)
         if cap is None:
             greedy = int(np.argmax(mean * weights))
         else:
@@ -252,6 +272,120 @@ class PricingEngine:
         )
         self._record(product.product_id, price)
         return self._decision(prep, price, price, False, False, expl, propensity)
+
+    def _base_page(self, preps: list[_Prep], curves: list[F | None], reasons: list[str]) -> list[Decision]:
+        """Base decisions for a page: grid products in one vectorised pass, the rest one by one.
+
+        Same pipeline as :meth:`_base`, with every product's candidates padded to a common width
+        by repeating its last candidate (a duplicate price changes neither the optimum, the LP
+        value nor the served price's propensity, which sums over equal final prices).
+        """
+        out: list[Decision | None] = [None] * len(preps)
+        grid = [i for i, (p, c) in enumerate(zip(preps, curves, strict=True))
+                if c is not None and not p.g.ladder]
+        for i, (prep, curve, reason) in enumerate(zip(preps, curves, reasons, strict=True)):
+            if i not in grid:
+                out[i] = self._base(prep, curve, reason)
+        if grid:
+            for i, d in zip(grid, self._base_batch([preps[i] for i in grid],
+                                                   [curves[i] for i in grid]), strict=True):
+                out[i] = d
+        return [d for d in out if d is not None]
+
+    def _base_batch(self, preps: list[_Prep], curves_in: list[F | None]) -> list[Decision]:
+        now = self.clock.now()
+        ps = self.settings.pricing
+        n = len(preps)
+        k = max(p.cands.shape[0] for p in preps)
+        cands = np.empty((n, k), dtype=np.int64)
+        curve = np.empty((n, k))
+        for r, (p, c) in enumerate(zip(preps, curves_in, strict=True)):
+            m = p.cands.shape[0]
+            cands[r, :m] = p.cands
+            cands[r, m:] = p.cands[-1]
+            curve[r, :m] = c
+            curve[r, m:] = c[-1] if c is not None else 0.0
+        cost = np.array([p.product.unit_cost for p in preps], dtype=np.float64)[:, None]
+        scale = np.array([10.0 ** exponent(p.product.currency) for p in preps])[:, None]
+        pf = cands.astype(np.float64)
+        if ps.objective == "revenue":
+            weights = pf
+        elif ps.objective == "profit":
+            weights = pf - cost
+        else:
+            weights = ps.revenue_weight * pf + (1.0 - ps.revenue_weight) * (pf - cost)
+        weights = weights / scale
+        lists = np.array([p.product.list_price for p in preps], dtype=np.float64)[:, None]
+        ratios = cands / lists
+        post = self.posterior
+        if post is None:
+            draws, mean = curve[:, None, :], curve
+        else:
+            mus = np.empty((n, 2))
+            chols = np.empty((n, 2, 2))
+            for r, p in enumerate(preps):
+                mu, cov = post.correction(p.product.product_id, p.product.category)
+                mus[r] = mu
+                chols[r] = cov
+            mean = post.corrected_batch(curve, ratios, mus[:, None, :])[:, 0, :]
+            if ps.exploration:
+                chols = np.linalg.cholesky(chols)
+                z = self.rng.standard_normal((n, self.draws, 2))
+                thetas = mus[:, None, :] + np.einsum("pmj,pij->pmi", z, chols)
+                draws = post.corrected_batch(curve, ratios, thetas)
+            else:
+                draws = mean[:, None, :]
+        m = draws.shape[1]
+        rewards = draws * weights[:, None, :]
+        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour)
+                for p in preps]
+        lp_rows = np.array([c is not None for c in caps])
+        best = np.argmax(rewards, axis=2)  # (n, M)
+        probs = (best[:, :, None] == np.arange(k)[None, None, :]).mean(axis=1)
+        chosen = best[:, 0].copy()
+        greedy = np.argmax(mean * weights, axis=1)
+        if lp_rows.any():
+            rows = np.nonzero(lp_rows)[0]
+            m = min(m, self.lp_draws)
+            draws, rewards = draws[:, :m], rewards[:, :m]
+            cap_v = np.array([caps[r] for r in rows], dtype=np.float64)
+            x, _ = solve_single_resource(rewards[rows].reshape(-1, k), draws[rows].reshape(-1, k),
+                                         np.repeat(cap_v, m))
+            x = x.reshape(len(rows), m, k)
+            x[:, :, -1] += np.clip(1.0 - x.sum(axis=2), 0.0, 1.0)  # shut-off: highest price
+            probs[rows] = x.mean(axis=1)
+            chosen[rows] = np.minimum(draw_from_mixture(x[:, 0, :], self.rng.random(len(rows))), k - 1)
+            xg, _ = solve_single_resource(mean[rows] * weights[rows], mean[rows], cap_v)
+            greedy[rows] = np.where(xg.sum(axis=1) > 0, np.argmax(xg, axis=1),
+                                    [preps[r].cands.shape[0] - 1 for r in rows])
+        cur = np.array([p.ctx.current_price if p.ctx.current_price is not None else -1 for p in preps],
+                       dtype=np.float64)[:, None]
+        if ps.smoothing_alpha < 1.0:
+            smoothed = np.where(cur > 0, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
+        else:
+            smoothed = cands
+        finals, trace = apply_guardrails_batch(smoothed, GuardrailArrays.of([p.spec for p in preps]))
+        idx = np.arange(n)
+        served = finals[idx, chosen]
+        propensity = np.where(finals == served[:, None], probs, 0.0).sum(axis=1)
+        out = []
+        for r, p in enumerate(preps):
+            i = int(chosen[r])
+            rules = stage_rules(p.spec)
+            stages = [StageEffect(stage="smoothing", before=int(cands[r, i]), after=int(smoothed[r, i]),
+                                  rule=_smoothing_rule(p.ctx.current_price, ps.smoothing_alpha))]
+            stages += [StageEffect(stage=name, before=int(b[r, i]), after=int(a[r, i]), rule=rules[name])
+                       for name, b, a in trace]
+            expl = Explanation(
+                model_price=int(cands[r, i]), greedy_price=int(cands[r, greedy[r]]), stages=stages,
+                binding_rule=_binding(stages),
+                reason="inventory LP (TS-update)" if lp_rows[r] else "unconstrained optimum",
+                lp_capacity=caps[r],
+            )
+            price = int(served[r])
+            self._record(p.product.product_id, price)
+            out.append(self._decision(p, price, price, False, False, expl, float(propensity[r])))
+        return out
 
     def _draws(self, prep: _Prep, curve: F) -> tuple[F, F]:
         """(M, K) posterior draws of P(buy) and the posterior mean curve."""

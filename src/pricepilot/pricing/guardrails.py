@@ -86,17 +86,20 @@ class StageTrace(msgspec.Struct, frozen=True):
     rule: str
 
 
-def _nearest_ending_in(p: I64, lo: I64, hi: I64, ending: int, mod: int) -> I64:
+def _nearest_ending_in(p: I64, lo: I64, hi: I64, ending: I64, mod: I64) -> I64:
+    """Nearest price with the ending inside [lo, hi] (ties up); outside it if none is inside.
+
+    ``p``, ``lo``, ``hi`` are (P, K); ``ending`` and ``mod`` broadcast against them (P, 1).
+    """
     base = p - np.mod(p - ending, mod)
-    cands = np.stack([base - mod, base, base + mod, base + 2 * mod], axis=1)
-    # the ending prices closest to the window edges, in case p's neighbours fall outside it
+    # p's neighbours, and the ending prices closest to the window edges
     lo_up = lo + np.mod(ending - lo, mod)
     hi_dn = hi - np.mod(hi - ending, mod)
-    cands = np.concatenate([cands, lo_up[:, None], hi_dn[:, None]], axis=1)
-    inside = (cands >= lo[:, None]) & (cands <= hi[:, None]) & (cands > 0)
-    dist = np.where(inside, np.abs(cands - p[:, None]) * 2 + (cands < p[:, None]), _BIG)
-    best = cands[np.arange(len(p)), np.argmin(dist, axis=1)]
-    any_in = inside.any(axis=1)
+    cands = np.stack([base - mod, base, base + mod, base + 2 * mod, lo_up, hi_dn], axis=-1)
+    inside = (cands >= lo[..., None]) & (cands <= hi[..., None]) & (cands > 0)
+    dist = np.where(inside, np.abs(cands - p[..., None]) * 2 + (cands < p[..., None]), _BIG)
+    best = np.take_along_axis(cands, np.argmin(dist, axis=-1)[..., None], axis=-1)[..., 0]
+    any_in = inside.any(axis=-1)
     outside = np.where(p - base < base + mod - p, base, base + mod)
     outside = np.where(outside > 0, outside, base + mod)
     return np.where(any_in, best, outside).astype(np.int64)
@@ -111,8 +114,92 @@ def _nearest_ladder_in(p: I64, lo: I64, hi: I64, ladder: I64) -> I64:
     return np.where(inside.any(axis=1), pick_in, pick_any).astype(np.int64)
 
 
+class GuardrailArrays(msgspec.Struct, frozen=True):
+    """Limits of many products as (P, 1) integer columns, for batch application (no ladders)."""
+
+    ceiling: I64
+    band_lo: I64
+    band_hi: I64
+    change_lo: I64
+    change_hi: I64
+    ending: I64  # -1: no ending
+    modulus: I64
+    floor: I64
+
+    @classmethod
+    def of(cls, specs: list[GuardrailSpec]) -> GuardrailArrays:
+        def col(values: list[int]) -> I64:
+            return np.asarray(values, dtype=np.int64)[:, None]
+
+        return cls(
+            ceiling=col([s.ceiling if s.ceiling is not None else _BIG for s in specs]),
+            band_lo=col([s.band[0] if s.band else 0 for s in specs]),
+            band_hi=col([s.band[1] if s.band else _BIG for s in specs]),
+            change_lo=col([s.change[0] if s.change else 0 for s in specs]),
+            change_hi=col([s.change[1] if s.change else _BIG for s in specs]),
+            ending=col([s.ending if s.ending is not None else -1 for s in specs]),
+            modulus=col([s.modulus for s in specs]),
+            floor=col([s.floor for s in specs]),
+        )
+
+
+def apply_guardrails_batch(prices: I64, a: GuardrailArrays) -> tuple[I64, list[tuple[str, I64, I64]]]:
+    """The ordered guardrails for many products at once: ``prices`` (P, K), one row each.
+
+    Returns the final prices and, per stage, (name, before, after) arrays.
+    """
+    p0 = np.asarray(prices, dtype=np.int64)
+    trace: list[tuple[str, I64, I64]] = []
+    lo = np.broadcast_to(np.maximum(a.floor, 1), p0.shape)
+    p1 = np.minimum(p0, a.ceiling)
+    trace.append(("ceiling", p0, p1))
+    hi = np.broadcast_to(a.ceiling, p0.shape)
+    p2 = np.clip(p1, a.band_lo, a.band_hi)
+    p2 = np.where(a.band_lo > a.band_hi, a.band_hi, p2)  # empty band: later stage wins (its top)
+    trace.append(("competitor_band", p1, p2))
+    lo, hi = np.maximum(lo, a.band_lo), np.minimum(hi, a.band_hi)
+    p3 = np.minimum(np.maximum(p2, a.change_lo), a.change_hi)
+    trace.append(("max_change", p2, p3))
+    lo, hi = np.maximum(lo, a.change_lo), np.minimum(hi, a.change_hi)
+    has_end = a.ending >= 0
+    if has_end.any():
+        p4 = np.where(has_end, _nearest_ending_in(p3, lo, hi, np.maximum(a.ending, 0), a.modulus), p3)
+    else:
+        p4 = p3
+    trace.append(("price_ending", p3, p4))
+    p5 = np.maximum(p4, a.floor)
+    off = np.mod(p5 - a.ending, a.modulus)
+    p5 = np.where(has_end & (off != 0), p5 + (a.modulus - off), p5).astype(np.int64)
+    trace.append(("margin_floor", p4, p5))
+    return p5, trace
+
+
+def stage_rules(spec: GuardrailSpec) -> dict[str, str]:
+    """The human-readable rule of each stage for one product (for the explanation)."""
+    return {
+        "ceiling": f"ceiling {spec.ceiling}" if spec.ceiling is not None else "no ceiling",
+        "competitor_band": (f"within [{spec.band[0]}, {spec.band[1]}] of the competitor price"
+                            if spec.band is not None else "no competitor price known"),
+        "max_change": (f"daily change within [{spec.change[0]}, {spec.change[1]}]"
+                       if spec.change is not None else "no current price"),
+        "price_ending": ("nearest ladder price" if spec.ladder is not None else
+                         f"ends in {spec.ending} (mod {spec.modulus})" if spec.ending is not None
+                         else "no price ending"),
+        "margin_floor": f"margin floor {spec.floor}",
+    }
+
+
 def apply_guardrails(prices: I64, spec: GuardrailSpec) -> tuple[I64, list[StageTrace]]:
     """Map each proposed price through the ordered guardrails; returns finals and the trace."""
+    if spec.ladder is None:
+        rules = stage_rules(spec)
+        final, tr = apply_guardrails_batch(np.asarray(prices, dtype=np.int64)[None, :],
+                                           GuardrailArrays.of([spec]))
+        return final[0], [StageTrace(n, b[0], af[0], rules[n]) for n, b, af in tr]
+    return _apply_ladder(prices, spec)
+
+
+def _apply_ladder(prices: I64, spec: GuardrailSpec) -> tuple[I64, list[StageTrace]]:
     p = np.asarray(prices, dtype=np.int64).copy()
     n = p.shape[0]
     lo = np.full(n, max(spec.floor, 1), dtype=np.int64)

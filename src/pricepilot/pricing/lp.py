@@ -27,6 +27,7 @@ Three solvers, one LP:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -63,6 +64,12 @@ def solve_lp(rewards: F, consumption: F, capacity: F) -> tuple[F, float]:
     return x, float(-res.fun)
 
 
+@lru_cache(maxsize=64)
+def _pairs(k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    ii, jj = np.triu_indices(k, 1)
+    return ii, jj
+
+
 def solve_single_resource(rewards: F, demand: F, capacity: F) -> tuple[F, F]:
     """Exact batched LP for one resource: ``max r·x s.t. d·x <= c, sum x <= 1, x >= 0``.
 
@@ -84,7 +91,7 @@ def solve_single_resource(rewards: F, demand: F, capacity: F) -> tuple[F, F]:
     x = np.zeros((b, k))
     x[np.arange(b), best_single] = np.where(best_v > 0, w_single[np.arange(b), best_single], 0.0)
     if k >= 2:
-        ii, jj = np.triu_indices(k, 1)
+        ii, jj = _pairs(k)
         di, dj = d[:, ii], d[:, jj]
         lo_d = np.minimum(di, dj)
         hi_d = np.maximum(di, dj)

@@ -197,6 +197,13 @@ class DemandPosterior:
         return _sigmoid(base[None, :] + theta[:, :1] + theta[:, 1:2] * z1[None, :])
 
 
+    def corrected_batch(self, model_probs: F, ratios: F, theta: F) -> F:
+        """Many products at once: curves (P, K), ratios (P, K), θ (P, M, 2) -> (P, M, K)."""
+        base = _logit(model_probs)[:, None, :]
+        z1 = (ratios - 1.0)[:, None, :]
+        return _sigmoid(base + theta[:, :, :1] + theta[:, :, 1:2] * z1)
+
+
 def _gauss_step(g: _Gauss, z: F, base: float, y: float) -> None:
     """One Laplace / assumed-density update of a Gaussian posterior for a logistic outcome."""
     p = float(_sigmoid(np.array([base + float(g.mean @ z)]))[0])
