@@ -11,6 +11,7 @@ ladder product; a consenting shopper (personal layer, two model calls); a page o
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -80,8 +81,12 @@ def main() -> None:
     model_page = _time(lambda: model.predict_curves([base] * 100, [cands] * 100, [1000] * 100, [1050] * 100), page_m)
     total = _time(lambda: engine.decide_page(page), page_m)
     rows.append(("page of 100", total, total - np.median(model_page)))
+    singles = _time(lambda: [engine.decide(p, f, None, c) for p, f, c in page], page_m)
+    rows.append(("100 single decides (same products)", singles, singles - 100 * np.median(model_one)))
 
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, 2 shared cores; n={n}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}, 2 shared cores, "
+          f"load average {load:.1f}; n={n}")
     print("| case | p50 ms | p99 ms | p50 ms excl. model | p99 ms excl. model |")
     print("|---|---|---|---|---|")
     print(f"| model alone: predict_curve, 20 prices | {np.median(model_one):.3f} | {np.percentile(model_one, 99):.3f} | – | – |")

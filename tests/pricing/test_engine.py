@@ -247,3 +247,23 @@ def test_the_personal_layer_never_loses_expected_profit_and_never_surcharges_unl
     profit_base, profit_personal = (np.array([d.base_price, d.price]) - cost) * curve
     assert profit_personal >= profit_base - 1e-9
     assert d.personalised == (d.price != d.base_price)
+
+
+def test_a_page_mixing_ladder_stocked_and_failing_products_explores_within_the_guardrails() -> None:
+    post = DemandPosterior()
+    eng = _engine(LogitDemand(a=0.5, b=3.0), posterior=post, history=InMemoryPriceHistory())
+    ctx = Context(current_price=1000, competitor_price=1020, arrivals_per_hour=5.0)
+    items = [
+        (_product(product_id="GRID", guardrails=Guardrails(price_ending=99, min_margin=0.5)), {}, ctx),
+        (_product(product_id="LAD", guardrails=Guardrails(ladder=[900, 1000, 1100])), {}, ctx),
+        (_product(product_id="STOCK", stock=3, season_end=T0 + timedelta(days=2)), {}, ctx),
+    ]
+    for _ in range(20):
+        grid, lad, stock = eng.decide_page(items)
+        assert grid.price % 100 == 99 and grid.price >= 800
+        assert lad.price in (900, 1000, 1100)
+        assert "inventory LP" in stock.explanation.reason
+        assert stock.explanation.lp_capacity == pytest.approx(3 / 240)
+        for d in (grid, lad, stock):
+            assert 0 < d.propensity <= 1 + 1e-9 and not d.fallback
+            assert 867 <= d.price <= 1100  # competitor band and daily change hold
