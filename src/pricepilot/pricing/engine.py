@@ -510,11 +510,11 @@ def _checked(curve: object, k: int) -> F | str:
         return f"demand model returned a non-numeric curve: {e}"
     if arr.shape != (k,):
         return f"demand model returned shape {arr.shape} for {k} candidate prices"
+    if ((arr >= 0.0) & (arr <= 1.0)).all():  # one pass; NaN fails both comparisons
+        return arr
     if not np.all(np.isfinite(arr)):
         return "demand model returned NaN or infinite probabilities"
-    if np.any(arr < 0.0) or np.any(arr > 1.0):
-        return "demand model returned probabilities outside [0, 1]"
-    return arr
+    return "demand model returned probabilities outside [0, 1]"
 
 
 def _binding(stages: list[StageEffect]) -> str:
