@@ -283,8 +283,9 @@ class PricingEngine:
         out: list[Decision | None] = [None] * len(preps)
         grid = [i for i, (p, c) in enumerate(zip(preps, curves, strict=True))
                 if c is not None and not p.g.ladder]
+        in_grid = set(grid)
         for i, (prep, curve, reason) in enumerate(zip(preps, curves, reasons, strict=True)):
-            if i not in grid:
+            if i not in in_grid:
                 out[i] = self._base(prep, curve, reason)
         if grid:
             for i, d in zip(grid, self._base_batch([preps[i] for i in grid],
