@@ -1,0 +1,536 @@
+"""The real-time price decision: candidates → demand → objective (+ inventory LP) → Thompson
+sampling → smoothing → ordered guardrails → personal layer → prior price → :class:`Decision`.
+
+Model problems never reach the caller: no model, a model that raises, or a curve with NaN, values
+outside [0, 1] or the wrong length gives the list price inside the guardrails with
+``fallback=True`` and the reason in the explanation. Bad *input* (protected attributes among the
+features) is refused with :class:`~pricepilot.errors.ValidationError`.
+
+>>> from datetime import datetime, timezone
+>>> from pricepilot.catalog.models import Guardrails, Product
+>>> from pricepilot.clock import FixedClock
+>>> from pricepilot.config import load_settings
+>>> from pricepilot.pricing.testing import LogitDemand
+>>> engine = PricingEngine(load_settings(path=None, env={}), LogitDemand(a=1.0, b=4.0),
+...                        clock=FixedClock(datetime(2026, 1, 1, tzinfo=timezone.utc)), seed=1)
+>>> mug = Product(product_id="MUG", title="Mug", category="kitchen", currency="EUR",
+...               unit_cost=400, list_price=999, guardrails=Guardrails(min_margin=0.3))
+>>> d = engine.decide(mug, {})
+>>> d.price >= 572, d.fallback, d.explanation.stages[-1].stage
+(True, False, 'margin_floor')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from pricepilot.catalog.models import Guardrails, Product, effective_guardrails
+from pricepilot.clock import Clock, SystemClock
+from pricepilot.compliance.attributes import Shopper, ShopperAttributes
+from pricepilot.config import Settings
+from pricepilot.demand.base import DemandModel
+from pricepilot.money import exponent
+from pricepilot.pricing.candidates import candidates
+from pricepilot.pricing.decision import Decision, Explanation, StageEffect
+from pricepilot.pricing.explore import Choice, thompson_choice
+from pricepilot.pricing.guardrails import (
+    GuardrailArrays,
+    GuardrailSpec,
+    apply_guardrails,
+    apply_guardrails_batch,
+    stage_rules,
+)
+from pricepilot.pricing.history import PriceHistory
+from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
+from pricepilot.pricing.objective import margin_weights, stock_capacity
+from pricepilot.pricing.personal import choose_personal, personal_candidates
+from pricepilot.pricing.posterior import DemandPosterior, Outcome, sample_beta
+from pricepilot.pricing.smoothing import smooth
+
+I64 = npt.NDArray[np.int64]
+F = npt.NDArray[np.float64]
+
+MAX_PAGE = 100
+SHOPPER_PREFIX = "u_"  # shopper features; the public base price is decided without them
+
+
+class Context(msgspec.Struct, frozen=True, kw_only=True):
+    """What the engine needs to know about the moment, beyond the product and features."""
+
+    competitor_price: int | None = None  # lowest known competitor price, minor units
+    current_price: int | None = None  # today's public price (smoothing, daily change limit)
+    arrivals_per_hour: float | None = None  # expected shoppers seeing the product until season end
+
+
+class _Prep(msgspec.Struct):
+    product: Product
+    g: Guardrails
+    ctx: Context
+    cands: I64
+    base_features: dict[str, object]
+    features: Mapping[str, object]
+    spec: GuardrailSpec
+
+
+class PricingEngine:
+    """Decides prices; see the module docstring for the pipeline.
+
+    ``posterior`` (Thompson sampling) and ``history`` (30-day prior price) are optional: without a
+    posterior the model's curve is used as is (propensity 1); without a history no reference
+    price is given. ``draws`` is the number of posterior draws used to estimate the propensity
+    (``lp_draws`` of them for stock-limited products, where every draw costs an LP).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: DemandModel | None,
+        posterior: DemandPosterior | None = None,
+        history: PriceHistory | None = None,
+        clock: Clock | None = None,
+        *,
+        categories: dict[str, Guardrails] | None = None,
+        draws: int = 64,
+        lp_draws: int = 16,
+        seed: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.posterior = posterior
+        self.history = history
+        self.clock: Clock = clock or SystemClock()
+        self.categories = categories
+        self.draws = max(1, draws)
+        self.lp_draws = max(1, min(lp_draws, self.draws))
+        self.rng = np.random.default_rng(seed)
+        self._attrs = ShopperAttributes(settings.compliance.protected_attributes)
+        self._checked_keys: set[frozenset[str]] = set()
+        self._last_recorded: dict[str, int] = {}
+        self._cand_cache: dict[tuple[object, ...], I64] = {}
+
+    # ---- public API -----------------------------------------------------------------------
+    def decide(
+        self,
+        product: Product,
+        features: Mapping[str, object],
+        shopper: Shopper | None = None,
+        context: Context | None = None,
+    ) -> Decision:
+        """The price for ``product`` now, for ``shopper`` (None: anonymous, no personal layer)."""
+        prep = self._prepare(product, features, context)
+        curve, reason = self._base_curve_one(prep)
+        return self._finish(prep, curve, reason, shopper)
+
+    def decide_page(
+        self,
+        items: Sequence[tuple[Product, Mapping[str, object], Context | None]],
+        shopper: Shopper | None = None,
+    ) -> list[Decision]:
+        """Decisions for up to 100 products (one page), with one batched model call."""
+        if len(items) > MAX_PAGE:
+            from pricepilot.errors import ValidationError
+
+            raise ValidationError("page", None, f"at most {MAX_PAGE} products, got {len(items)}")
+        preps = [self._prepare(p, f, c) for p, f, c in items]
+        curves, reasons = self._base_curves_page(preps)
+        personal: dict[int, F | str] = {}
+        out: list[Decision] = []
+        # base decisions first, then one batched personal call for the whole page
+        bases = self._base_page(preps, curves, reasons)
+        if self._personal_on(shopper):
+            want = [i for i, b in enumerate(bases) if not b.fallback]
+            model = self.model
+            if want and model is not None:
+                pc = [self._personal_prices(preps[i], bases[i].base_price) for i in want]
+                try:
+                    res = model.predict_curves(
+                        [preps[i].features for i in want], pc,
+                        [preps[i].product.list_price for i in want],
+                        [preps[i].ctx.competitor_price for i in want],
+                    )
+                    for j, i in enumerate(want):
+                        personal[i] = _checked(res[j], pc[j].shape[0])
+                except Exception as e:  # model problems must not reach the caller
+                    for i in want:
+                        personal[i] = f"personal curve failed: {type(e).__name__}: {e}"
+        for i, (prep, b) in enumerate(zip(preps, bases, strict=True)):
+            out.append(self._apply_personal(prep, b, personal.get(i), shopper))
+        return out
+
+    def learn(self, outcome: Outcome) -> None:
+        """Feed one observed outcome to the posterior (prices react from the next decision)."""
+        if self.posterior is not None:
+            self.posterior.learn_one(outcome)
+
+    # ---- preparation and model calls ----------------------------------------------------------
+    def _prepare(self, product: Product, features: Mapping[str, object], context: Context | None) -> _Prep:
+        keys = frozenset(features)
+        if keys not in self._checked_keys:
+            self._attrs.check_feature_names(keys)  # raises ValidationError naming them
+            self._checked_keys.add(keys)
+        ctx = context or Context()
+        g = effective_guardrails(product, self.categories)
+        ps = self.settings.pricing
+        spec = GuardrailSpec.build(
+            g, cost=product.unit_cost, currency=product.currency,
+            competitor_price=ctx.competitor_price, current_price=ctx.current_price,
+            competitor_band=ps.competitor_band, max_change=ps.max_change_per_day,
+        )
+        key = (product.list_price, product.unit_cost, product.currency, g.floor, g.ceiling,
+               g.price_ending, g.ending_modulus, tuple(g.ladder) if g.ladder else None)
+        cands = self._cand_cache.get(key)
+        if cands is None:
+            cands = candidates(product, g, ps.grid_size)
+            cands.flags.writeable = False  # shared between decisions
+            if len(self._cand_cache) >= 100_000:
+                self._cand_cache.clear()
+            self._cand_cache[key] = cands
+        base_features = {k: v for k, v in features.items() if not k.startswith(SHOPPER_PREFIX)}
+        return _Prep(product, g, ctx, cands, base_features, features, spec)
+
+    def _base_curve_one(self, prep: _Prep) -> tuple[F | None, str]:
+        if self.model is None:
+            return None, "no demand model loaded"
+        try:
+            curve = self.model.predict_curve(
+                prep.base_features, prep.cands, prep.product.list_price, prep.ctx.competitor_price
+            )
+        except Exception as e:  # model problems must not reach the caller
+            return None, f"demand model failed: {type(e).__name__}: {e}"
+        checked = _checked(curve, prep.cands.shape[0])
+        return (None, checked) if isinstance(checked, str) else (checked, "")
+
+    def _base_curves_page(self, preps: list[_Prep]) -> tuple[list[F | None], list[str]]:
+        n = len(preps)
+        if self.model is None:
+            return [None] * n, ["no demand model loaded"] * n
+        try:
+            res = self.model.predict_curves(
+                [p.base_features for p in preps], [p.cands for p in preps],
+                [p.product.list_price for p in preps], [p.ctx.competitor_price for p in preps],
+            )
+            if len(res) != n:
+                raise ValueError(f"returned {len(res)} curves for {n} products")
+        except Exception as e:  # model problems must not reach the caller
+            reason = f"demand model failed: {type(e).__name__}: {e}"
+            return [None] * n, [reason] * n
+        curves: list[F | None] = []
+        reasons: list[str] = []
+        for p, c in zip(preps, res, strict=True):
+            chk = _checked(c, p.cands.shape[0])
+            curves.append(None if isinstance(chk, str) else chk)
+            reasons.append(chk if isinstance(chk, str) else "")
+        return curves, reasons
+
+    # ---- the pipeline -------------------------------------------------------------------------
+    def _finish(self, prep: _Prep, curve: F | None, reason: str, shopper: Shopper | None) -> Decision:
+        base = self._base(prep, curve, reason)
+        personal: F | str | None = None
+        if self._personal_on(shopper) and not base.fallback:
+            personal = self._personal_one(prep, base.base_price)
+        return self._apply_personal(prep, base, personal, shopper)
+
+    def _base(self, prep: _Prep, curve: F | None, reason: str) -> Decision:
+        """The public base price decision (no personal layer yet)."""
+        now = self.clock.now()
+        product = prep.product
+        ps = self.settings.pricing
+        if curve is None:
+            return self._fallback(prep, reason)
+        weights = margin_weights(prep.cands, product.unit_cost, ps.objective, ps.revenue_weight)
+        weights = weights / 10.0 ** exponent(product.currency)
+        draws, mean = self._draws(prep, curve)
+        cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour)
+        # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
+        choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
+                                         weights, cap, self.rng)
+        if cap is None:
+            greedy = int(np.argmax(mean * weights))
+        else:
+            x, _ = solve_single_resource((mean * weights)[None], mean[None], np.array([cap]))
+            greedy = int(np.argmax(x[0])) if x[0].sum() > 0 else prep.cands.shape[0] - 1
+        # map every candidate through smoothing + guardrails: the served price's propensity is
+        # the policy probability of all candidates that end at it
+        smoothed = smooth(prep.cands, prep.ctx.current_price, ps.smoothing_alpha)
+        finals, trace = apply_guardrails(smoothed, prep.spec)
+        i = choice.index
+        price = int(finals[i])
+        propensity = float(choice.probs[finals == price].sum())
+        stages = [StageEffect(stage="smoothing", before=int(prep.cands[i]), after=int(smoothed[i]),
+                              rule=_smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha))]
+        stages += [StageEffect(stage=t.name, before=int(t.before[i]), after=int(t.after[i]), rule=t.rule)
+                   for t in trace]
+        notes = "inventory LP (TS-update)" if choice.lp_used else "unconstrained optimum"
+        expl = Explanation(
+            model_price=int(prep.cands[i]), greedy_price=int(prep.cands[greedy]), stages=stages,
+            binding_rule=_binding(stages), reason=notes, lp_capacity=cap,
+        )
+        self._record(product.product_id, price)
+        return self._decision(prep, price, price, False, False, expl, propensity)
+
+    def _base_page(self, preps: list[_Prep], curves: list[F | None], reasons: list[str]) -> list[Decision]:
+        """Base decisions for a page: grid products in one vectorised pass, the rest one by one.
+
+        Same pipeline as :meth:`_base`, with every product's candidates padded to a common width
+        by repeating its last candidate (a duplicate price changes neither the optimum, the LP
+        value nor the served price's propensity, which sums over equal final prices).
+        """
+        out: list[Decision | None] = [None] * len(preps)
+        grid = [i for i, (p, c) in enumerate(zip(preps, curves, strict=True))
+                if c is not None and not p.g.ladder]
+        in_grid = set(grid)
+        for i, (prep, curve, reason) in enumerate(zip(preps, curves, reasons, strict=True)):
+            if i not in in_grid:
+                out[i] = self._base(prep, curve, reason)
+        if grid:
+            for i, d in zip(grid, self._base_batch([preps[i] for i in grid],
+                                                   [curves[i] for i in grid]), strict=True):
+                out[i] = d
+        return [d for d in out if d is not None]
+
+    def _base_batch(self, preps: list[_Prep], curves_in: list[F | None]) -> list[Decision]:
+        now = self.clock.now()
+        ps = self.settings.pricing
+        n = len(preps)
+        k = max(p.cands.shape[0] for p in preps)
+        cands = np.empty((n, k), dtype=np.int64)
+        curve = np.empty((n, k))
+        for r, (p, c) in enumerate(zip(preps, curves_in, strict=True)):
+            m = p.cands.shape[0]
+            cands[r, :m] = p.cands
+            cands[r, m:] = p.cands[-1]
+            curve[r, :m] = c
+            curve[r, m:] = c[-1] if c is not None else 0.0
+        cost = np.array([p.product.unit_cost for p in preps], dtype=np.float64)[:, None]
+        scale = np.array([10.0 ** exponent(p.product.currency) for p in preps])[:, None]
+        pf = cands.astype(np.float64)
+        if ps.objective == "revenue":
+            weights = pf
+        elif ps.objective == "profit":
+            weights = pf - cost
+        else:
+            weights = ps.revenue_weight * pf + (1.0 - ps.revenue_weight) * (pf - cost)
+        weights = weights / scale
+        lists = np.array([p.product.list_price for p in preps], dtype=np.float64)[:, None]
+        ratios = cands / lists
+        post = self.posterior
+        if post is None:
+            draws, mean = curve[:, None, :], curve
+        else:
+            mus = np.empty((n, 2))
+            chols = np.empty((n, 2, 2))
+            for r, p in enumerate(preps):
+                mu, cov = post.correction(p.product.product_id, p.product.category)
+                mus[r] = mu
+                chols[r] = cov
+            mean = post.corrected_batch(curve, ratios, mus[:, None, :])[:, 0, :]
+            if ps.exploration:
+                chols = np.linalg.cholesky(chols)
+                z = self.rng.standard_normal((n, self.draws, 2))
+                thetas = mus[:, None, :] + np.einsum("pmj,pij->pmi", z, chols)
+                draws = post.corrected_batch(curve, ratios, thetas)
+            else:
+                draws = mean[:, None, :]
+        m = draws.shape[1]
+        rewards = draws * weights[:, None, :]
+        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour)
+                for p in preps]
+        lp_rows = np.array([c is not None for c in caps])
+        best = np.argmax(rewards, axis=2)  # (n, M)
+        probs = (best[:, :, None] == np.arange(k)[None, None, :]).mean(axis=1)
+        chosen = best[:, 0].copy()
+        greedy = np.argmax(mean * weights, axis=1)
+        if lp_rows.any():
+            rows = np.nonzero(lp_rows)[0]
+            m = min(m, self.lp_draws)
+            draws, rewards = draws[:, :m], rewards[:, :m]
+            cap_v = np.array([caps[r] for r in rows], dtype=np.float64)
+            x, _ = solve_single_resource(rewards[rows].reshape(-1, k), draws[rows].reshape(-1, k),
+                                         np.repeat(cap_v, m))
+            x = x.reshape(len(rows), m, k)
+            x[:, :, -1] += np.clip(1.0 - x.sum(axis=2), 0.0, 1.0)  # shut-off: highest price
+            probs[rows] = x.mean(axis=1)
+            chosen[rows] = np.minimum(draw_from_mixture(x[:, 0, :], self.rng.random(len(rows))), k - 1)
+            xg, _ = solve_single_resource(mean[rows] * weights[rows], mean[rows], cap_v)
+            greedy[rows] = np.where(xg.sum(axis=1) > 0, np.argmax(xg, axis=1),
+                                    [preps[r].cands.shape[0] - 1 for r in rows])
+        cur = np.array([p.ctx.current_price if p.ctx.current_price is not None else -1 for p in preps],
+                       dtype=np.float64)[:, None]
+        if ps.smoothing_alpha < 1.0:
+            smoothed = np.where(cur > 0, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
+        else:
+            smoothed = cands
+        finals, trace = apply_guardrails_batch(smoothed, GuardrailArrays.of([p.spec for p in preps]))
+        idx = np.arange(n)
+        served = finals[idx, chosen]
+        propensity = np.where(finals == served[:, None], probs, 0.0).sum(axis=1)
+        out = []
+        for r, p in enumerate(preps):
+            i = int(chosen[r])
+            rules = stage_rules(p.spec)
+            stages = [StageEffect(stage="smoothing", before=int(cands[r, i]), after=int(smoothed[r, i]),
+                                  rule=_smoothing_rule(p.ctx.current_price, ps.smoothing_alpha))]
+            stages += [StageEffect(stage=name, before=int(b[r, i]), after=int(a[r, i]), rule=rules[name])
+                       for name, b, a in trace]
+            expl = Explanation(
+                model_price=int(cands[r, i]), greedy_price=int(cands[r, greedy[r]]), stages=stages,
+                binding_rule=_binding(stages),
+                reason="inventory LP (TS-update)" if lp_rows[r] else "unconstrained optimum",
+                lp_capacity=caps[r],
+            )
+            price = int(served[r])
+            self._record(p.product.product_id, price)
+            out.append(self._decision(p, price, price, False, False, expl, float(propensity[r])))
+        return out
+
+    def _draws(self, prep: _Prep, curve: F) -> tuple[F, F]:
+        """(M, K) posterior draws of P(buy) and the posterior mean curve."""
+        post = self.posterior
+        if post is None:
+            return curve[None, :], curve
+        p = prep.product
+        if prep.g.ladder:
+            a, b = post.beta_params(p.product_id, p.category, prep.cands, p.list_price, curve)
+            mean = a / (a + b)
+            if not self.settings.pricing.exploration:
+                return mean[None, :], mean
+            return sample_beta(a, b, self.draws, self.rng), mean
+        mu, cov = post.correction(p.product_id, p.category)
+        ratios = prep.cands / float(p.list_price)
+        mean = post.corrected(curve, ratios, mu)
+        if not self.settings.pricing.exploration:
+            return mean[None, :], mean
+        chol = np.linalg.cholesky(cov)
+        thetas = mu[None, :] + self.rng.standard_normal((self.draws, 2)) @ chol.T
+        return post.corrected(curve, ratios, thetas), mean
+
+    def _fallback(self, prep: _Prep, reason: str) -> Decision:
+        lp = np.array([prep.product.list_price], dtype=np.int64)
+        finals, trace = apply_guardrails(lp, prep.spec)
+        stages = [StageEffect(stage=t.name, before=int(t.before[0]), after=int(t.after[0]), rule=t.rule)
+                  for t in trace]
+        changed = _binding(stages)
+        expl = Explanation(model_price=None, greedy_price=None, stages=stages,
+                           binding_rule=changed if changed != "model" else "fallback",
+                           reason=f"fallback to the list price: {reason}")
+        price = int(finals[0])
+        return self._decision(prep, price, price, False, True, expl, 1.0)
+
+    # ---- personal layer -------------------------------------------------------------------------
+    def _personal_on(self, shopper: Shopper | None) -> bool:
+        return (shopper is not None and shopper.personalisation_consent and self.model is not None
+                and self.settings.pricing.personal_discount_max > 0)
+
+    def _personal_prices(self, prep: _Prep, base: int) -> I64:
+        ps = self.settings.pricing
+        raw = personal_candidates(base, ps.personal_discount_max, ps.allow_surcharge)
+        # personal prices go through every guardrail again (no smoothing: it is not public)
+        finals, _ = apply_guardrails(raw, prep.spec)
+        return np.unique(np.concatenate([finals, [base]])).astype(np.int64)
+
+    def _personal_one(self, prep: _Prep, base: int) -> F | str:
+        prices = self._personal_prices(prep, base)
+        model = self.model
+        if model is None:
+            return "no demand model loaded"
+        try:
+            curve = model.predict_curve(prep.features, prices, prep.product.list_price,
+                                             prep.ctx.competitor_price)
+        except Exception as e:  # model problems must not reach the caller
+            return f"personal curve failed: {type(e).__name__}: {e}"
+        return _checked(curve, prices.shape[0])
+
+    def _apply_personal(self, prep: _Prep, d: Decision, curve: F | str | None,
+                        shopper: Shopper | None) -> Decision:
+        if curve is None:
+            return d
+        if isinstance(curve, str):
+            expl = msgspec.structs.replace(d.explanation, reason=f"{d.explanation.reason}; {curve}")
+            return msgspec.structs.replace(d, explanation=expl)
+        ps = self.settings.pricing
+        prices = self._personal_prices(prep, d.base_price)
+        res = choose_personal(d.base_price, prices, curve, prep.product.unit_cost, ps.allow_surcharge)
+        if not res.personalised:
+            return d
+        pct = 100.0 * (d.base_price - res.price) / d.base_price
+        stage = StageEffect(
+            stage="personal", before=d.base_price, after=res.price,
+            rule=(f"personal {'discount' if pct >= 0 else 'surcharge'} {abs(pct):.1f}% raises expected "
+                  f"profit per view from {res.base_value:.2f} to {res.value:.2f} (minor units)"),
+        )
+        expl = msgspec.structs.replace(d.explanation, stages=[*d.explanation.stages, stage],
+                                       binding_rule="personal")
+        return self._decision(prep, res.price, d.base_price, True, False, expl, d.propensity)
+
+    # ---- result -----------------------------------------------------------------------------
+    def _decision(self, prep: _Prep, price: int, base_price: int, personalised: bool, fallback: bool,
+                  expl: Explanation, propensity: float) -> Decision:
+        now = self.clock.now()
+        product = prep.product
+        reference = None
+        if self.history is not None:
+            days = self.settings.compliance.prior_price_days
+            # strictly before now: the price being decided is not its own prior price
+            reference = self.history.lowest(product.product_id, now - timedelta(days=days),
+                                            now - timedelta(microseconds=1))
+        current = prep.ctx.current_price if prep.ctx.current_price is not None else product.list_price
+        version = None
+        if self.model is not None:
+            try:
+                version = str(self.model.version)
+            except Exception:  # a broken model must not break the fallback path; version unknown
+                version = None
+        return Decision(
+            product_id=product.product_id, price=price, base_price=base_price,
+            list_price=product.list_price, reference_price=reference,
+            is_reduction=price < current, currency=product.currency,
+            personalised=personalised, fallback=fallback, explanation=expl,
+            model_version=version, propensity=propensity,
+            candidates_evaluated=int(prep.cands.shape[0]), decided_at=now,
+            expires_at=now + timedelta(seconds=self.settings.security.quote_ttl_seconds),
+        )
+
+    def _record(self, product_id: str, price: int) -> None:
+        """Record the public base price in the history when it changes (the 30-day prior price)."""
+        if self.history is None or self._last_recorded.get(product_id) == price:
+            return
+        self.history.record(product_id, self.clock.now(), price)
+        self._last_recorded[product_id] = price
+
+
+def _checked(curve: object, k: int) -> F | str:
+    """The curve as a float array, or the reason it cannot be used."""
+    try:
+        arr = np.asarray(curve, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        return f"demand model returned a non-numeric curve: {e}"
+    if arr.shape != (k,):
+        return f"demand model returned shape {arr.shape} for {k} candidate prices"
+    if ((arr >= 0.0) & (arr <= 1.0)).all():  # one pass; NaN fails both comparisons
+        return arr
+    if not np.all(np.isfinite(arr)):
+        return "demand model returned NaN or infinite probabilities"
+    return "demand model returned probabilities outside [0, 1]"
+
+
+def _binding(stages: list[StageEffect]) -> str:
+    for s in reversed(stages):
+        if s.before != s.after:
+            return s.stage
+    return "model"
+
+
+def _smoothing_rule(current: int | None, alpha: float) -> str:
+    if current is None:
+        return "no current price: no smoothing"
+    if alpha >= 1.0:
+        return "smoothing off (alpha = 1)"
+    return f"p_cur {current} + {alpha:g} (p_opt - p_cur)"
+
+
+__all__ = ["Context", "PricingEngine", "MAX_PAGE"]

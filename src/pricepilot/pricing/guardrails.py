@@ -1,0 +1,260 @@
+"""Guardrails, applied in a fixed order, each stage recorded: ceiling, competitor band, max change
+per day, price ending (or ladder), and the **margin floor last**, so that nothing a model, the
+smoothing or the personal layer proposes can take a price below the floor.
+
+The margin floor is ``max(floor, ceil(cost / (1 − min_margin)))``. Stages clamp in order; while the
+limits are compatible, clamping to one interval keeps the price inside the earlier ones, so the
+result lies inside all of them. When they conflict, the later stage wins, and the floor wins over
+everything. The price ending is taken inside the window the other limits leave when one exists.
+
+Vectorised over candidate prices (the engine maps every candidate through the guardrails at once,
+which also gives the exact propensity of the served price).
+
+>>> import numpy as np
+>>> from pricepilot.catalog.models import Guardrails
+>>> spec = GuardrailSpec.build(Guardrails(ceiling=1500, min_margin=0.2, price_ending=99),
+...                            cost=1000, currency="EUR", competitor_price=None,
+...                            current_price=None, competitor_band=0.15, max_change=0.1)
+>>> final, trace = apply_guardrails(np.array([1100, 2000]), spec)
+>>> final.tolist(), trace[-1].name
+([1299, 1499], 'margin_floor')
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from pricepilot.catalog.models import Guardrails
+from pricepilot.pricing.candidates import ending_modulus
+
+I64 = npt.NDArray[np.int64]
+_BIG = np.iinfo(np.int64).max // 4
+
+STAGES: tuple[str, ...] = ("ceiling", "competitor_band", "max_change", "price_ending", "margin_floor")
+
+
+class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Resolved integer limits for one product at one moment."""
+
+    ceiling: int | None
+    band: tuple[int, int] | None
+    change: tuple[int, int] | None
+    ending: int | None
+    modulus: int
+    ladder: tuple[int, ...] | None
+    floor: int  # the margin floor: max(floor, cost / (1 - min_margin)), 0 if neither is set
+
+    @classmethod
+    def build(
+        cls, g: Guardrails, *, cost: int, currency: str, competitor_price: int | None,
+        current_price: int | None, competitor_band: float, max_change: float,
+    ) -> GuardrailSpec:
+        band = None
+        if competitor_price is not None and competitor_price > 0 and competitor_band > 0:
+            band = (
+                math.ceil(competitor_price * (1 - competitor_band)),
+                math.floor(competitor_price * (1 + competitor_band)),
+            )
+        m = g.max_change_per_day if g.max_change_per_day is not None else max_change
+        change = None
+        if current_price is not None and current_price > 0 and m > 0:
+            change = (math.ceil(current_price * (1 - m)), math.floor(current_price * (1 + m)))
+        floor = g.floor or 0
+        if g.min_margin is not None:
+            # smallest integer price with (p - cost) / p >= min_margin; guard float error
+            f = math.ceil(cost / (1 - g.min_margin))
+            while f > 1 and (f - 1 - cost) >= g.min_margin * (f - 1):
+                f -= 1
+            while (f - cost) < g.min_margin * f:
+                f += 1
+            floor = max(floor, f)
+        return cls(
+            ceiling=g.ceiling, band=band, change=change, ending=g.price_ending,
+            modulus=ending_modulus(g, currency), ladder=tuple(g.ladder) if g.ladder else None,
+            floor=floor,
+        )
+
+
+class StageTrace(msgspec.Struct, frozen=True):
+    name: str
+    before: I64
+    after: I64
+    rule: str
+
+
+def _nearest_ending_in(p: I64, lo: I64, hi: I64, ending: I64, mod: I64) -> I64:
+    """Nearest price with the ending inside [lo, hi] (ties up); outside it if none is inside.
+
+    ``p``, ``lo``, ``hi`` are (P, K); ``ending`` and ``mod`` broadcast against them (P, 1).
+    """
+    base = p - np.mod(p - ending, mod)
+    # p's neighbours, and the ending prices closest to the window edges
+    lo_up = lo + np.mod(ending - lo, mod)
+    hi_dn = hi - np.mod(hi - ending, mod)
+    cands = np.stack([base - mod, base, base + mod, base + 2 * mod, lo_up, hi_dn], axis=-1)
+    inside = (cands >= lo[..., None]) & (cands <= hi[..., None]) & (cands > 0)
+    dist = np.where(inside, np.abs(cands - p[..., None]) * 2 + (cands < p[..., None]), _BIG)
+    best = np.take_along_axis(cands, np.argmin(dist, axis=-1)[..., None], axis=-1)[..., 0]
+    any_in = inside.any(axis=-1)
+    outside = np.where(p - base < base + mod - p, base, base + mod)
+    outside = np.where(outside > 0, outside, base + mod)
+    return np.where(any_in, best, outside).astype(np.int64)
+
+
+def _nearest_ladder_in(p: I64, lo: I64, hi: I64, ladder: I64) -> I64:
+    inside = (ladder[None, :] >= lo[:, None]) & (ladder[None, :] <= hi[:, None])
+    dist = np.abs(ladder[None, :] - p[:, None])
+    d_in = np.where(inside, dist, _BIG)
+    pick_in = ladder[np.argmin(d_in, axis=1)]
+    pick_any = ladder[np.argmin(dist, axis=1)]
+    return np.where(inside.any(axis=1), pick_in, pick_any).astype(np.int64)
+
+
+class GuardrailArrays(msgspec.Struct, frozen=True):
+    """Limits of many products as (P, 1) integer columns, for batch application (no ladders)."""
+
+    ceiling: I64
+    band_lo: I64
+    band_hi: I64
+    change_lo: I64
+    change_hi: I64
+    ending: I64  # -1: no ending
+    modulus: I64
+    floor: I64
+
+    @classmethod
+    def of(cls, specs: list[GuardrailSpec]) -> GuardrailArrays:
+        def col(values: list[int]) -> I64:
+            return np.asarray(values, dtype=np.int64)[:, None]
+
+        return cls(
+            ceiling=col([s.ceiling if s.ceiling is not None else _BIG for s in specs]),
+            band_lo=col([s.band[0] if s.band else 0 for s in specs]),
+            band_hi=col([s.band[1] if s.band else _BIG for s in specs]),
+            change_lo=col([s.change[0] if s.change else 0 for s in specs]),
+            change_hi=col([s.change[1] if s.change else _BIG for s in specs]),
+            ending=col([s.ending if s.ending is not None else -1 for s in specs]),
+            modulus=col([s.modulus for s in specs]),
+            floor=col([s.floor for s in specs]),
+        )
+
+
+def apply_guardrails_batch(prices: I64, a: GuardrailArrays) -> tuple[I64, list[tuple[str, I64, I64]]]:
+    """The ordered guardrails for many products at once: ``prices`` (P, K), one row each.
+
+    Returns the final prices and, per stage, (name, before, after) arrays.
+    """
+    p0 = np.asarray(prices, dtype=np.int64)
+    trace: list[tuple[str, I64, I64]] = []
+    lo = np.broadcast_to(np.maximum(a.floor, 1), p0.shape)
+    p1 = np.minimum(p0, a.ceiling)
+    trace.append(("ceiling", p0, p1))
+    hi = np.broadcast_to(a.ceiling, p0.shape)
+    p2 = np.clip(p1, a.band_lo, a.band_hi)
+    p2 = np.where(a.band_lo > a.band_hi, a.band_hi, p2)  # empty band: later stage wins (its top)
+    trace.append(("competitor_band", p1, p2))
+    lo, hi = np.maximum(lo, a.band_lo), np.minimum(hi, a.band_hi)
+    p3 = np.minimum(np.maximum(p2, a.change_lo), a.change_hi)
+    trace.append(("max_change", p2, p3))
+    lo, hi = np.maximum(lo, a.change_lo), np.minimum(hi, a.change_hi)
+    has_end = a.ending >= 0
+    if has_end.any():
+        p4 = np.where(has_end, _nearest_ending_in(p3, lo, hi, np.maximum(a.ending, 0), a.modulus), p3)
+    else:
+        p4 = p3
+    trace.append(("price_ending", p3, p4))
+    p5 = np.maximum(p4, a.floor)
+    off = np.mod(p5 - a.ending, a.modulus)
+    p5 = np.where(has_end & (off != 0), p5 + (a.modulus - off), p5).astype(np.int64)
+    trace.append(("margin_floor", p4, p5))
+    return p5, trace
+
+
+def stage_rules(spec: GuardrailSpec) -> dict[str, str]:
+    """The human-readable rule of each stage for one product (for the explanation)."""
+    return {
+        "ceiling": f"ceiling {spec.ceiling}" if spec.ceiling is not None else "no ceiling",
+        "competitor_band": (f"within [{spec.band[0]}, {spec.band[1]}] of the competitor price"
+                            if spec.band is not None else "no competitor price known"),
+        "max_change": (f"daily change within [{spec.change[0]}, {spec.change[1]}]"
+                       if spec.change is not None else "no current price"),
+        "price_ending": ("nearest ladder price" if spec.ladder is not None else
+                         f"ends in {spec.ending} (mod {spec.modulus})" if spec.ending is not None
+                         else "no price ending"),
+        "margin_floor": f"margin floor {spec.floor}",
+    }
+
+
+def apply_guardrails(prices: I64, spec: GuardrailSpec) -> tuple[I64, list[StageTrace]]:
+    """Map each proposed price through the ordered guardrails; returns finals and the trace."""
+    if spec.ladder is None:
+        rules = stage_rules(spec)
+        final, tr = apply_guardrails_batch(np.asarray(prices, dtype=np.int64)[None, :],
+                                           GuardrailArrays.of([spec]))
+        return final[0], [StageTrace(n, b[0], af[0], rules[n]) for n, b, af in tr]
+    return _apply_ladder(prices, spec)
+
+
+def _apply_ladder(prices: I64, spec: GuardrailSpec) -> tuple[I64, list[StageTrace]]:
+    p = np.asarray(prices, dtype=np.int64).copy()
+    n = p.shape[0]
+    lo = np.full(n, max(spec.floor, 1), dtype=np.int64)
+    hi = np.full(n, _BIG, dtype=np.int64)
+    trace: list[StageTrace] = []
+
+    def clamp(name: str, a: int | None, b: int | None, rule: str) -> None:
+        nonlocal p, lo, hi
+        before = p
+        after = p
+        if a is not None:
+            after = np.maximum(after, a)
+            lo = np.maximum(lo, a)
+        if b is not None:
+            after = np.minimum(after, b)
+            hi = np.minimum(hi, b)
+        p = after.astype(np.int64)
+        trace.append(StageTrace(name, before, p, rule))
+
+    clamp("ceiling", None, spec.ceiling,
+          f"ceiling {spec.ceiling}" if spec.ceiling is not None else "no ceiling")
+    if spec.band is not None:
+        clamp("competitor_band", spec.band[0], spec.band[1],
+              f"within [{spec.band[0]}, {spec.band[1]}] of the competitor price")
+    else:
+        clamp("competitor_band", None, None, "no competitor price known")
+    if spec.change is not None:
+        clamp("max_change", spec.change[0], spec.change[1],
+              f"daily change within [{spec.change[0]}, {spec.change[1]}]")
+    else:
+        clamp("max_change", None, None, "no current price")
+
+    before = p
+    if spec.ladder is not None:
+        p = _nearest_ladder_in(p, lo, hi, np.asarray(spec.ladder, dtype=np.int64))
+        trace.append(StageTrace("price_ending", before, p, "nearest ladder price"))
+    elif spec.ending is not None:
+        p = _nearest_ending_in(p, lo, hi, spec.ending, spec.modulus)
+        trace.append(StageTrace("price_ending", before, p,
+                                f"ends in {spec.ending} (mod {spec.modulus})"))
+    else:
+        trace.append(StageTrace("price_ending", before, p, "no price ending"))
+
+    before = p
+    f = spec.floor
+    p = np.maximum(p, f)
+    if spec.ladder is not None:
+        lad = np.asarray(spec.ladder, dtype=np.int64)
+        ok = lad[lad >= f]
+        if ok.size:
+            p = np.where(np.isin(p, lad), p, ok[0])
+        # no ladder price clears the floor: the floor wins over the ladder
+    elif spec.ending is not None:
+        off = np.mod(p - spec.ending, spec.modulus)
+        p = np.where(off == 0, p, p + (spec.modulus - off))
+    p = p.astype(np.int64)
+    trace.append(StageTrace("margin_floor", before, p, f"margin floor {f}"))
+    return p, trace

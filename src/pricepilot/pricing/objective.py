@@ -1,0 +1,46 @@
+"""The per-arrival objective of each candidate price, and the opportunity cost of stock.
+
+``reward(p) = weight(p) · P(p)``, where the weight is the margin ``p − cost`` (profit), the price
+(revenue) or ``w·p + (1 − w)(p − cost)`` (mix with ``revenue_weight = w``). Money is converted to
+float major units only here, for the optimisation; served prices stay integer minor units.
+
+With finite stock and a season end, the objective becomes the TS-update LP (see
+:mod:`pricepilot.pricing.lp`): maximise reward subject to expected sales per arrival not exceeding
+``stock / remaining arrivals``; the LP's mixture prices in the opportunity cost of stock.
+
+>>> import numpy as np
+>>> margin_weights(np.array([1000, 1500]), 800, "profit", 0.0).tolist()
+[200.0, 700.0]
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+F = npt.NDArray[np.float64]
+
+
+def margin_weights(prices: npt.NDArray[np.int64], cost: int, objective: str, revenue_weight: float) -> F:
+    p = prices.astype(np.float64)
+    if objective == "revenue":
+        return p
+    if objective == "profit":
+        return p - cost
+    return revenue_weight * p + (1.0 - revenue_weight) * (p - cost)
+
+
+def stock_capacity(
+    stock: int | None, season_end: datetime | None, now: datetime, arrivals_per_hour: float | None
+) -> float | None:
+    """Stock per remaining arrival, or None when stock is not the binding resource."""
+    if stock is None or season_end is None or arrivals_per_hour is None:
+        return None
+    if not np.isfinite(arrivals_per_hour) or arrivals_per_hour <= 0:
+        return None
+    hours = (season_end - now).total_seconds() / 3600.0
+    if hours <= 0:
+        return None  # season over: sell what is left at the unconstrained optimum
+    return float(stock) / (arrivals_per_hour * hours)
