@@ -42,8 +42,8 @@ elseif mode == 'release' then
   local n = #KEYS - 1
   for i = 1, n do
     local b = 2 + (i - 1) * 2
-    redis.call('HINCRBY', KEYS[i + 1], 'used', -tonumber(ARGV[b]))
-    redis.call('HINCRBY', KEYS[i + 1], 'spent', -tonumber(ARGV[b + 1]))
+    redis.call('HINCRBY', KEYS[i + 1], 'used', 0 - tonumber(ARGV[b]))
+    redis.call('HINCRBY', KEYS[i + 1], 'spent', 0 - tonumber(ARGV[b + 1]))
   end
   redis.call('HSET', KEYS[1], 'status', 'released')
   return 1
