@@ -86,13 +86,15 @@ def describe(c: Compiled, tier_amount: int | None = None) -> str:
     if tier_amount is not None:
         return f"{format_amount(tier_amount, cur)} off"
     if isinstance(b, m.PercentOff | m.ShippingDiscount) and "percent" in c.percents:
-        what = " shipping" if isinstance(b, m.ShippingDiscount) else ""
-        return f"{c.percents['percent'].normalize()}% off{what}"
+        pct = c.percents["percent"]
+        if isinstance(b, m.ShippingDiscount):
+            return "free shipping" if pct == 100 else f"{format(pct.normalize(), 'f')}% off shipping"
+        return f"{format(pct.normalize(), 'f')}% off"
     if "amount" in c.money:
         return f"{format_amount(c.money['amount'], cur)} off"
     if isinstance(b, m.TieredThreshold) and c.tiers:
         spend, amt, pct = c.tiers[0]
-        return f"{format_amount(amt, cur)} off" if amt is not None else f"{pct}% off"
+        return f"{format_amount(amt, cur)} off" if amt is not None else f"{format(pct, 'f')}% off"
     if isinstance(b, m.Gift):
         return "a free gift"
     return "the offer"
