@@ -136,6 +136,9 @@ def brute_force_best(cart: Cart, promos: list[m.Promotion], policy: StackingPoli
                 continue
             if any(not compatible(by_id[a.id], by_id[b.id]) for a, b in itertools.combinations(subset, 2)):
                 continue
+            # a combination is maximal: a promotion combinable with all chosen ones is never dropped
+            if any(all(compatible(by_id[o], by_id[s.id]) for s in subset) for o in set(by_id) - ids):
+                continue
             best = max(best, PromotionEngine(list(subset), greedy).price_cart(cart, None, AT).discount_total)
     return best
 

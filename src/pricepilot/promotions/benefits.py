@@ -14,12 +14,19 @@ from pricepilot.promotions.state import Application, Run
 from pricepilot.promotions.validation import Compiled
 
 def item_units(run: Run, t: m.Targeting) -> list[int]:
-    """Non-gift item units matched by ``t``, in canonical order."""
+    """Non-gift item units matched by ``t``, in canonical order (cached per cart: units of a
+    cart never change between the combinations the search tries)."""
     u = run.units
-    return [
-        i for i in range(len(u.orig))
-        if not u.is_ship[i] and u.gift_of[i] is None and t.matches(u.sku[i], u.category[i], u.brand[i])
-    ]
+    key = id(t)
+    hit = u.cache.get(key)
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    res: list[int] = []
+    for first, count in u.runs:  # one check per line, not per unit
+        if t.matches(u.sku[first], u.category[first], u.brand[first]):
+            res.extend(range(first, first + count))
+    u.cache[key] = (t, res)
+    return res
 
 
 def _order(run: Run, units: list[int], order: str) -> list[int]:

@@ -127,7 +127,7 @@ def dynamic_failure(
     c: Compiled,
     qty_of: Callable[[m.Targeting | None], int],
     spend_of: Callable[[m.Targeting | None, str], int],
-    benefit_text: str,
+    benefit_text: Callable[[], str],
 ) -> Failure | None:
     """Quantity and spend conditions, on the running state; with an upsell hint."""
     p = c.spec
@@ -137,12 +137,12 @@ def dynamic_failure(
             if have < cond.qty:
                 more = cond.qty - have
                 return ("min_quantity", f"needs at least {cond.qty} qualifying items",
-                        f"add {more} more item{'s' if more > 1 else ''} to get {benefit_text}")
+                        f"add {more} more item{'s' if more > 1 else ''} to get {benefit_text()}")
         elif isinstance(cond, m.MinSubtotal):
             need = c.money[f"min_subtotal{i}"]
             have = spend_of(cond.targeting, cond.base)
             if have < need:
                 cur = p.currency
                 return ("min_subtotal", f"needs a qualifying subtotal of {format_amount(need, cur)}",
-                        f"add {format_amount(need - have, cur)} more to get {benefit_text}")
+                        f"add {format_amount(need - have, cur)} more to get {benefit_text()}")
     return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ from pricepilot.promotions.state import Run, Units, spread
 from pricepilot.promotions.targeting import PromotionIndex
 from pricepilot.promotions.validation import Catalog, Compiled, compile_all, normalise_code
 
-MAX_COMBINATIONS = 4096
+MAX_COMBINATIONS = 64
 
 Failure = tuple[str, str, str | None]
 
@@ -50,6 +51,7 @@ class _Outcome:
     fails: dict[str, Failure] = field(default_factory=dict)
     gifts: dict[str, list[int]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    run: Any = None
 
     @property
     def total(self) -> int:
@@ -246,14 +248,17 @@ class PromotionEngine:
 
     # ------------------------------------------------------------------ search
     def _choose(self, ctx: _Ctx, live: list[Compiled]) -> tuple[_Outcome, str]:
-        conflicted = [c for c in live if any(not compatible(c, o) for o in live if o is not c)]
+        special = [c for c in live if not _plain(c)]
+        conflicted = [
+            c for c in live
+            if any(not compatible(c, o) for o in (special if _plain(c) else live) if o is not c)
+        ]
         free = [c for c in live if c not in conflicted]
         if not conflicted:
             return self._run(ctx, free), "single"
         if self.policy.best_deal:
-            subsets: list[list[Compiled]] = []
-            ok = _independent_sets(sorted(conflicted, key=_rank), [], 0, subsets)
-            if ok:
+            subsets = _maximal_combinations(sorted(conflicted, key=_rank))
+            if subsets is not None:
                 rank = {c.id: k for k, c in enumerate(sorted(live, key=_rank))}
                 best: tuple[tuple[int, tuple[int, ...]], _Outcome] | None = None
                 for s in subsets:
@@ -263,13 +268,27 @@ class PromotionEngine:
                         best = (key, out)
                 assert best is not None  # the empty set is always a candidate
                 return best[1], "best_deal"
+        # priority mode (and the fallback past MAX_COMBINATIONS): exclusive promotions first, then
+        # by stage and priority; a promotion joins when compatible with those already in and its
+        # quantity/spend conditions hold on the undiscounted cart
+        base = self._run(ctx, [])
         accepted: list[Compiled] = []
         for c in sorted(conflicted, key=lambda c: (not c.spec.exclusive,) + _rank(c)):
-            if all(compatible(c, a) for a in accepted):
-                trial = self._run(ctx, free + accepted + [c])
-                if c.id in trial.info:
-                    accepted.append(c)
-        return self._run(ctx, free + accepted), "priority"
+            if all(compatible(c, a) for a in accepted) and self._eligible(ctx, c, base):
+                accepted.append(c)
+        return self._run(ctx, free + accepted), "priority" if not self.policy.best_deal else "priority_fallback"
+
+    def _eligible(self, ctx: _Ctx, c: Compiled, base: _Outcome) -> bool:
+        run = base.run
+        tu = ctx.targeted[c.id]
+        if isinstance(c.spec.benefit, m.Gift):
+            return dynamic_failure(c, lambda t: len(tu) if t is None else len(item_units(run, t)),
+                                   lambda t, b: threshold_base(run, tu if t is None else item_units(run, t), b),
+                                   lambda: "") is None
+        apps, _, _ = compute(c, run, tu)
+        return bool(apps) and dynamic_failure(
+            c, lambda t: len(tu) if t is None else len(item_units(run, t)),
+            lambda t, b: threshold_base(run, tu if t is None else item_units(run, t), b), lambda: "") is None
 
     def _run(self, ctx: _Ctx, combo: list[Compiled]) -> _Outcome:
         p = self.policy
@@ -277,7 +296,7 @@ class PromotionEngine:
         run = Run(units=units, net=list(units.orig), consumed=[False] * len(units.orig), rounding=p.rounding,
                   compounding=p.compounding, threshold_base=p.threshold_base, allocation=p.allocation,
                   rounding_point=p.rounding_point, consumption=p.consumption)
-        out = _Outcome()
+        out = _Outcome(run=run)
         for c in sorted(combo, key=_rank):
             tu = ctx.targeted[c.id]
 
@@ -287,7 +306,7 @@ class PromotionEngine:
             def spend_of(t: m.Targeting | None, base: str, tu: list[int] = tu) -> int:
                 return threshold_base(run, tu if t is None else item_units(run, t), base)
 
-            f = dynamic_failure(c, qty_of, spend_of, describe(c))
+            f = dynamic_failure(c, qty_of, spend_of, lambda c=c: describe(c)) if c.has_dynamic else None
             if f is not None:
                 out.fails[c.id] = f
                 continue
@@ -406,20 +425,43 @@ def _probe(units: Units) -> Run:
                consumption="deals")
 
 
-def _independent_sets(cands: list[Compiled], cur: list[Compiled], start: int, out: list[list[Compiled]]) -> bool:
-    """Every pairwise-compatible subset of ``cands`` (the empty one too); False past the limit."""
-    out.append(list(cur))
-    if len(out) > MAX_COMBINATIONS:
-        return False
-    for k in range(start, len(cands)):
-        c = cands[k]
-        if all(compatible(c, o) for o in cur):
-            cur.append(c)
-            ok = _independent_sets(cands, cur, k + 1, out)
-            cur.pop()
-            if not ok:
+def _plain(c: Compiled) -> bool:
+    """Combines with every other plain promotion: not exclusive, no group, no exceptions."""
+    return not (c.spec.exclusive or c.spec.exclusion_group is not None or c.spec.combinable_with)
+
+
+def _maximal_combinations(cands: list[Compiled]) -> list[list[Compiled]] | None:
+    """Every maximal set of mutually compatible promotions; None past :data:`MAX_COMBINATIONS`.
+
+    Plain promotions are compatible with each other, so only subsets of the few non-plain ones
+    (exclusive, grouped, with exceptions) are enumerated; each is completed with every plain
+    promotion compatible with it, and kept when nothing else could be added.
+    """
+    special = [c for c in cands if not _plain(c)]
+    plain = [c for c in cands if _plain(c)]
+    out: list[list[Compiled]] = []
+    seen: set[frozenset[str]] = set()
+
+    def grow(start: int, cur: list[Compiled]) -> bool:
+        combo = cur + [p for p in plain if all(compatible(p, s) for s in cur)]
+        ids = frozenset(c.id for c in combo)
+        if ids not in seen and not any(
+            c.id not in ids and all(compatible(c, o) for o in combo) for c in cands
+        ):
+            seen.add(ids)
+            out.append(sorted(combo, key=_rank))
+            if len(out) > MAX_COMBINATIONS:
                 return False
-    return True
+        for k in range(start, len(special)):
+            c = special[k]
+            if all(compatible(c, o) for o in cur):
+                if not grow(k + 1, cur + [c]):
+                    return False
+        return True
+
+    if len(special) > 16:
+        return None
+    return out if grow(0, []) else None
 
 
 def price_cart(

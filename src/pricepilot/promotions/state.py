@@ -25,11 +25,20 @@ class Units:
     is_ship: list[bool] = field(default_factory=list)
     method: list[str | None] = field(default_factory=list)
     gift_of: list[str | None] = field(default_factory=list)  # gift units: the promotion adding them
+    cache: dict[int, tuple[object, list[int]]] = field(default_factory=dict)
+    runs: list[tuple[int, int]] = field(default_factory=list)  # item lines: (first unit, count)
 
     def add(self, line: int, sku: str, category: str | None, brand: str | None, price: int,
             floor: int, *, ship: bool = False, method: str | None = None,
             gift_of: str | None = None) -> int:
         self.gift_of.append(gift_of)
+        self.cache.clear()
+        idx = len(self.gift_of) - 1
+        if not ship and gift_of is None:
+            if self.runs and self.line[self.runs[-1][0]] == line and self.runs[-1][0] + self.runs[-1][1] == idx:
+                self.runs[-1] = (self.runs[-1][0], self.runs[-1][1] + 1)
+            else:
+                self.runs.append((idx, 1))
         self.line.append(line)
         self.sku.append(sku)
         self.category.append(category)
@@ -81,6 +90,8 @@ def spread(total: int, weights: list[int], caps: list[int], redistribute: bool, 
     res = [0] * n
     if total <= 0 or n == 0:
         return res
+    if n == 1:
+        return [min(total, caps[0]) if caps[0] > 0 else 0]
     if not redistribute:
         parts = split(total, weights, mode)
         return [min(p, c) if c > 0 else 0 for p, c in zip(parts, caps)]

@@ -47,6 +47,7 @@ class Compiled:
     coupon_codes: frozenset[str] = frozenset()
     coupon: m.CouponCode | None = None
     gift_prices: list[tuple[m.GiftItem, int]] = field(default_factory=list)
+    has_dynamic: bool = False  # has quantity or spend conditions, checked on the running state
 
     @property
     def id(self) -> str:
@@ -212,6 +213,7 @@ def compile_promotion(
     else:  # pragma: no cover - the union is closed
         raise _err(p, "benefit", f"unknown benefit {type(b).__name__}")
     c.stage = auto_stage if p.stage == "auto" else p.stage
+    c.has_dynamic = any(isinstance(x, m.MinQuantity | m.MinSubtotal) for x in p.conditions)
     if c.stage == "shipping" and not isinstance(b, m.ShippingDiscount):
         raise _err(p, "stage", "only a shipping benefit runs in the shipping stage")
     if isinstance(b, m.ShippingDiscount) and c.stage != "shipping":
