@@ -24,7 +24,7 @@ from pricepilot.promotions.engine import PromotionEngine
 N_SKUS, N_CATS, N_BRANDS = 20000, 200, 100
 
 
-def promotions(rng: random.Random, n: int = 1000) -> list[m.Promotion]:
+def promotions(rng: random.Random, n: int = 1000, conflicts: bool = True) -> list[m.Promotion]:
     out: list[m.Promotion] = []
     for i in range(n):
         r = rng.random()
@@ -57,13 +57,13 @@ def promotions(rng: random.Random, n: int = 1000) -> list[m.Promotion]:
         out.append(m.Promotion(id=f"P{i:04d}", currency="EUR", benefit=b, targeting=t, conditions=conditions,
                                priority=rng.randint(0, 5)))
     # a few campaigns whose promotions are alternatives, and one exclusive storewide offer
-    for g in range(2):
+    for g in range(2 if conflicts else 0):
         for j in range(2):
             out[g * 2 + j] = msgspec.structs.replace(out[g * 2 + j], exclusion_group=f"campaign{g}",
                                                      targeting=m.Targeting())
     out[-2] = m.Promotion(id="SHIP", currency="EUR", benefit=m.ShippingDiscount(percent="100"),
                           conditions=[m.MinSubtotal(amount="50")])
-    out[-1] = m.Promotion(id="EXCL", currency="EUR", benefit=m.PercentOff(percent="15"), exclusive=True)
+    out[-1] = m.Promotion(id="EXCL", currency="EUR", benefit=m.PercentOff(percent="15"), exclusive=conflicts)
     return out
 
 
@@ -82,33 +82,38 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--carts", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-conflicts", action="store_true",
+                    help="no exclusive or grouped promotions (one pass, no best-deal search)")
     a = ap.parse_args(argv)
     rng = random.Random(a.seed)
-    promos = promotions(rng)
+    promos = promotions(rng, conflicts=not a.no_conflicts)
     t0 = time.perf_counter()
     engine = PromotionEngine(promos)
     build = time.perf_counter() - t0
     at = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
     cust = Customer(id="c1", segment="vip")
     print(f"promotions: {len(promos)}, engine build {build * 1000:.1f} ms")
-    print(f"command: PYTHONPATH=src python benchmarks/cart.py --carts {a.carts} --seed {a.seed}")
-    print(f"{'lines':>5} {'carts':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'cands':>6} {'applied':>8}")
+    flag = " --no-conflicts" if a.no_conflicts else ""
+    print(f"command: PYTHONPATH=src python benchmarks/cart.py --carts {a.carts} --seed {a.seed}{flag}")
+    print("conflicts: " + ("none" if a.no_conflicts else "1 exclusive storewide + 2 groups of 2 alternatives"))
+    print(f"{'lines':>5} {'carts':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'cands':>6} {'applied':>8} {'runs':>5}")
     for n in (1, 10, 50):
         cs = carts(rng, n, a.carts)
         for c in cs[:20]:  # warm-up
             engine.price_cart(c, cust, at, market=MarketState())
         times = []
-        cands = applied = 0
+        cands = applied = passes = 0
         for c in cs:
             t = time.perf_counter()
             r = engine.price_cart(c, cust, at, market=MarketState())
             times.append((time.perf_counter() - t) * 1000)
             cands += len(r.applied) + len(r.not_applied)
             applied += len(r.applied)
+            passes += 1 if r.search == "single" else 2
         times.sort()
         q = statistics.quantiles(times, n=100)
         print(f"{n:>5} {len(cs):>6} {statistics.median(times):>8.2f} {q[89]:>8.2f} {q[98]:>8.2f} "
-              f"{cands / len(cs):>6.1f} {applied / len(cs):>8.1f}")
+              f"{cands / len(cs):>6.1f} {applied / len(cs):>8.1f} {r.search:>5}")
     sys.stdout.flush()
 
 

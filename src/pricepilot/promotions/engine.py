@@ -156,6 +156,10 @@ class PromotionEngine:
         cats = {ln.category for ln in cart.lines if ln.category is not None}
         brands = {ln.brand for ln in cart.lines if ln.brand is not None}
         candidates = self.index.candidates(skus, cats, brands)
+        line_hits: dict[str, list[tuple[int, int]]] = {}
+        for first, count in units.runs:
+            for c in self.index.for_line(units.sku[first], units.category[first], units.brand[first]):
+                line_hits.setdefault(c.id, []).append((first, count))
 
         # coupons entered: unknown ones are reported, known ones unlock their promotion
         entered: list[str] = []
@@ -194,7 +198,13 @@ class PromotionEngine:
                                                         error=cf[0], message=cf[1])
                     not_applied[c.id] = ("coupon_invalid", cf[1], None)
                     continue
-            tu = item_units(_probe(units), c.spec.targeting)
+            t = c.spec.targeting
+            if t.is_all or c.id not in line_hits:
+                tu = item_units(_probe(units), t)
+            else:  # the index already found the lines; only exclusions remain to check
+                tu = [u for first, count in line_hits[c.id]
+                      if t.matches(units.sku[first], units.category[first], units.brand[first])
+                      for u in range(first, first + count)]
             targeted[c.id] = tu
             sf = static_failure(
                 c, at=at, tz=self.tz, customer=customer, market=market, usage=usage,
@@ -367,14 +377,18 @@ class PromotionEngine:
     def _result(self, cart: Cart, ctx: _Ctx, out: _Outcome, line_units: dict[int, list[int]],
                 ship_units: dict[int, int], not_applied: dict[str, Failure], coupons: list[CouponResult],
                 search: str) -> PricedCart:
+        per_unit: dict[int, dict[str, int]] = {}
+        for pid in out.order:
+            for u, amt in out.allocs[pid].items():
+                d = per_unit.setdefault(u, {})
+                d[pid] = d.get(pid, 0) + amt
+
         def allocs_of(us: list[int]) -> list[Allocation]:
-            res = []
-            for pid in out.order:
-                a = out.allocs[pid]
-                s = sum(a.get(u, 0) for u in us)
-                if s:
-                    res.append(Allocation(promotion_id=pid, amount=s))
-            return res
+            acc: dict[str, int] = {}
+            for u in us:
+                for pid, amt in per_unit.get(u, {}).items():
+                    acc[pid] = acc.get(pid, 0) + amt
+            return [Allocation(promotion_id=pid, amount=acc[pid]) for pid in out.order if acc.get(pid)]
 
         lines = []
         for i, ln in enumerate(cart.lines):

@@ -57,3 +57,12 @@ class PromotionIndex:
                 for c in table.get(k, ()):
                     seen[c.id] = c
         return [seen[k] for k in sorted(seen)]
+
+    def for_line(self, sku: str, category: str | None, brand: str | None) -> list[Compiled]:
+        """Targeted (non-storewide) promotions indexed under this line's SKU, category or brand."""
+        out = list(self.by_sku.get(sku, ()))
+        if category is not None:
+            out += self.by_category.get(category, ())
+        if brand is not None:
+            out += self.by_brand.get(brand, ())
+        return list({c.id: c for c in out}.values())
