@@ -112,6 +112,11 @@ class PromotionSettings(_Section):
     compounding: Literal["running_net", "original"] = "running_net"
     threshold_base: Literal["running_net", "original"] = "running_net"
     rounding: Literal["half_up", "half_even", "down", "up", "floor", "ceiling"] = "half_up"
+    rounding_point: Literal["unit", "line", "promotion"] = "line"
+    allocation: Literal["largest_remainder", "remainder_to_first", "remainder_to_last"] = (
+        "largest_remainder"
+    )
+    consumption: Literal["deals", "all"] = "deals"
     best_deal: bool = True
 
 
