@@ -22,6 +22,7 @@ from pricepilot.errors import PricepilotError
 # Command modules, each with `register(app)`. Order is the order in --help.
 COMMAND_MODULES: list[str] = [
     "pricepilot.cli.config_cmd",
+    "pricepilot.cli.serve_cmd",
 ]
 
 err_console = Console(stderr=True)
