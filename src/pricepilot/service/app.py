@@ -445,6 +445,19 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+def _dispatch(
+    endpoints: dict[str, Callable[[Request], Awaitable[Response]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    if len(endpoints) == 1:
+        return next(iter(endpoints.values()))
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await endpoints[method](request)
+
+    return dispatch
+
+
 def create_app(
     settings: Settings,
     backend: ServiceBackend,
@@ -469,10 +482,12 @@ def create_app(
     spec = build_openapi(operations)
     state.openapi = msgspec.json.encode(spec)
     state.docs_html = render_docs(spec)
-    routes = [
-        Route(op.path, _endpoint(op, state), methods=[op.method], name=op.operation_id)
-        for op in operations
-    ]
+    # One Route per path, so a 405 lists every method the path supports in its Allow header.
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = _endpoint(op, state)
+    routes = [Route(path, _dispatch(methods), methods=list(methods)) for path, methods in
+              by_path.items()]
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> Any:

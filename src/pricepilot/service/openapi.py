@@ -76,11 +76,11 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
         codes = set(op.errors)
         if op.scope is not None:
             item["security"] = [{"bearer": []}, {"apiKey": []}]
-            codes |= {401, 403, 422, 500}
+            # Any entity named in a request may be unknown, any write may clash with stored
+            # state, and any backend dependency may be down.
+            codes |= {401, 403, 404, 409, 422, 500, 503}
             if op.body is not None:
                 codes.add(413)
-            if params:
-                codes.add(404)  # unknown entities named in the path
         for code in sorted(codes):
             if code == 503 and op.response is not None and op.operation_id == "readiness":
                 responses["503"] = {"description": _REASONS[503], "content": content(op.response)}
