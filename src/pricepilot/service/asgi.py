@@ -1,7 +1,7 @@
 """Server entry point: an app factory that server worker processes import by name.
 
 Granian and uvicorn start workers in fresh processes, so the parent passes the settings it built
-(file + environment + command-line options) as JSON in ``PRICEPILOT_SERVE_SETTINGS``; each worker
+(file + environment + command-line options) as JSON in ``PP_SERVE_SETTINGS_JSON``; each worker
 rebuilds the same typed settings and backend from it.
 """
 
@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from pricepilot.config import Settings, settings_from_dict
 from pricepilot.errors import ConfigError
 
-SETTINGS_ENV = "PRICEPILOT_SERVE_SETTINGS"
+# Deliberately outside the PRICEPILOT_ prefix, which load_settings reads as settings.
+SETTINGS_ENV = "PP_SERVE_SETTINGS_JSON"
 TARGET = "pricepilot.service.asgi:app_from_env"
 
 
