@@ -205,6 +205,30 @@ def endpoints(host: str) -> dict[str, Callable[[int], bytes]]:
     return {"healthz": healthz, "quotes": quote, "carts": cart, "events(10/batch)": events}
 
 
+def server_side_times(port: int) -> dict[str, float]:
+    """Mean in-app handler time per route (ms) from the server's own latency histogram.
+
+    It excludes the server's protocol work and all queueing, so it is the steadiest figure on a
+    shared machine: the cost the app itself adds per request.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in data.decode().splitlines():
+        if line.startswith("pricepilot_http_request_duration_seconds_"):
+            name, value = line.rsplit(" ", 1)
+            route = name.split('route="', 1)[1].split('"', 1)[0]
+            if name.startswith("pricepilot_http_request_duration_seconds_sum"):
+                sums[route] = sums.get(route, 0.0) + float(value)
+            elif name.startswith("pricepilot_http_request_duration_seconds_count"):
+                counts[route] = counts.get(route, 0.0) + float(value)
+    return {r: 1000 * sums[r] / counts[r] for r in sums if counts.get(r)}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -286,6 +310,7 @@ def main() -> None:
     proc = start_server(args.server, args.backend, port)
     try:
         results, caps = asyncio.run(bench(args, port))
+        app_ms = server_side_times(port)
     finally:
         proc.terminate()
         try:
@@ -309,6 +334,9 @@ def main() -> None:
     for name in caps:
         print(f"  {name:18s} max sustained {best.get(name, 0):7.0f} req/s   "
               f"closed-loop capacity (median of {args.rounds}) {med[name]:7.0f} req/s")
+    print("  mean in-app handler time (server's own histogram, excludes protocol and queueing):")
+    for route, ms in sorted(app_ms.items()):
+        print(f"    {route:18s} {ms * 1000:8.1f} us")
     if "healthz" in caps and "quotes" in caps:
         ratios = [q / h for q, h in zip(caps["quotes"], caps["healthz"])]
         print(f"  quotes / healthz capacity ratio (median of per-round ratios): "

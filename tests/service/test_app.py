@@ -155,6 +155,34 @@ def test_an_engine_bug_also_falls_back_instead_of_a_500(
     assert metric(client, 'pricepilot_quote_fallbacks_total{dependency="engine_error"}') == 1
 
 
+def test_a_misconfigured_engine_falls_back_too(
+    client: TestClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pricepilot.errors import ConfigError
+
+    async def broken(_: Any) -> Any:
+        raise ConfigError("pricing.grid_size", "bad")
+
+    monkeypatch.setattr(backend, "quote", broken)
+    r = client.post("/v1/quotes", json={"product_ids": ["SKU-2"]}, headers=SF)
+    assert r.status_code == 200 and r.json()["fallback"] is True
+    assert metric(client, 'pricepilot_quote_fallbacks_total{dependency="config_error"}') == 1
+
+
+def test_when_the_fallback_is_unavailable_too_the_answer_is_503_not_500(
+    client: TestClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pricepilot.errors import Unavailable
+
+    async def down(_: Any) -> Any:
+        raise Unavailable("catalogue", "store unreachable")
+
+    backend.pricing_down = True
+    monkeypatch.setattr(backend, "fallback_quote", down)
+    r = client.post("/v1/quotes", json={"product_ids": ["SKU-2"]}, headers=SF)
+    assert r.status_code == 503 and "retry-after" in r.headers
+
+
 # ----------------------------------------------------------------------------- carts and orders
 
 CART = {"currency": "EUR", "lines": [{"product_id": "SKU-0", "quantity": 2}]}

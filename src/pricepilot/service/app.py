@@ -210,8 +210,12 @@ async def h_quotes(st: AppState, _: Request, req: s.QuoteRequest) -> Response:
         st.metrics.fallbacks.labels(e.dependency).inc()
         log.warning("quote falling back to guarded list prices: %s", e)
         result = await st.backend.fallback_quote(req)
-    except PricepilotError:
-        raise  # the client's error (422, 404...): no fallback hides it
+    except PricepilotError as e:
+        if e.http_status < 500:
+            raise  # the client's error (422, 404...): no fallback hides it
+        log.exception("quote engine failed; falling back to guarded list prices")
+        st.metrics.fallbacks.labels(e.code).inc()
+        result = await st.backend.fallback_quote(req)
     except Exception:
         # An engine bug must not cost the shop a sale: serve guarded list prices, loudly.
         log.exception("quote engine failed; falling back to guarded list prices")
