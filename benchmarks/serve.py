@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,26 +184,98 @@ async def capacity(
     return count / elapsed
 
 
-def endpoints(host: str) -> dict[str, Callable[[int], bytes]]:
-    def quote(i: int) -> bytes:
-        body = {"product_ids": [f"SKU-{i % 1000}"], "customer_id": f"c{i % 5000}"}
-        return raw_request("POST", "/v1/quotes", json.dumps(body).encode(), host)
+Req = tuple[str, str, "bytes | None"]
 
-    def cart(i: int) -> bytes:
+
+def requests_by_endpoint() -> dict[str, Callable[[int], Req]]:
+    def quote(i: int) -> Req:
+        body = {"product_ids": [f"SKU-{i % 1000}"], "customer_id": f"c{i % 5000}"}
+        return "POST", "/v1/quotes", json.dumps(body).encode()
+
+    def cart(i: int) -> Req:
         lines = [{"product_id": f"SKU-{(i + k) % 1000}", "quantity": 1 + k} for k in range(3)]
         body = {"currency": "EUR", "lines": lines, "customer_id": f"c{i % 5000}"}
-        return raw_request("POST", "/v1/carts/price", json.dumps(body).encode(), host)
+        return "POST", "/v1/carts/price", json.dumps(body).encode()
 
-    def events(i: int) -> bytes:
+    def events(i: int) -> Req:
         batch = [{"type": "view", "event_id": f"bench-{time.time_ns()}-{i}-{k}",
                   "ts": "2026-03-01T10:00:00+00:00", "user_id": f"c{i % 5000}",
                   "product_id": f"SKU-{k}", "price": 999, "currency": "EUR"} for k in range(10)]
-        return raw_request("POST", "/v1/events", json.dumps(batch).encode(), host)
+        return "POST", "/v1/events", json.dumps(batch).encode()
 
-    def healthz(_: int) -> bytes:
-        return raw_request("GET", "/healthz", None, host)
+    def healthz(_: int) -> Req:
+        return "GET", "/healthz", None
 
     return {"healthz": healthz, "quotes": quote, "carts": cart, "events(10/batch)": events}
+
+
+def endpoints(host: str) -> dict[str, Callable[[int], bytes]]:
+    def raw(make: Callable[[int], Req]) -> Callable[[int], bytes]:
+        return lambda i: raw_request(*make(i), host)
+
+    return {name: raw(make) for name, make in requests_by_endpoint().items()}
+
+
+async def asgi_call(app: Any, method: str, path: str, body: bytes | None) -> int:
+    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {KEY}".encode())]
+    if body is not None:
+        headers += [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "root_path": "", "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    done = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal done
+        if not done:
+            done = True
+            return {"type": "http.request", "body": body or b"", "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def in_process_cpu(backend_spec: str, rounds: int, n: int) -> dict[str, list[float]]:
+    """CPU time per request (us) of the app alone, called in process without a server.
+
+    Measured with ``time.process_time``, which counts this process's CPU only, so other load on
+    the machine barely moves it; endpoints are interleaved round by round.
+    """
+    from pricepilot.config import load_settings
+    from pricepilot.service.app import create_app
+    from pricepilot.service.wiring import load_factory
+
+    settings = load_settings(path=None, env={}, overrides={
+        "service.api_keys": {hash_key(KEY): ["storefront"]}})
+    app = create_app(settings, load_factory(backend_spec)(settings))
+    makers = requests_by_endpoint()
+    reqs = {name: [make(i) for i in range(n)] for name, make in makers.items()}
+    out: dict[str, list[float]] = {name: [] for name in makers}
+
+    async def go() -> None:
+        for name, rs in reqs.items():  # warm-up
+            for r in rs[:200]:
+                await asgi_call(app, *r)
+        for _ in range(rounds):
+            for name, rs in reqs.items():
+                start = time.process_time()
+                for r in rs:
+                    status = await asgi_call(app, *r)
+                    if status >= 400:
+                        raise SystemExit(f"{name}: HTTP {status} in process")
+                out[name].append(1e6 * (time.process_time() - start) / len(rs))
+
+    asyncio.run(go())
+    return out
 
 
 def server_side_times(port: int) -> dict[str, float]:
@@ -303,9 +376,15 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5, help="interleaved capacity rounds")
     p.add_argument("--cap-seconds", type=float, default=1.5, help="length of a capacity run")
     p.add_argument("--slo-ms", type=float, default=50.0, help="p99 bound for 'sustained'")
+    p.add_argument("--inprocess-requests", type=int, default=2000,
+                   help="requests per endpoint per round of the in-process CPU measurement")
     p.add_argument("--only", nargs="*", help="endpoints to run: healthz quotes carts events")
     args = p.parse_args()
 
+    cpu = in_process_cpu(args.backend, args.rounds, args.inprocess_requests)
+    cpu_med = {n: float(np.median(v)) for n, v in cpu.items()}
+    print("in-process CPU per request (median of rounds):",
+          {n: f"{v:.0f} us" for n, v in cpu_med.items()}, flush=True)
     port = free_port()
     proc = start_server(args.server, args.backend, port)
     try:
@@ -334,6 +413,9 @@ def main() -> None:
     for name in caps:
         print(f"  {name:18s} max sustained {best.get(name, 0):7.0f} req/s   "
               f"closed-loop capacity (median of {args.rounds}) {med[name]:7.0f} req/s")
+    print("  in-process CPU time per request (no server; median of rounds):")
+    for name, v in cpu_med.items():
+        print(f"    {name:18s} {v:8.1f} us   ratio to healthz {v / cpu_med['healthz']:.2f}")
     print("  mean in-app handler time (server's own histogram, excludes protocol and queueing):")
     for route, ms in sorted(app_ms.items()):
         print(f"    {route:18s} {ms * 1000:8.1f} us")
