@@ -279,10 +279,11 @@ def in_process_cpu(backend_spec: str, rounds: int, n: int) -> dict[str, list[flo
 
 
 def server_side_times(port: int) -> dict[str, float]:
-    """Mean in-app handler time per route (ms) from the server's own latency histogram.
+    """Mean in-app wall time per route (ms) from the server's own latency histogram.
 
-    It excludes the server's protocol work and all queueing, so it is the steadiest figure on a
-    shared machine: the cost the app itself adds per request.
+    It excludes the server's protocol work and the queue before the app, but includes waiting
+    for the request body and for other requests interleaved on the event loop, so under load it
+    grows with concurrency; it is not a CPU cost (see ``in_process_cpu`` for that).
     """
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -416,7 +417,7 @@ def main() -> None:
     print("  in-process CPU time per request (no server; median of rounds):")
     for name, v in cpu_med.items():
         print(f"    {name:18s} {v:8.1f} us   ratio to healthz {v / cpu_med['healthz']:.2f}")
-    print("  mean in-app handler time (server's own histogram, excludes protocol and queueing):")
+    print("  mean in-app wall time (server's histogram; includes body and event-loop waits):")
     for route, ms in sorted(app_ms.items()):
         print(f"    {route:18s} {ms * 1000:8.1f} us")
     if "healthz" in caps and "quotes" in caps:
