@@ -126,6 +126,12 @@ class ServiceSettings(_Section):
     max_body_bytes: int = 1_048_576
     # API keys are stored hashed: sha256 hex digest -> list of scopes.
     api_keys: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    workers: int = 1
+    server: Literal["granian", "uvicorn"] = "granian"
+    # Seconds a client is told to wait (Retry-After) when a dependency is unavailable.
+    retry_after_seconds: int = 5
+    # "module:factory" building the ServiceBackend; empty: pricepilot.service.wiring's default.
+    backend: str = ""
 
 
 class Settings(_Section):
@@ -219,6 +225,17 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"online.{name}", "must be positive")
     if s.ingest.batch_size < 1:
         raise ConfigError("ingest.batch_size", "must be positive")
+    if s.service.max_body_bytes < 1024:
+        raise ConfigError("service.max_body_bytes", "must be at least 1024")
+    if not 0 < s.service.port < 65536:
+        raise ConfigError("service.port", "must be in 1-65535")
+    if s.service.workers < 1:
+        raise ConfigError("service.workers", "must be at least 1")
+    if s.service.retry_after_seconds < 1:
+        raise ConfigError("service.retry_after_seconds", "must be at least 1")
+    from pricepilot.service.auth import validate_api_keys
+
+    validate_api_keys(s.service.api_keys)
     overlap = set(s.compliance.audit_only) - set(s.compliance.protected_attributes)
     if overlap:
         raise ConfigError(

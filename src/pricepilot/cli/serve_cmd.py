@@ -1,0 +1,86 @@
+"""``pricepilot serve`` (run the HTTP service) and ``pricepilot keys`` (API keys)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option(None, help="Address to bind (default: service.host)."),
+        port: int = typer.Option(None, help="Port (default: service.port)."),
+        workers: int = typer.Option(None, help="Worker processes (default: service.workers)."),
+        database: str = typer.Option(None, help="Store URL (sqlite:///... or postgresql://...)."),
+        redis: str = typer.Option(None, help="Redis URL for online state; implies online.type redis."),
+        server: str = typer.Option(None, help="granian (production) or uvicorn."),
+        backend: str = typer.Option(
+            None, help="Backend factory 'module:function' (default: the engines' wiring)."
+        ),
+    ) -> None:
+        """Serve the pricepilot HTTP API."""
+        from pricepilot.cli.main import state
+        from pricepilot.config import load_settings
+        from pricepilot.service.asgi import SETTINGS_ENV, TARGET, settings_to_env
+        from pricepilot.service.wiring import build_backend
+
+        overrides: dict[str, Any] = {}
+        for name, value in (("service.host", host), ("service.port", port),
+                            ("service.workers", workers), ("service.server", server),
+                            ("service.backend", backend)):
+            if value is not None:
+                overrides[name] = value
+        if database:
+            overrides["store.url"] = database
+            overrides["store.type"] = "postgresql" if database.startswith("postgresql") else "sqlite"
+        if redis:
+            overrides["online.type"] = "redis"
+            overrides["online.url"] = redis
+        path = state.config_path if state.config_path else "pricepilot.toml"
+        settings = load_settings(path, overrides=overrides)
+        build_backend(settings)  # fail here, with a clear message, rather than in every worker
+        os.environ[SETTINGS_ENV] = settings_to_env(settings)
+        svc = settings.service
+        Console(stderr=True).print(
+            f"pricepilot serving on http://{svc.host}:{svc.port} ({svc.server}, "
+            f"{svc.workers} worker(s)); docs at /docs"
+        )
+        if svc.server == "uvicorn":
+            import uvicorn
+
+            uvicorn.run(TARGET, factory=True, host=svc.host, port=svc.port, workers=svc.workers,
+                        log_level="warning", access_log=False)
+        else:
+            from granian import Granian
+            from granian.constants import Interfaces
+
+            Granian(TARGET, address=svc.host, port=svc.port, interface=Interfaces.ASGI,
+                    workers=svc.workers, factory=True).serve()
+
+    keys = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+
+    @keys.command("create")
+    def create(
+        scope: list[str] = typer.Option(
+            ..., "--scope", help="storefront (events, quotes, carts, orders) or admin; repeatable."
+        ),
+    ) -> None:
+        """Print a new API key once, and the settings line that authorises it."""
+        from pricepilot.errors import ValidationError
+        from pricepilot.service.auth import SCOPES, new_key
+
+        bad = [s for s in scope if s not in SCOPES]
+        if bad:
+            raise ValidationError("API key", "scope", f"unknown scopes {bad}; known: {list(SCOPES)}")
+        key, digest = new_key()
+        scopes = ", ".join(f'"{s}"' for s in dict.fromkeys(scope))
+        typer.echo(f"key (shown once, store it now): {key}")
+        typer.echo("add to pricepilot.toml:")
+        typer.echo("[service.api_keys]")
+        typer.echo(f'"{digest}" = [{scopes}]')
+
+    app.add_typer(keys, name="keys")

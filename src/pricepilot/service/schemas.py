@@ -1,0 +1,377 @@
+"""Wire schemas of the HTTP API: msgspec structs with their constraints.
+
+These are the request and response bodies of ``/v1``; the OpenAPI document is generated from them
+(:mod:`pricepilot.service.openapi`), so a constraint written here is both enforced and published.
+Money is always integer minor units plus an ISO currency code.
+
+>>> import msgspec
+>>> req = msgspec.json.decode(b'{"product_ids": ["SKU-1"], "customer_id": "c1"}', type=QuoteRequest)
+>>> req.product_ids
+['SKU-1']
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+import msgspec
+from msgspec import Meta
+
+from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
+from pricepilot.events.schemas import Event
+
+__all__ = [
+    "CategoryPolicy", "Guardrails", "Product", "Event",
+]
+
+MAX_QUOTE_PRODUCTS = 100
+MAX_EVENTS_PER_BATCH = 1_000
+MAX_CART_LINES = 200
+MAX_COUPONS = 20
+
+# Identifiers a shop sends (its own product, customer, order ids): any text, bounded.
+Id = Annotated[str, Meta(min_length=1, max_length=128, description="An identifier, 1-128 chars.")]
+Currency = Annotated[str, Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
+Minor = Annotated[
+    int, Meta(ge=0, le=10**13, description="Money in integer minor units of the currency.")
+]
+Quantity = Annotated[int, Meta(ge=1, le=10_000)]
+Label = Annotated[str, Meta(min_length=1, max_length=64)]
+CouponCode = Annotated[str, Meta(min_length=1, max_length=64)]
+
+_OPTS = dict(forbid_unknown_fields=True, kw_only=True)
+
+
+class _In(msgspec.Struct, **_OPTS):  # type: ignore[call-arg]
+    """Request bodies: unknown fields are refused so typos do not pass silently."""
+
+
+class _Out(msgspec.Struct, kw_only=True):
+    """Response bodies."""
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+class ErrorDetail(_Out, kw_only=True):
+    path: str  # JSON path of the bad field, e.g. "$.lines[0].quantity"
+    reason: str
+
+
+class ErrorResponse(_Out, kw_only=True):
+    error: str  # machine-readable code: validation_error, not_found, unauthorized...
+    message: str
+    details: list[ErrorDetail] = msgspec.field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- events
+
+EventBatch = Annotated[
+    list[Event], Meta(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+]
+# One event object, or a JSON array of up to 1,000 events.
+EventsBody = Union[EventBatch, Event]
+
+
+class IngestResult(_Out, kw_only=True):
+    accepted: int  # newly and durably written
+    duplicates: int  # event ids already stored: accepted before, changed nothing
+
+
+# ---------------------------------------------------------------------------------------- quotes
+
+
+class QuoteRequest(_In, kw_only=True):
+    product_ids: Annotated[list[Id], Meta(min_length=1, max_length=MAX_QUOTE_PRODUCTS)]
+    customer_id: Id | None = None  # the shop's customer id; absent for anonymous shoppers
+    session_id: Id | None = None
+    currency: Currency | None = None  # default: the shop currency
+    channel: Label | None = None
+    device: Label | None = None
+    region: Label | None = None
+
+
+class ExplanationStep(_Out, kw_only=True):
+    stage: str  # candidates, demand, objective, exploration, smoothing, guardrail:<rule>, ...
+    price: int  # the price after this stage, minor units
+    note: str = ""
+
+
+class Quote(_Out, kw_only=True):
+    quote_id: str
+    product_id: str
+    price: int
+    currency: str
+    list_price: int
+    expires_at: datetime
+    signature: str
+    reference_price: int | None = None  # lowest price of the prior 30 days, beside any reduction
+    personalised: bool = False
+    fallback: bool = False  # true: a guarded list price served because the engine was unavailable
+    model_version: str | None = None
+    propensity: float | None = None
+    binding_rule: str | None = None
+    explanation: list[ExplanationStep] = msgspec.field(default_factory=list)
+    disclosure: str | None = None
+
+
+class QuoteResponse(_Out, kw_only=True):
+    quotes: list[Quote]
+    fallback: bool = False
+
+
+# ----------------------------------------------------------------------------------------- carts
+
+
+class CartLine(_In, kw_only=True):
+    product_id: Id
+    quantity: Quantity = 1
+    quote_id: Id | None = None  # a quote to honour: its price, if still valid and signed
+    quote_signature: Annotated[str, Meta(max_length=512)] | None = None
+
+
+class CartRequest(_In, kw_only=True):
+    currency: Currency
+    lines: Annotated[list[CartLine], Meta(min_length=1, max_length=MAX_CART_LINES)]
+    customer_id: Id | None = None
+    cart_id: Id | None = None
+    coupons: Annotated[list[CouponCode], Meta(max_length=MAX_COUPONS)] = msgspec.field(
+        default_factory=list
+    )
+    shipping: Minor = 0
+
+
+class AppliedPromotion(_Out, kw_only=True):
+    promotion_id: str
+    name: str
+    stage: str  # catalogue | item | order | shipping
+    amount: int  # discount taken, minor units
+
+
+class NotApplied(_Out, kw_only=True):
+    promotion_id: str
+    reason: str
+    hint: str | None = None  # e.g. "spend 12.00 more for 20.00 off"
+
+
+class PricedLine(_Out, kw_only=True):
+    product_id: str
+    quantity: int
+    unit_price: int  # before promotions (the quoted price when a quote was honoured)
+    subtotal: int
+    discount: int
+    total: int
+    quote_id: str | None = None
+    promotions: list[AppliedPromotion] = msgspec.field(default_factory=list)
+
+
+class PricedCart(_Out, kw_only=True):
+    currency: str
+    lines: list[PricedLine]
+    subtotal: int
+    discount: int
+    shipping: int
+    shipping_discount: int
+    total: int
+    applied: list[AppliedPromotion] = msgspec.field(default_factory=list)
+    not_applied: list[NotApplied] = msgspec.field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- orders
+
+
+class OrderRequest(_In, kw_only=True):
+    order_id: Id
+    currency: Currency
+    lines: Annotated[list[CartLine], Meta(min_length=1, max_length=MAX_CART_LINES)]
+    customer_id: Id | None = None
+    coupons: Annotated[list[CouponCode], Meta(max_length=MAX_COUPONS)] = msgspec.field(
+        default_factory=list
+    )
+    shipping: Minor = 0
+
+
+class Redemption(_Out, kw_only=True):
+    promotion_id: str
+    amount: int
+
+
+class OrderConfirmation(_Out, kw_only=True):
+    order_id: str
+    status: Literal["confirmed", "cancelled"]
+    cart: PricedCart
+    redemptions: list[Redemption] = msgspec.field(default_factory=list)
+    # True when this order id had been confirmed before and the stored result is returned.
+    replayed: bool = False
+
+
+# ------------------------------------------------------------------------------------ promotions
+
+
+class MinSubtotal(_In, kw_only=True, tag="min_subtotal"):  # type: ignore[call-arg]
+    amount: Minor
+
+
+class MinQuantity(_In, kw_only=True, tag="min_quantity"):  # type: ignore[call-arg]
+    quantity: Quantity
+    product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
+    categories: Annotated[list[Label], Meta(max_length=100)] = msgspec.field(default_factory=list)
+
+
+class InProducts(_In, kw_only=True, tag="products"):  # type: ignore[call-arg]
+    product_ids: Annotated[list[Id], Meta(min_length=1, max_length=1000)]
+
+
+class InCategories(_In, kw_only=True, tag="categories"):  # type: ignore[call-arg]
+    categories: Annotated[list[Label], Meta(min_length=1, max_length=100)]
+
+
+class CustomerSegment(_In, kw_only=True, tag="segment"):  # type: ignore[call-arg]
+    segments: Annotated[list[Label], Meta(min_length=1, max_length=100)]
+
+
+Condition = Union[MinSubtotal, MinQuantity, InProducts, InCategories, CustomerSegment]
+
+Percent = Annotated[float, Meta(gt=0, le=100)]
+
+
+class PercentOff(_In, kw_only=True, tag="percent_off"):  # type: ignore[call-arg]
+    percent: Percent
+    product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
+    categories: Annotated[list[Label], Meta(max_length=100)] = msgspec.field(default_factory=list)
+    max_amount: Minor | None = None
+
+
+class AmountOff(_In, kw_only=True, tag="amount_off"):  # type: ignore[call-arg]
+    amount: Minor
+    per_item: bool = False
+
+
+class FixedPrice(_In, kw_only=True, tag="fixed_price"):  # type: ignore[call-arg]
+    price: Minor
+    product_ids: Annotated[list[Id], Meta(min_length=1, max_length=1000)]
+
+
+class BuyXGetY(_In, kw_only=True, tag="buy_x_get_y"):  # type: ignore[call-arg]
+    buy: Quantity
+    get: Quantity
+    percent: Percent = 100.0
+    product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
+
+
+class FreeShipping(_In, kw_only=True, tag="free_shipping"):  # type: ignore[call-arg]
+    pass
+
+
+Benefit = Union[PercentOff, AmountOff, FixedPrice, BuyXGetY, FreeShipping]
+
+
+class PromotionSpec(_In, kw_only=True):
+    """A promotion as an admin defines it: conditions + benefits + limits."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    stage: Literal["catalogue", "item", "order", "shipping"] = "item"
+    benefits: Annotated[list[Benefit], Meta(min_length=1, max_length=10)]
+    conditions: Annotated[list[Condition], Meta(max_length=20)] = msgspec.field(
+        default_factory=list
+    )
+    priority: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+    exclusive: bool = False
+    combinable_with: Annotated[list[Id], Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+    coupon_code: CouponCode | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    currency: Currency | None = None
+    budget: Minor | None = None  # total discount this promotion may give
+    usage_limit: Annotated[int, Meta(ge=1)] | None = None
+    per_customer_limit: Annotated[int, Meta(ge=1)] | None = None
+
+
+class Promotion(_Out, kw_only=True):
+    promotion_id: str
+    status: Literal["active", "paused"]
+    spec: PromotionSpec
+    created_at: datetime
+    updated_at: datetime
+    redeemed_amount: int = 0
+    redemptions: int = 0
+
+
+class PromotionList(_Out, kw_only=True):
+    promotions: list[Promotion]
+
+
+class PromotionPreviewRequest(_In, kw_only=True):
+    """What ``promotion`` would do to ``cart``, alone or on top of the active promotions."""
+
+    promotion: PromotionSpec
+    cart: CartRequest
+    with_active: bool = True
+
+
+# ------------------------------------------------------------------------- products, guardrails
+
+ListLimit = Annotated[int, Meta(ge=1, le=1000)]
+
+
+class ProductPage(_Out, kw_only=True):
+    products: list[Product]
+    next_after: str | None = None  # pass as ?after= to read the next page
+
+
+class CategoryPolicyList(_Out, kw_only=True):
+    policies: list[CategoryPolicy]
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+class ModelInfo(_Out, kw_only=True):
+    version: str
+    kind: str
+    status: Literal["active", "candidate", "retired"]
+    created_at: datetime
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class ModelList(_Out, kw_only=True):
+    models: list[ModelInfo]
+    active: str | None = None
+
+
+# -------------------------------------------------------------------------------------- shoppers
+
+
+class ConsentRequest(_In, kw_only=True):
+    personalisation: bool
+
+
+class Consent(_Out, kw_only=True):
+    customer_id: str
+    personalisation: bool
+    updated_at: datetime
+
+
+class ErasureResult(_Out, kw_only=True):
+    customer_id: str
+    erased: dict[str, int]  # records removed per store (events, features, consent, ...)
+
+
+# ---------------------------------------------------------------------------------------- health
+
+
+class DependencyStatus(_Out, kw_only=True):
+    ok: bool
+    detail: str = ""
+
+
+class Readiness(_Out, kw_only=True):
+    ready: bool
+    dependencies: dict[str, DependencyStatus]
+
+
+class Health(_Out, kw_only=True):
+    status: Literal["ok"] = "ok"

@@ -1,0 +1,55 @@
+"""Build the :class:`~pricepilot.service.backend.ServiceBackend` the service runs on.
+
+``build_backend(settings)`` is the one place the engines (store, ingestion, online features,
+pricing, promotions, model registry, compliance) are assembled behind the service protocol.
+``settings.service.backend`` may name another factory as ``"module:factory"`` (a factory takes
+the settings and returns a backend), which is how the benchmark and tests plug in a backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from pricepilot.config import Settings
+from pricepilot.errors import ConfigError
+from pricepilot.service.backend import ServiceBackend
+
+BackendFactory = Callable[[Settings], ServiceBackend]
+
+
+def load_factory(spec: str) -> BackendFactory:
+    """The callable named by ``"package.module:function"``."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError("service.backend", f"{spec!r} is not of the form 'module:factory'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError("service.backend", f"cannot import {module_name!r}: {e}") from e
+    factory: Any = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError("service.backend", f"{module_name!r} has no callable {attr!r}")
+    return factory  # type: ignore[no-any-return]
+
+
+def build_backend(settings: Settings) -> ServiceBackend:
+    """The backend for ``settings``: ``service.backend`` if set, else the engines' backend."""
+    if settings.service.backend:
+        backend = load_factory(settings.service.backend)(settings)
+    else:
+        backend = build_engine_backend(settings)
+    if not isinstance(backend, ServiceBackend):
+        raise ConfigError("service.backend", f"{type(backend).__name__} is not a ServiceBackend")
+    return backend
+
+
+def build_engine_backend(settings: Settings) -> ServiceBackend:
+    """The real backend over the engines. The lead connects them here (see docs/service.md)."""
+    raise ConfigError(
+        "service.backend",
+        "the engines are not connected to the service yet: pricepilot.service.wiring."
+        "build_engine_backend must assemble store, ingestion, features, pricing and promotions; "
+        "until then set service.backend (or `pricepilot serve --backend module:factory`)",
+    )

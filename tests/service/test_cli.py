@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from typer.testing import CliRunner
+
+from pricepilot.cli.main import app
+from pricepilot.errors import ConfigError
+from pricepilot.service.auth import ApiKeyAuth
+
+runner = CliRunner()
+
+
+def test_keys_create_prints_a_key_once_and_its_settings_line() -> None:
+    r = runner.invoke(app, ["keys", "create", "--scope", "storefront", "--scope", "admin"])
+    assert r.exit_code == 0, r.output
+    key = re.search(r"shown once, store it now\): (\S+)", r.output).group(1)  # type: ignore[union-attr]
+    line = re.search(r'"([0-9a-f]{64})" = \[(.*)\]', r.output)
+    assert line is not None and key not in line.group(0)
+    assert line.group(2) == '"storefront", "admin"'
+    auth = ApiKeyAuth({line.group(1): ["storefront", "admin"]})
+    assert auth.scopes_for(key) == frozenset({"storefront", "admin"})
+
+
+def test_keys_create_refuses_an_unknown_scope() -> None:
+    r = runner.invoke(app, ["keys", "create", "--scope", "root"])
+    assert r.exit_code != 0
+
+
+def test_serve_stops_before_starting_a_server_when_the_backend_cannot_be_built() -> None:
+    r = runner.invoke(app, ["serve", "--port", "1", "--server", "uvicorn"])
+    assert isinstance(r.exception, ConfigError) and "not connected" in str(r.exception)
+
+
+def test_serve_passes_its_options_to_the_server_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import os
+
+    import uvicorn
+
+    from pricepilot.service.asgi import SETTINGS_ENV, TARGET, app_from_env
+
+    calls: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
+    monkeypatch.setenv(SETTINGS_ENV, "")
+    r = runner.invoke(app, [
+        "serve", "--server", "uvicorn", "--port", "8765", "--workers", "2",
+        "--database", "postgresql+psycopg://db.example/x", "--redis", "redis://r.example:6379/1",
+        "--backend", "tests.service.fake_backend:build",
+    ])
+    assert r.exit_code == 0, r.output
+    assert calls == [(TARGET, {"factory": True, "host": "127.0.0.1", "port": 8765, "workers": 2,
+                               "log_level": "warning", "access_log": False})]
+    passed = json.loads(os.environ[SETTINGS_ENV])
+    assert passed["store"] == {"type": "postgresql", "url": "postgresql+psycopg://db.example/x"}
+    assert passed["online"]["type"] == "redis" and passed["online"]["url"].startswith("redis://r")
+    assert app_from_env().state.pricepilot.settings.service.port == 8765
