@@ -278,6 +278,8 @@ def _parse_price(col: pa.ChunkedArray | pa.Array, currency: pa.Array,
     err.add(_np(pc.and_(pc.is_valid(text), pc.invert(ok))), "price",
             "is not a decimal number", text)
     text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    # Trailing zeros are not extra precision ("19.990" is 19.99), as in money.parse_amount.
+    text = pc.replace_substring_regex(text, r"(\.\d*?)0+$", r"\1")
     dot = np.asarray(pc.fill_null(pc.find_substring(text, "."), -1).to_numpy(
         zero_copy_only=False), dtype=np.int64)
     length = np.asarray(pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False),
