@@ -447,3 +447,39 @@ def test_without_configured_keys_every_v1_route_is_closed() -> None:
     app = create_app(make_settings(api_keys={}), FakeBackend())
     with TestClient(app) as c:
         assert c.post("/v1/quotes", json={"product_ids": ["a"]}, headers=SF).status_code == 401
+
+
+LONG = "x" * 129
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "param", "key"),
+    [
+        ("GET", f"/v1/admin/promotions/{LONG}", "promotion_id", AD),
+        ("DELETE", f"/v1/admin/promotions/{LONG}", "promotion_id", AD),
+        ("POST", f"/v1/admin/promotions/{LONG}/pause", "promotion_id", AD),
+        ("POST", f"/v1/admin/promotions/{LONG}/resume", "promotion_id", AD),
+        ("GET", f"/v1/admin/products/{LONG}", "product_id", AD),
+        ("GET", f"/v1/admin/guardrails/{LONG}", "category", AD),
+        ("POST", f"/v1/admin/models/{LONG}/promote", "version", AD),
+        ("DELETE", f"/v1/shoppers/{LONG}", "customer_id", AD),
+    ],
+)
+def test_an_overlong_path_parameter_is_a_422_naming_it(
+    client: TestClient, method: str, url: str, param: str, key: dict[str, str]
+) -> None:
+    assert detail(client.request(method, url, headers=key))[0] == f"$.path.{param}"
+
+
+def test_updating_a_promotion_validates_the_body_like_creating_one(client: TestClient) -> None:
+    pid = client.post("/v1/admin/promotions", json=PROMO, headers=AD).json()["promotion_id"]
+    r = client.put(f"/v1/admin/promotions/{pid}", json={**PROMO, "priority": -1}, headers=AD)
+    assert detail(r)[0] == "$.priority"
+    r = client.put(f"/v1/shoppers/{LONG}/consent", json={"personalisation": True}, headers=AD)
+    assert detail(r)[0] == "$.path.customer_id"
+
+
+def test_an_unknown_route_or_method_is_not_a_5xx(client: TestClient) -> None:
+    assert client.get("/v1/nothing", headers=SF).status_code == 404
+    r = client.patch("/v1/admin/promotions/p", headers=AD)
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) >= {"GET", "PUT", "DELETE"}

@@ -18,12 +18,10 @@ from typing import Annotated, Literal, Union
 import msgspec
 from msgspec import Meta
 
-from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
+# Catalogue and event structs are part of the wire format as they are; re-exported here so every
+# body type of the API can be found in one module.
+from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product  # noqa: F401
 from pricepilot.events.schemas import Event
-
-__all__ = [
-    "CategoryPolicy", "Guardrails", "Product", "Event",
-]
 
 MAX_QUOTE_PRODUCTS = 100
 MAX_EVENTS_PER_BATCH = 1_000
