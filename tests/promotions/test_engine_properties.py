@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pricepilot.promotions import model as m
-from pricepilot.promotions.cart import Cart, CartLine, ShippingLine
+from pricepilot.promotions.cart import Cart, CartLine, MarketState, ShippingLine
 from pricepilot.promotions.engine import PromotionEngine, compatible
 from pricepilot.promotions.policy import StackingPolicy
 from pricepilot.promotions.results import PricedCart
 
 AT = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+MARKET = MarketState(inventory={"GIFT": 1})  # one in stock: a two-unit gift is out of stock
 SKUS = ["A", "B", "C", "D"]
 CATS = ["x", "y"]
 
@@ -55,6 +56,8 @@ benefits = st.one_of(
               money, money),
     st.builds(m.RepeatingThreshold, step=st.just("25.00"), amount=money, cap=st.one_of(st.none(), money)),
     st.builds(m.ShippingDiscount, percent=pct),
+    st.builds(lambda price, n: m.Gift(items=[m.GiftItem(sku="GIFT", unit_price=price)], qty=n), money,
+              st.integers(1, 2)),
     st.builds(lambda items, p: m.Bundle(items=items, price=p),
               st.dictionaries(st.sampled_from(SKUS), st.integers(1, 2), min_size=1, max_size=2), money),
 )
@@ -65,7 +68,10 @@ def promotion_sets(draw: Any) -> list[m.Promotion]:
     n = draw(st.integers(1, 5))
     out = []
     for i in range(n):
-        conds = draw(st.lists(st.builds(m.MinQuantity, qty=st.integers(1, 4)), max_size=1))
+        conds = draw(st.lists(st.one_of(st.builds(m.MinQuantity, qty=st.integers(1, 4)),
+                                        st.builds(m.MinSubtotal, amount=money,
+                                                  base=st.sampled_from(["policy", "original"]))),
+                              max_size=1))
         out.append(m.Promotion(
             id=f"P{i}", currency="EUR", benefit=draw(benefits), priority=draw(st.integers(0, 3)),
             exclusive=draw(st.booleans()), exclusion_group=draw(st.sampled_from([None, None, "g"])),
@@ -115,15 +121,18 @@ def signature(priced: PricedCart) -> Any:
 def test_totals_floors_allocations_and_line_order_hold_for_any_cart(cart: Cart, promos: list[m.Promotion],
                                                                       policy: StackingPolicy, rnd: Any) -> None:
     engine = PromotionEngine(promos, policy)
-    priced = engine.price_cart(cart, None, AT)
+    priced = engine.price_cart(cart, None, AT, market=MARKET)
     check_invariants(cart, priced)
     shuffled = list(cart.lines)
     rnd.shuffle(shuffled)
-    again = engine.price_cart(Cart(currency="EUR", lines=shuffled, shipping=cart.shipping), None, AT)
+    again = engine.price_cart(Cart(currency="EUR", lines=shuffled, shipping=cart.shipping), None, AT,
+                              market=MARKET)
     assert signature(again) == signature(priced)
 
 
 def brute_force_best(cart: Cart, promos: list[m.Promotion], policy: StackingPolicy) -> int:
+    # promotions that cannot apply at all (a gift out of stock) take no part in the choice
+    promos = [p for p in promos if not (isinstance(p.benefit, m.Gift) and p.benefit.qty > MARKET.inventory["GIFT"])]
     compiled = PromotionEngine(promos, policy).promotions
     conflicted = {c.id for c in compiled if any(not compatible(c, o) for o in compiled if o is not c)}
     by_id = {c.id: c for c in compiled}
@@ -139,7 +148,8 @@ def brute_force_best(cart: Cart, promos: list[m.Promotion], policy: StackingPoli
             # a combination is maximal: a promotion combinable with all chosen ones is never dropped
             if any(all(compatible(by_id[o], by_id[s.id]) for s in subset) for o in set(by_id) - ids):
                 continue
-            best = max(best, PromotionEngine(list(subset), greedy).price_cart(cart, None, AT).discount_total)
+            best = max(best, PromotionEngine(list(subset), greedy).price_cart(cart, None, AT, market=MARKET)
+                       .discount_total)
     return best
 
 
@@ -148,5 +158,5 @@ def brute_force_best(cart: Cart, promos: list[m.Promotion], policy: StackingPoli
 def test_best_deal_saves_exactly_what_brute_force_finds(cart: Cart, promos: list[m.Promotion],
                                                          policy: StackingPolicy) -> None:
     best = StackingPolicy(**{**{f: getattr(policy, f) for f in policy.__struct_fields__}, "best_deal": True})
-    priced = PromotionEngine(promos, best).price_cart(cart, None, AT)
+    priced = PromotionEngine(promos, best).price_cart(cart, None, AT, market=MARKET)
     assert priced.discount_total == brute_force_best(cart, promos, policy)

@@ -26,6 +26,11 @@ if not CASES_FILE.exists():
     CASES_FILE = Path(__file__).resolve().parents[3] / "shared" / "promotions" / "peer-cases.json"
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text()) if CASES_FILE.exists() else []
 
+
+def test_the_peer_cases_file_is_present_under_ci() -> None:
+    if not CASES and os.environ.get("CI"):
+        pytest.fail(f"peer cases not found at {CASES_FILE}; set PRICEPILOT_PEER_CASES")
+
 DELIBERATE_DIFFERENCES: dict[str, str] = {
     "oscar-pct-3pct-round-down-total": (
         "oscar stores line discounts unrounded (0.4266 + 0.0984 = 0.525) while the offer total is "

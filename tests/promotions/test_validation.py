@@ -111,3 +111,32 @@ def test_a_set_refuses_duplicate_ids_shared_codes_and_unknown_references() -> No
         compile_all([c1, c2])
     with pytest.raises(ValidationError, match="unknown promotion"):
         compile_all([m.Promotion(id="X", benefit=m.PercentOff(percent="5"), combinable_with=["NOPE"])])
+
+
+@pytest.mark.parametrize(("p", "field", "words"), [
+    (promo(conditions=[m.CouponCode(codes=["A"], starts_at=datetime(2026, 2, 1), ends_at=datetime(2026, 1, 1))]),
+     "conditions[0].ends_at", "before it starts"),
+    (promo(conditions=[m.CouponCode(codes=["A"]), m.CouponCode(codes=["B"])]), "conditions[1]", "only one coupon"),
+    (promo(conditions=[m.CouponCode(codes=["A"], max_uses=0)]), "conditions[0].max_uses", ">= 1"),
+    (promo(benefit=m.Gift(items=[])), "benefit.items", "at least one gift"),
+    (promo(benefit=m.Bundle(items={}, price="5.00")), "benefit.items", "at least one SKU"),
+    (promo(benefit=m.Bundle(items={"A": 0}, price="5.00")), "benefit.items.A", ">= 1"),
+    (promo(benefit=m.BuyXGetY(buy_qty=1, percent="50", amount="1.00", repeat=False)), "benefit", "not both"),
+    (promo(benefit=m.BuyXGetY(buy_qty=0, repeat=False)), "benefit.buy_qty", ">= 1"),
+    (promo(benefit=m.AmountOff(amount="1.00", per="unit", include_shipping=True)), "benefit.include_shipping",
+     "order-level"),
+    (promo(benefit=m.PercentOff(percent="10", max_units=0)), "benefit.max_units", ">= 1"),
+    (promo(benefit=m.TieredThreshold(tiers=[m.Tier(spend="100", percent="120")])), "benefit.tiers[0].percent",
+     "(0, 100]"),
+    (promo(benefit=m.RepeatingThreshold(step="0", amount="1")), "benefit.step", "positive"),
+    (promo(benefit=m.RepeatingThreshold(step="100", amount="10", cap="1.234")), "benefit.cap", "decimals"),
+    (promo(limits=m.Limits(max_discount_per_application="0")), "limits.max_discount_per_application", "positive"),
+    (promo(benefit=m.PercentOff(percent=12.5)), "benefit.percent", "not a float"),  # type: ignore[arg-type]
+])
+def test_more_bad_definitions_are_refused(p: m.Promotion, field: str, words: str) -> None:
+    refuse(p, field, words)
+
+
+def test_an_empty_promotion_id_is_refused() -> None:
+    with pytest.raises(ValidationError, match="must not be empty"):
+        compile_promotion(m.Promotion(id=" ", benefit=m.PercentOff(percent="5")))

@@ -271,8 +271,7 @@ class PromotionEngine:
             if subsets is not None:
                 rank = {c.id: k for k, c in enumerate(sorted(live, key=_rank))}
                 best: tuple[tuple[int, tuple[int, ...]], _Outcome] | None = None
-                for s in subsets:
-                    out = self._run(ctx, free + s)
+                for out in self._run_many(ctx, [free + s for s in subsets]):
                     key = (-out.total, tuple(sorted(rank[i] for i in out.info)))
                     if best is None or key < best[0]:
                         best = (key, out)
@@ -301,77 +300,110 @@ class PromotionEngine:
             lambda t, b: threshold_base(run, tu if t is None else item_units(run, t), b), lambda: "") is None
 
     def _run(self, ctx: _Ctx, combo: list[Compiled]) -> _Outcome:
+        run, out = self._fresh(ctx)
+        for c in sorted(combo, key=_rank):
+            self._apply(ctx, run, out, c)
+        return out
+
+    def _run_many(self, ctx: _Ctx, combos: list[list[Compiled]]) -> list[_Outcome]:
+        """Outcomes of several combinations, sharing the work of their common prefixes: every
+        combination runs in rank order, so combinations agreeing on their first k promotions
+        share the state after k steps (a trie walk)."""
+        ordered = [sorted(cmb, key=_rank) for cmb in combos]
+        results: list[_Outcome | None] = [None] * len(ordered)
+        run0, out0 = self._fresh(ctx)
+        stack: list[tuple[Run, _Outcome, int, list[int]]] = [(run0, out0, 0, list(range(len(ordered))))]
+        while stack:
+            run, out, depth, idxs = stack.pop()
+            groups: dict[str | None, list[int]] = {}
+            for i in idxs:
+                key = ordered[i][depth].id if depth < len(ordered[i]) else None
+                groups.setdefault(key, []).append(i)
+            for n, (key, g) in enumerate(groups.items()):
+                last = n == len(groups) - 1
+                r, o = (run, out) if last else _copy_state(run, out)
+                if key is None:
+                    for i in g:
+                        results[i] = o
+                    continue
+                self._apply(ctx, r, o, ordered[g[0]][depth])
+                stack.append((r, o, depth + 1, g))
+        return [r for r in results if r is not None]
+
+    def _fresh(self, ctx: _Ctx) -> tuple[Run, _Outcome]:
         p = self.policy
         units = ctx.units
         run = Run(units=units, net=list(units.orig), consumed=[False] * len(units.orig), rounding=p.rounding,
                   compounding=p.compounding, threshold_base=p.threshold_base, allocation=p.allocation,
                   rounding_point=p.rounding_point, consumption=p.consumption)
-        out = _Outcome(run=run)
-        for c in sorted(combo, key=_rank):
-            tu = ctx.targeted[c.id]
+        return run, _Outcome(run=run)
 
-            def qty_of(t: m.Targeting | None, tu: list[int] = tu) -> int:
-                return len(tu) if t is None else len(item_units(run, t))
+    def _apply(self, ctx: _Ctx, run: Run, out: _Outcome, c: Compiled) -> None:
+        """Apply one promotion to the running state (the applicator's step)."""
+        p = self.policy
+        tu = ctx.targeted[c.id]
 
-            def spend_of(t: m.Targeting | None, base: str, tu: list[int] = tu) -> int:
-                return threshold_base(run, tu if t is None else item_units(run, t), base)
+        def qty_of(t: m.Targeting | None, tu: list[int] = tu) -> int:
+            return len(tu) if t is None else len(item_units(run, t))
 
-            f = dynamic_failure(c, qty_of, spend_of, lambda c=c: describe(c)) if c.has_dynamic else None
-            if f is not None:
-                out.fails[c.id] = f
-                continue
-            if isinstance(c.spec.benefit, m.Gift):
-                gu = ctx.gift_units[c.id]
-                taken = {}
-                for u in gu:
-                    taken[u] = run.net[u]
-                    run.net[u] = 0
-                out.allocs[c.id] = taken
-                out.info[c.id] = (sum(taken.values()), 1, None)
-                out.gifts[c.id] = gu
-                out.order.append(c.id)
-                continue
-            apps, reason, hint = compute(c, run, tu)
-            if not apps:
-                msg = {"min_subtotal": "spend threshold not reached", "min_quantity": "not enough qualifying items",
-                       "no_saving": "the deal would not lower the price", "no_shipping": "no shipping to discount",
-                       "bundle_incomplete": "not every item of the bundle is in the cart"}.get(reason or "", "no qualifying items")
-                out.fails[c.id] = (reason or "no_targeted_items", msg, hint)
-                continue
-            if c.spec.limits.max_applications is not None:
-                apps = apps[: c.spec.limits.max_applications]
-            max_disc = c.money.get("max_discount")
-            budget_left = None
-            if "budget" in c.money:
-                budget_left = c.money["budget"] - ctx.usage.spent.get(c.id, 0)
-            total = 0
-            napps = 0
+        def spend_of(t: m.Targeting | None, base: str, tu: list[int] = tu) -> int:
+            return threshold_base(run, tu if t is None else item_units(run, t), base)
+
+        f = dynamic_failure(c, qty_of, spend_of, lambda c=c: describe(c)) if c.has_dynamic else None
+        if f is not None:
+            out.fails[c.id] = f
+            return
+        if isinstance(c.spec.benefit, m.Gift):
+            gu = ctx.gift_units[c.id]
             taken = {}
-            for a in apps:
-                amt = a.amount if max_disc is None else min(a.amount, max_disc)
-                if budget_left is not None:
-                    amt = min(amt, budget_left - total)
-                if amt <= 0:
-                    continue
-                parts = spread(amt, a.weights, [run.room(u) for u in a.units], a.redistribute, p.allocation)
-                s = sum(parts)
-                if s == 0:
-                    continue
-                for u, part in zip(a.units, parts):
-                    if part:
-                        run.net[u] -= part
-                        taken[u] = taken.get(u, 0) + part
-                for u in a.consume:
-                    run.consumed[u] = True
-                total += s
-                napps += 1
-            if total == 0:
-                out.fails[c.id] = ("no_saving", "nothing left to discount (floors or earlier promotions)", hint)
-                continue
+            for u in gu:
+                taken[u] = run.net[u]
+                run.net[u] = 0
             out.allocs[c.id] = taken
-            out.info[c.id] = (total, napps, hint)
+            out.info[c.id] = (sum(taken.values()), 1, None)
+            out.gifts[c.id] = gu
             out.order.append(c.id)
-        return out
+            return
+        apps, reason, hint = compute(c, run, tu)
+        if not apps:
+            msg = {"min_subtotal": "spend threshold not reached", "min_quantity": "not enough qualifying items",
+                   "no_saving": "the deal would not lower the price", "no_shipping": "no shipping to discount",
+                   "bundle_incomplete": "not every item of the bundle is in the cart"}.get(reason or "", "no qualifying items")
+            out.fails[c.id] = (reason or "no_targeted_items", msg, hint)
+            return
+        if c.spec.limits.max_applications is not None:
+            apps = apps[: c.spec.limits.max_applications]
+        max_disc = c.money.get("max_discount")
+        budget_left = None
+        if "budget" in c.money:
+            budget_left = c.money["budget"] - ctx.usage.spent.get(c.id, 0)
+        total = 0
+        napps = 0
+        taken = {}
+        for a in apps:
+            amt = a.amount if max_disc is None else min(a.amount, max_disc)
+            if budget_left is not None:
+                amt = min(amt, budget_left - total)
+            if amt <= 0:
+                continue
+            parts = spread(amt, a.weights, [run.room(u) for u in a.units], a.redistribute, p.allocation)
+            s = sum(parts)
+            if s == 0:
+                continue
+            for u, part in zip(a.units, parts):
+                if part:
+                    run.net[u] -= part
+                    taken[u] = taken.get(u, 0) + part
+            for u in a.consume:
+                run.consumed[u] = True
+            total += s
+            napps += 1
+        if total == 0:
+            out.fails[c.id] = ("no_saving", "nothing left to discount (floors or earlier promotions)", hint)
+            return
+        out.allocs[c.id] = taken
+        out.info[c.id] = (total, napps, hint)
+        out.order.append(c.id)
 
     # ------------------------------------------------------------------ result
     def _result(self, cart: Cart, ctx: _Ctx, out: _Outcome, line_units: dict[int, list[int]],
@@ -437,6 +469,16 @@ def _probe(units: Units) -> Run:
     return Run(units=units, net=units.orig, consumed=[], rounding="half_up", compounding="running_net",
                threshold_base="running_net", allocation="largest_remainder", rounding_point="line",
                consumption="deals")
+
+
+def _copy_state(run: Run, out: _Outcome) -> tuple[Run, _Outcome]:
+    r = Run(units=run.units, net=list(run.net), consumed=list(run.consumed), rounding=run.rounding,
+            compounding=run.compounding, threshold_base=run.threshold_base, allocation=run.allocation,
+            rounding_point=run.rounding_point, consumption=run.consumption)
+    # allocation dicts are never changed once recorded, so sharing them is safe
+    o = _Outcome(allocs=dict(out.allocs), info=dict(out.info), fails=dict(out.fails), gifts=dict(out.gifts),
+                 order=list(out.order), run=r)
+    return r, o
 
 
 def _plain(c: Compiled) -> bool:
