@@ -39,3 +39,11 @@ def test_b2_demand_shapes_are_the_published_ones_and_unknown_shapes_are_refused(
     with pytest.raises(ValueError):
         b2_demand("cubic")
     assert np.all(b2_demand("logit") > 0)
+
+
+def test_b2_gives_identical_results_with_highs_and_the_batched_exact_solver() -> None:
+    vertex = run_b2("exponential", horizon=40, seeds=4, seed=5)
+    highs = run_b2("exponential", horizon=40, seeds=4, seed=5, solver="highs")
+    assert vertex.ratios.tolist() == pytest.approx(highs.ratios.tolist(), abs=1e-9)
+    with pytest.raises(ValueError):
+        run_b2("linear", horizon=2, seeds=1, solver="simplex")

@@ -200,61 +200,21 @@ def apply_guardrails(prices: I64, spec: GuardrailSpec) -> tuple[I64, list[StageT
 
 
 def _apply_ladder(prices: I64, spec: GuardrailSpec) -> tuple[I64, list[StageTrace]]:
-    p = np.asarray(prices, dtype=np.int64).copy()
-    n = p.shape[0]
-    lo = np.full(n, max(spec.floor, 1), dtype=np.int64)
-    hi = np.full(n, _BIG, dtype=np.int64)
-    trace: list[StageTrace] = []
-
-    def clamp(name: str, a: int | None, b: int | None, rule: str) -> None:
-        nonlocal p, lo, hi
-        before = p
-        after = p
-        if a is not None:
-            after = np.maximum(after, a)
-            lo = np.maximum(lo, a)
-        if b is not None:
-            after = np.minimum(after, b)
-            hi = np.minimum(hi, b)
-        p = after.astype(np.int64)
-        trace.append(StageTrace(name, before, p, rule))
-
-    clamp("ceiling", None, spec.ceiling,
-          f"ceiling {spec.ceiling}" if spec.ceiling is not None else "no ceiling")
-    if spec.band is not None:
-        clamp("competitor_band", spec.band[0], spec.band[1],
-              f"within [{spec.band[0]}, {spec.band[1]}] of the competitor price")
-    else:
-        clamp("competitor_band", None, None, "no competitor price known")
-    if spec.change is not None:
-        clamp("max_change", spec.change[0], spec.change[1],
-              f"daily change within [{spec.change[0]}, {spec.change[1]}]")
-    else:
-        clamp("max_change", None, None, "no current price")
-
-    before = p
-    if spec.ladder is not None:
-        p = _nearest_ladder_in(p, lo, hi, np.asarray(spec.ladder, dtype=np.int64))
-        trace.append(StageTrace("price_ending", before, p, "nearest ladder price"))
-    elif spec.ending is not None:
-        p = _nearest_ending_in(p, lo, hi, spec.ending, spec.modulus)
-        trace.append(StageTrace("price_ending", before, p,
-                                f"ends in {spec.ending} (mod {spec.modulus})"))
-    else:
-        trace.append(StageTrace("price_ending", before, p, "no price ending"))
-
-    before = p
+    """Ladder products: the clamping stages as for any product, then the nearest ladder price
+    inside the window they leave, then the first ladder price at or above the margin floor (the
+    floor itself when no ladder price clears it: the floor wins over the ladder)."""
+    rules = stage_rules(spec)
+    a = GuardrailArrays.of([msgspec.structs.replace(spec, ending=None)])
+    final, tr = apply_guardrails_batch(np.asarray(prices, dtype=np.int64)[None, :], a)
+    trace = [StageTrace(n, b[0], af[0], rules[n]) for n, b, af in tr[:3]]
+    p = tr[2][2][0]
+    lo = np.full_like(p, max(int(a.floor[0, 0]), 1, int(a.band_lo[0, 0]), int(a.change_lo[0, 0])))
+    hi = np.full_like(p, min(int(a.ceiling[0, 0]), int(a.band_hi[0, 0]), int(a.change_hi[0, 0])))
+    lad = np.asarray(spec.ladder, dtype=np.int64)
+    on_ladder = _nearest_ladder_in(p, lo, hi, lad)
+    trace.append(StageTrace("price_ending", p, on_ladder, rules["price_ending"]))
     f = spec.floor
-    p = np.maximum(p, f)
-    if spec.ladder is not None:
-        lad = np.asarray(spec.ladder, dtype=np.int64)
-        ok = lad[lad >= f]
-        if ok.size:
-            p = np.where(np.isin(p, lad), p, ok[0])
-        # no ladder price clears the floor: the floor wins over the ladder
-    elif spec.ending is not None:
-        off = np.mod(p - spec.ending, spec.modulus)
-        p = np.where(off == 0, p, p + (spec.modulus - off))
-    p = p.astype(np.int64)
-    trace.append(StageTrace("margin_floor", before, p, f"margin floor {f}"))
-    return p, trace
+    ok = lad[lad >= f]
+    floored = np.where(on_ladder >= f, on_ladder, ok[0] if ok.size else f).astype(np.int64)
+    trace.append(StageTrace("margin_floor", on_ladder, floored, rules["margin_floor"]))
+    return floored, trace
