@@ -295,6 +295,7 @@ def build_training_set(
     dedupe: bool = True,
     extra_columns: Sequence[str] = (),
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> pd.DataFrame:
     """One row per view of a catalogued product, features strictly before the view.
 
@@ -303,8 +304,9 @@ def build_training_set(
     session id, in the same session; views without a session id use the window alone.
     ``attribution="window"`` ignores sessions. ``timezone`` (the shop's) sets the local hour,
     weekday and calendar day of the context features; day buckets of the windowed counts are UTC
-    days. ``dedupe`` drops repeated ``event_id`` (first occurrence wins, as in the online state).
+    days. ``dedupe`` keeps one event per ``event_id`` (the earliest), as the online seen-set does.
     ``extra_columns`` appends view columns from ``event_id``, ``session_id``, ``quote_id``.
+    ``threads`` and ``memory_limit`` (e.g. ``"4GB"``) bound DuckDB's use of the machine.
     """
     if attribution not in ("session", "window"):
         raise ValidationError("training set", "attribution", f"unknown rule {attribution!r}")
@@ -331,6 +333,9 @@ def build_training_set(
         con.execute("SET enable_progress_bar = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            # DuckDB spills to temporary files beyond this ("4GB"); default: 80% of the RAM
+            con.execute("SET memory_limit = ?", [memory_limit])
         con.register("ev_raw", events)
         con.register("prod", prod)
         con.register("shoppers", shop)
