@@ -25,6 +25,8 @@ True
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -204,7 +206,8 @@ FROM ev WHERE type = 'competitor_price' AND price IS NOT NULL GROUP BY ALL;
 CREATE TEMP TABLE k_tl AS
 WITH pts AS (SELECT DISTINCT product_id, ts FROM kc),
      comps AS (SELECT DISTINCT product_id, competitor FROM kc),
-     grid AS (SELECT pts.product_id, pts.ts, comps.competitor FROM pts JOIN comps USING (product_id))
+     grid AS (SELECT pts.product_id, pts.ts, comps.competitor
+              FROM pts JOIN comps USING (product_id))
 SELECT g.product_id, g.ts, min(k.price) AS comp_price, max(k.promo) AS comp_promo
 FROM grid g ASOF JOIN kc k
   ON g.product_id = k.product_id AND g.competitor = k.competitor AND k.ts <= g.ts
@@ -281,7 +284,8 @@ def _check_events(con: duckdb.DuckDBPyConnection) -> None:
         raise ValidationError("event log", "currency", f"unknown currencies {[b[0] for b in bad]}")
     ts_type = con.execute("SELECT typeof(ts) FROM ev_raw LIMIT 1").fetchall()
     if ts_type and ts_type[0][0] not in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT"):
-        raise ValidationError("event log", "ts", f"must be integer microseconds, got {ts_type[0][0]}")
+        raise ValidationError("event log", "ts",
+                              f"must be integer microseconds, got {ts_type[0][0]}")
 
 
 def build_training_set(
@@ -331,6 +335,9 @@ def build_training_set(
     con = duckdb.connect(config=_DUCKDB_CONFIG)
     try:
         con.execute("SET enable_progress_bar = false")
+        # spill files go to the system temp dir, never into the working directory
+        con.execute("SET temp_directory = ?",
+                    [os.path.join(tempfile.gettempdir(), "pricepilot-duckdb")])
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
@@ -341,7 +348,9 @@ def build_training_set(
         con.register("shoppers", shop)
         con.register("cur", cur)
         _check_events(con)
-        dedupe_sql = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts) = 1" if dedupe else ""
+        dedupe_sql = (
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts) = 1" if dedupe else ""
+        )
         con.execute(_SQL.format(dedupe=dedupe_sql, day=DAY_US,
                                 long_days=WINDOW_LONG_DAYS - 1, short_days=WINDOW_SHORT_DAYS - 1))
         for name, q in _LOOKUPS.items():
@@ -484,7 +493,8 @@ def time_split(frame: pd.DataFrame, n_folds: int) -> Iterator[tuple[npt.NDArray[
     [([1, 2, 3], [4]), ([1, 2, 3, 4], [0, 5])]
     """
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1:
-        raise ValidationError("time split", "n_folds", f"must be a positive integer, got {n_folds!r}")
+        raise ValidationError("time split", "n_folds",
+                              f"must be a positive integer, got {n_folds!r}")
     if "ts" not in frame.columns:
         raise ValidationError("time split", "ts", "frame has no ts column")
     ts = frame["ts"].to_numpy(np.int64)
