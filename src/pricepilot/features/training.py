@@ -385,8 +385,9 @@ def _np(col: pa.ChunkedArray) -> npt.NDArray[np.float64]:
     return np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy(), dtype=np.float64)
 
 
-def _text(col: pa.ChunkedArray) -> npt.NDArray[np.object_]:
-    return np.asarray(col.to_pylist(), dtype=object)
+def _text(col: pa.ChunkedArray) -> pd.Series:
+    """A text column as a pandas string Series (Arrow-backed: no Python object per value)."""
+    return col.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
 def _assemble(
@@ -438,7 +439,7 @@ def _assemble(
     hol = np.zeros(n, dtype=np.float64)
     if len(holidays) and n:
         local_day = local.tz_localize(None).to_numpy().astype("datetime64[D]")
-        region = out["u_region"]
+        region = out["u_region"].to_numpy(dtype=object, na_value=None)
         for h in holidays.itertuples(index=False):
             hit = (local_day == np.datetime64(str(h.day)[:10], "D")) & (ts > h.ts)
             if h.region is not None and not (isinstance(h.region, float) and np.isnan(h.region)):
@@ -452,7 +453,7 @@ def _assemble(
     comp = j["kt.comp_price"]
     currency = _text(views.column("currency"))
     p = price.astype(np.float64)
-    exp = pd.Series(currency, dtype=object).map(CURRENCY_EXPONENTS).fillna(2).to_numpy(np.float64)
+    exp = currency.map(CURRENCY_EXPONENTS).fillna(2).to_numpy(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["x_price_ratio_list"] = p / list_price.astype(np.float64)
         out["x_price_ratio_comp"] = p / comp
