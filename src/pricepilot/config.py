@@ -77,6 +77,8 @@ class IngestSettings(_Section):
     outlier_method: Literal["zscore", "iqr"] = "iqr"
     outlier_threshold: float = 3.0
     batch_size: int = 50_000
+    # Insert batch k on a worker thread while batch k+1 is read and validated (two cores busy).
+    pipeline: bool = True
 
 
 class ComplianceSettings(_Section):
