@@ -93,6 +93,8 @@ VARIANTS: dict[str, tuple[dict[str, object], tuple[str, ...]]] = {
     "default": ({}, ()),
     "serial": ({"ingest.pipeline": False}, ()),  # no insert/validate overlap
     "temp-memory": ({}, ("temp_store=MEMORY",)),
+    "temp-file": ({}, ("temp_store=FILE",)),
+    "temp-file-threads0": ({}, ("temp_store=FILE", "threads=0")),
     "threads0": ({}, ("threads=0",)),
     "cache256m": ({}, ("cache_size=-262144",)),
 }
