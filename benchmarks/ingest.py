@@ -98,7 +98,6 @@ VARIANTS: dict[str, tuple[dict[str, object], tuple[str, ...]]] = {
     "threads0": ({}, ("threads=0",)),
     "cache256m": ({}, ("cache_size=-262144",)),
     "bulk-cache64m": ({}, ("bulk-cache=65536",)),  # the bulk-load cache of before 2026-11-29
-    "bulk-cache-temp-file": ({}, ("temp_store=FILE",)),
 }
 
 
