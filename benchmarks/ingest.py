@@ -92,12 +92,11 @@ def catalogue() -> list[Product]:
 VARIANTS: dict[str, tuple[dict[str, object], tuple[str, ...]]] = {
     "default": ({}, ()),
     "serial": ({"ingest.pipeline": False}, ()),  # no insert/validate overlap
-    "temp-memory": ({}, ("temp_store=MEMORY",)),
+    "temp-memory": ({}, ("temp_store=MEMORY",)),  # the setting before 2026-11-29
     "temp-file": ({}, ("temp_store=FILE",)),
     "temp-file-threads0": ({}, ("temp_store=FILE", "threads=0")),
     "threads0": ({}, ("threads=0",)),
     "cache256m": ({}, ("cache_size=-262144",)),
-    "bulk-cache64m": ({}, ("bulk-cache=65536",)),  # the bulk-load cache of before 2026-11-29
 }
 
 
@@ -109,10 +108,6 @@ def run(url: str, path: Path, settings_dir: Path,
     settings = load_settings(None, env={},
                              overrides={"paths.data_dir": str(settings_dir), **overrides})
     store = open_store(url)
-    bulk = [p for p in pragmas if p.startswith("bulk-cache=")]
-    if bulk:  # not a pragma: the store's page cache for the bulk-load window, KiB
-        store.bulk_cache_kib = int(bulk[0].split("=")[1])
-        pragmas = tuple(p for p in pragmas if p not in bulk)
     if pragmas and store.dialect == "sqlite":
         @sa.event.listens_for(store.engine, "connect")
         def _pragmas(dbapi_conn: object, _rec: object) -> None:
