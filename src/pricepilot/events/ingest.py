@@ -280,7 +280,8 @@ def _start(store: Store, settings: Settings, clock: Clock | None, on_error: OnEr
 
 @contextmanager
 def _pipeline(run: _Run) -> Iterator[None]:
-    """Insert batch *k* on a worker thread while batch *k+1* is read and validated.
+    """With ``ingest.pipeline``: insert batch *k* on a worker thread while batch *k+1* is read
+    and validated.
 
     Both stages spend most of their time in C code that releases the GIL (Arrow compute and
     Parquet decoding; ``sqlite3_step``; PostgreSQL's server), so on two cores the stages
