@@ -41,7 +41,6 @@ from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
-from pricepilot.events.ingest import ingest_events
 from pricepilot.events.schemas import Calendar, CompetitorPrice, Event, Inventory
 from pricepilot.features.online import OnlineFeatures, open_online_features
 from pricepilot.pricing.decision import Decision
@@ -68,6 +67,7 @@ from pricepilot.service.adapters import (
     wire_quote,
 )
 from pricepilot.service.decision_log import DecisionLog
+from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
 from pricepilot.service.price_history import StorePriceHistory
 from pricepilot.service.tables import service_orders as orders_t
@@ -137,6 +137,7 @@ class EngineBackend:
             store.migrate()
         self.store: SqlStore = store
         self.pseudonymise = Pseudonymiser(settings.security.pseudonym_key)
+        self.live_events = LiveIngestor(store, settings, self.clock)
         self.signer = QuoteSigner.from_settings(settings, self.clock)
         # the catalogue is cached in process: quotes (and the fallback) need no database read
         self.catalogue: dict[str, Product] = {p.product_id: p for p in store.list_products()}
@@ -197,6 +198,7 @@ class EngineBackend:
     def _cache_product(self, p: Product) -> None:
         self.catalogue[p.product_id] = p
         self.features.set_products([p])
+        self.live_events.add_products([p.product_id])
 
     def _shopper(self, user_id: str | None) -> Shopper | None:
         if user_id is None:
@@ -214,7 +216,7 @@ class EngineBackend:
             evs.append(msgspec.structs.replace(ev, user_id=self.pseudonymise(uid))  # type: ignore[arg-type]
                        if uid is not None else ev)
         # durable first: the answer is sent only after the store has the events
-        report = ingest_events(self.store, evs, self.settings, clock=self.clock)
+        accepted, duplicates = self.live_events.ingest(evs)
         try:
             self.features.learn_many(evs)
         except Exception as e:
@@ -222,8 +224,7 @@ class EngineBackend:
             raise Unavailable("online features", f"events stored but not learned: {e}") from e
         if any(isinstance(e, (Calendar, CompetitorPrice, Inventory)) for e in evs):
             self._market = None
-        return s.IngestResult(accepted=report.inserted,
-                              duplicates=report.duplicates + report.already_present)
+        return s.IngestResult(accepted=accepted, duplicates=duplicates)
 
     # ================================================================== quotes
     async def quote(self, request: s.QuoteRequest) -> s.QuoteResponse:
