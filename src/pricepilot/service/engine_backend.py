@@ -23,6 +23,8 @@ True
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 import logging
 import time
 import uuid
@@ -201,12 +203,39 @@ class EngineBackend:
         self.live_events.add_products([p.product_id])
 
     def _shopper(self, user_id: str | None) -> Shopper | None:
+        """The shopper's record (consent, declared attributes), read on every request so an
+        opt-out applies to the next quote whichever process serves it."""
         if user_id is None:
             return None
+        if self.store.dialect == "sqlite":
+            return self._sqlite_shopper(user_id)
         try:
             return self.store.get_shopper(user_id)
         except NotFound:
             return None
+
+    def _sqlite_shopper(self, user_id: str) -> Shopper | None:
+        # The store opens every SQLite transaction with BEGIN IMMEDIATE (the write lock), so its
+        # reads queue behind the write-behind flushes; a plain autocommit SELECT reads the last
+        # committed WAL snapshot without taking a lock.
+        raw = self.store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("SELECT tier, device, region, channel, attributes, personalisation_consent"
+                        " FROM shoppers WHERE shopper_id = ?", (user_id,))
+            row = cur.fetchone()
+            cur.close()
+        except sqlite3.Error as e:
+            raise Unavailable("store", f"shopper read failed: {e}") from e
+        finally:
+            raw.close()
+        if row is None:
+            return None
+        attrs = row[4]
+        return Shopper(shopper_id=user_id, tier=row[0], device=row[1], region=row[2],
+                       channel=row[3],
+                       attributes=json.loads(attrs) if isinstance(attrs, str) else dict(attrs or {}),
+                       personalisation_consent=bool(row[5]))
 
     # ================================================================== events
     async def ingest_events(self, events: Sequence[Event]) -> s.IngestResult:
