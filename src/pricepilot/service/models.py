@@ -8,7 +8,7 @@ meanwhile. A version that cannot be loaded (missing, corrupt or tampered artefac
 model and the reason; quotes then fall back to guarded list prices.
 
 >>> import tempfile
->>> holder = ModelHolder(__import__("pricepilot.demand.registry", fromlist=["x"]).ModelRegistry(tempfile.mkdtemp()))
+>>> holder = ModelHolder(ModelRegistry(tempfile.mkdtemp()))
 >>> holder.current().model is None, holder.current().reason
 (True, 'no demand model has been promoted')
 """
