@@ -90,8 +90,10 @@ def promotion_from_spec(promotion_id: str, spec: s.PromotionSpec, *,
                              get=t, repeat=False)
     else:
         benefit = m.ShippingDiscount(percent="100")
+    # free shipping can only run in the shipping stage; the spec's stage defaults to "item"
+    stage = "shipping" if isinstance(b, s.FreeShipping) else spec.stage
     return m.Promotion(
-        id=promotion_id, benefit=benefit, currency=cur, name=spec.name, stage=spec.stage,
+        id=promotion_id, benefit=benefit, currency=cur, name=spec.name, stage=stage,
         priority=spec.priority, exclusive=spec.exclusive,
         combinable_with=list(spec.combinable_with), starts_at=spec.starts_at,
         ends_at=spec.ends_at, targeting=targeting, conditions=conditions, limits=limits,
