@@ -55,5 +55,9 @@ def test_events_then_quote_and_order_redemption_on_postgres_and_redis(
         client.post("/v1/orders/o1/cancel", headers=SF)
         again = client.post("/v1/orders", headers=SF, json={**other, "order_id": "o3"})
         assert again.json()["redemptions"] == [{"promotion_id": pid, "amount": 500}]
+        erased = client.delete("/v1/shoppers/c1", headers=AD).json()["erased"]
+        assert erased["events"] == 3 and erased["orders"] == 1  # o1; o2 and o3 are c2's
+        after = backend.features.features_for(pseudo, backend.catalogue["SKU-1"], NOW, "s1")
+        assert after["u_views_7d"] == 0.0 and after["u_session_views"] == 0.0  # gone from Redis
         ready = client.get("/readyz").json()["dependencies"]
         assert ready["store"]["detail"] == "postgresql" and ready["online_features"]["ok"]
