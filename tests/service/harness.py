@@ -32,10 +32,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+import pricepilot
 from pricepilot.config import Settings
 from pricepilot.service.asgi import SETTINGS_ENV, settings_to_env
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+# The child imports the same pricepilot as the test process.
+SRC = Path(pricepilot.__file__).resolve().parents[1]
 APP_FACTORY = "pricepilot.service.asgi:app_from_env"
 
 
