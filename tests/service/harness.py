@@ -117,7 +117,7 @@ class FaultProxy:
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._call(self._cut())
+            self._call(self._shutdown())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
         self._loop.close()
@@ -147,6 +147,14 @@ class FaultProxy:
         self._writers.clear()
         if server is not None:
             await server.wait_closed()
+
+    async def _shutdown(self) -> None:
+        await self._cut()
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._server is None:  # accepted in the instant of a cut
