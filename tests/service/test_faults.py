@@ -131,6 +131,11 @@ def test_quotes_fall_back_while_redis_is_down_and_recover_when_it_returns(
             refused = c.post("/v1/events", json=[view("v-2", "c-1")])
             assert refused.status_code == 503, refused.text
             assert refused.headers["Retry-After"] == "2"
+            # the promotion ledger lives in Redis too: an order cannot be redeemed, so it is
+            # refused with 503 rather than confirmed without its limits checked
+            order = c.post("/v1/orders", json={"order_id": "o-down", "currency": "EUR",
+                                               "lines": [{"product_id": "MUG"}]})
+            assert order.status_code == 503, order.text
 
             redis_server.start()  # back, empty (no persistence)
             eventually(lambda: c.get("/readyz").status_code == 200, what="ready again")
