@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pricepilot.config import load_settings
@@ -33,6 +35,9 @@ def test_a_factory_returning_something_else_is_refused() -> None:
         build_backend(s)
 
 
-def test_without_a_factory_the_unconnected_engines_are_reported_clearly() -> None:
-    with pytest.raises(ConfigError, match="not connected"):
-        build_backend(load_settings(path=None, env={}))
+def test_without_a_factory_the_engines_backend_is_built(tmp_path: Path) -> None:
+    s = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
+    backend = build_backend(s)
+    assert type(backend).__name__ == "EngineBackend"
+    assert (tmp_path / "pricepilot.db").exists() or list(tmp_path.glob("*.db"))
+    backend.close()  # type: ignore[attr-defined]

@@ -46,10 +46,9 @@ def build_backend(settings: Settings) -> ServiceBackend:
 
 
 def build_engine_backend(settings: Settings) -> ServiceBackend:
-    """The real backend over the engines. The lead connects them here (see docs/service.md)."""
-    raise ConfigError(
-        "service.backend",
-        "the engines are not connected to the service yet: pricepilot.service.wiring."
-        "build_engine_backend must assemble store, ingestion, features, pricing and promotions; "
-        "until then set service.backend (or `pricepilot serve --backend module:factory`)",
-    )
+    """The real backend over the engines (:class:`pricepilot.service.engine_backend.EngineBackend`):
+    the store of ``settings`` (SQLite by default, migrated on start), online features in process or
+    on Redis, the model registry under ``settings.models_dir``."""
+    from pricepilot.service.engine_backend import EngineBackend
+
+    return EngineBackend(settings)
