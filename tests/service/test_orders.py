@@ -51,3 +51,27 @@ def test_a_coupon_whose_limit_ran_out_refuses_the_order_with_a_conflict(
 def test_a_coupon_the_cart_does_not_qualify_for_is_not_a_conflict() -> None:
     priced = _price(m.Limits(), Usage(), m.CouponCode(codes=["FIFTY"]), code="UNKNOWN")
     refuse_exhausted_coupons(priced)  # type: ignore[arg-type]
+
+
+def test_the_engine_backend_refuses_an_order_once_its_coupon_is_used_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import AD, SF
+    from .engine_support import engine_client, engine_settings
+
+    with engine_client(engine_settings(tmp_path)) as (client, _):
+        r = client.post("/v1/admin/promotions", headers=AD, json={
+            "name": "one use", "benefits": [{"type": "percent_off", "percent": 10}],
+            "coupon_code": "ONCE", "usage_limit": 1})
+        assert r.status_code == 201, r.text
+
+        def order(oid: str) -> dict[str, object]:
+            return {"order_id": oid, "currency": "EUR", "coupons": ["ONCE"],
+                    "lines": [{"product_id": "SKU-1", "quantity": 1}]}
+
+        first = client.post("/v1/orders", headers=SF, json=order("o-1"))
+        assert first.status_code == 201 and first.json()["redemptions"], first.text
+        second = client.post("/v1/orders", headers=SF, json=order("o-2"))
+        assert second.status_code == 409, second.text
+        assert "ONCE" in second.json()["message"]
+        # the refused order was not stored: sending it again is refused again, not replayed
+        assert client.post("/v1/orders", headers=SF, json=order("o-2")).status_code == 409
+        assert client.post("/v1/orders", headers=SF, json=order("o-1")).json()["replayed"] is True
