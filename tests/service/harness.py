@@ -91,6 +91,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name=f"fault-proxy-{self.port}")
         self._server: asyncio.Server | None = None
+        self._stalled = False
         self._writers: set[asyncio.StreamWriter] = set()
 
     # -- public, called from the test thread
@@ -110,6 +111,11 @@ class FaultProxy:
     def cut(self) -> None:
         """The dependency goes down: new connections are refused, open ones are reset."""
         self._call(self._cut())
+
+    def stall(self) -> None:
+        """The dependency hangs: connections are accepted and bytes taken, but nothing answers
+        (a frozen server, a dropped route). Only client-side timeouts get the caller out."""
+        self._call(self._set_stalled(True))
 
     def restore(self) -> None:
         """The dependency comes back on the same address."""
@@ -132,7 +138,12 @@ class FaultProxy:
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
+    async def _set_stalled(self, stalled: bool) -> None:
+        await self._listen()
+        self._stalled = stalled
+
     async def _listen(self) -> None:
+        self._stalled = False
         if self._server is None:
             self._server = await asyncio.start_server(
                 self._handle, "127.0.0.1", self.port, reuse_address=True
@@ -170,10 +181,11 @@ class FaultProxy:
         await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
         self._writers.difference_update((writer, up_w))
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self._stalled:
+                    continue  # taken, never delivered
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -99,52 +99,72 @@ def fallback_count(c: httpx.Client) -> float:
 # ---------------------------------------------------------------------------------------- Redis
 
 
+# Client-side timeouts in the URL (redis-py reads them from the query string): without them a
+# stalled Redis holds each quote for redis-py's default socket timeout before it falls back.
+REDIS_TIMEOUTS = "?socket_timeout=0.5&socket_connect_timeout=0.5"
+
+
 @pytest.mark.redis
 @pytest.mark.slow
-def test_quotes_fall_back_while_redis_is_down_and_recover_when_it_returns(
+def test_quotes_fall_back_while_redis_hangs_or_is_down_and_recover_when_it_returns(
     tmp_path: Path, start_service: Callable[[Settings], ServiceProcess]
 ) -> None:
     redis_server = RedisServer(tmp_path / "redis").start()
     try:
-        settings = make_settings(tmp_path / "data", redis_url=redis_server.url)
-        seed_store(settings)
-        register_model(settings)
-        svc = start_service(settings)
-        with svc.client(SF) as c:
-            assert_engine(quotes(c))
-            assert c.post("/v1/events", json=[view("v-1", "c-1")]).status_code == 202
-            before = fallback_count(c)
+        with FaultProxy("127.0.0.1", redis_server.port) as proxy:
+            settings = make_settings(tmp_path / "data",
+                                     redis_url=proxy.url(redis_server.url) + REDIS_TIMEOUTS)
+            seed_store(settings)
+            register_model(settings)
+            svc = start_service(settings)
+            with svc.client(SF) as c:
+                assert_engine(quotes(c))
+                assert c.post("/v1/events", json=[view("v-1", "c-1")]).status_code == 202
 
-            redis_server.stop()  # killed mid-run: features and the Redis ledger are gone
-            for i in range(5):
-                t0 = time.monotonic()
-                body = quotes(c, customer=f"c-{i}")
-                assert_fallback(body)
-                assert time.monotonic() - t0 < 5, "a fallback quote must not wait out retries"
-            assert fallback_count(c) >= before + 5
-            assert metric_value(c.get("/metrics").text, "pricepilot_price_decisions_total",
-                                fallback="true") >= 5 * len(PRODUCT_IDS)
-            ready = c.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["dependencies"]["online_features"]["ok"] is False
-            # an event cannot be fully taken in: refused, with a time to come back
-            refused = c.post("/v1/events", json=[view("v-2", "c-1")])
-            assert refused.status_code == 503, refused.text
-            assert refused.headers["Retry-After"] == "2"
-            # the promotion ledger lives in Redis too: an order cannot be redeemed, so it is
-            # refused with 503 rather than confirmed without its limits checked
-            order = c.post("/v1/orders", json={"order_id": "o-down", "currency": "EUR",
-                                               "lines": [{"product_id": "MUG"}]})
-            assert order.status_code == 503, order.text
+                # 1. Redis hangs (accepts, never answers): the timeout bounds the wait
+                proxy.stall()
+                before = fallback_count(c)
+                for i in range(3):
+                    t0 = time.monotonic()
+                    assert_fallback(quotes(c, customer=f"c-{i}"))
+                    assert time.monotonic() - t0 < 3, "a stalled Redis must not hold quotes"
+                assert fallback_count(c) >= before + 3
+                proxy.restore()
+                eventually(lambda: not quotes(c)["fallback"], what="non-fallback after the stall")
 
-            redis_server.start()  # back, empty (no persistence)
-            eventually(lambda: c.get("/readyz").status_code == 200, what="ready again")
-            eventually(lambda: not quotes(c)["fallback"], what="non-fallback quotes")
-            assert_engine(quotes(c))
-            # the shop resends what was refused: the event is taken in once
-            resent = c.post("/v1/events", json=[view("v-2", "c-1")])
-            assert resent.status_code == 202, resent.text
-        assert count_events(settings) == 2
+                # 2. Redis killed: features and the Redis ledger are gone
+                redis_server.stop()
+                before = fallback_count(c)
+                for i in range(5):
+                    t0 = time.monotonic()
+                    assert_fallback(quotes(c, customer=f"c-{i}"))
+                    assert time.monotonic() - t0 < 3, "a fallback quote must not wait out retries"
+                text = c.get("/metrics").text
+                assert metric_value(text, FALLBACKS) >= before + 5
+                assert metric_value(text, FALLBACKS, dependency="online features") >= 5
+                assert metric_value(text, "pricepilot_price_decisions_total",
+                                    fallback="true") >= 8 * len(PRODUCT_IDS)
+                ready = c.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["dependencies"]["online_features"]["ok"] is False
+                # an event cannot be fully taken in: refused, with a time to come back
+                refused = c.post("/v1/events", json=[view("v-2", "c-1")])
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["Retry-After"] == "2"
+                # the promotion ledger lives in Redis too: an order cannot be redeemed, so it is
+                # refused with 503 rather than confirmed without its limits checked
+                order = c.post("/v1/orders", json={"order_id": "o-down", "currency": "EUR",
+                                                   "lines": [{"product_id": "MUG"}]})
+                assert order.status_code == 503, order.text
+
+                redis_server.start()  # back, empty (no persistence)
+                eventually(lambda: c.get("/readyz").status_code == 200, what="ready again")
+                eventually(lambda: not quotes(c)["fallback"], what="non-fallback quotes")
+                assert_engine(quotes(c))
+                # the shop resends what was refused: the event is taken in once
+                resent = c.post("/v1/events", json=[view("v-2", "c-1")])
+                assert resent.status_code == 202, resent.text
+            assert count_events(settings) == 2
     finally:
         redis_server.stop()
 

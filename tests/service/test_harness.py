@@ -97,3 +97,15 @@ def test_free_ports_are_bindable() -> None:
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_a_stalled_proxy_accepts_but_never_answers_until_restored(echo_port: int) -> None:
+    with FaultProxy("127.0.0.1", echo_port) as proxy:
+        proxy.stall()
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=2) as s:
+            s.settimeout(0.3)
+            s.sendall(b"anyone?")
+            with pytest.raises(TimeoutError):
+                s.recv(10)
+        proxy.restore()
+        assert _roundtrip(proxy.port, b"yes") == b"yes"
