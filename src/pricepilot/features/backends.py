@@ -178,7 +178,8 @@ while i <= n do
   elseif kind == 'max' or kind == 'min' then
     local cur = redis.call('HGET', key, field)
     local v = tonumber(ARGV[i + 3])
-    if (not cur) or (kind == 'max' and tonumber(cur) < v) or (kind == 'min' and tonumber(cur) > v) then
+    if (not cur) or (kind == 'max' and tonumber(cur) < v)
+       or (kind == 'min' and tonumber(cur) > v) then
       redis.call('HSET', key, field, ARGV[i + 3])
     end
     i = i + 4
