@@ -31,7 +31,6 @@ from .scenario import (
     count_events,
     make_settings,
     model_price,
-    purchase,
     quote_body,
     register_model,
     seed_store,
