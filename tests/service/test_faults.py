@@ -272,6 +272,29 @@ def test_a_database_outage_serves_fallback_quotes_refuses_events_and_loses_none(
         assert stored == sender.acknowledged | resent  # nothing lost, nothing invented
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=httpx.TimeoutException, reason=(
+    "known defect: the backend does its database I/O synchronously on the event loop with no "
+    "statement deadline, so a PostgreSQL that accepts but never answers holds the quote (the "
+    "fallback logs its decisions to the same database) and freezes the whole worker, /healthz "
+    "included; see docs/service-faults.md"))
+def test_a_hanging_database_neither_holds_quotes_nor_freezes_the_worker(
+    pg_url: str, tmp_path: Path, start_service: Callable[[Settings], ServiceProcess]
+) -> None:
+    host, port = url_port(pg_url, 5432)
+    with FaultProxy(host, port) as proxy:
+        direct = make_settings(tmp_path / "data", store_url=pg_url)
+        seed_store(direct)
+        register_model(direct)
+        svc = start_service(make_settings(tmp_path / "data", store_url=proxy.url(pg_url)))
+        with svc.client(SF, timeout=3) as c:
+            assert_engine(quotes(c))
+            proxy.stall()  # connections stay open, queries are taken and never answered
+            assert_fallback(quotes(c))
+            assert httpx.get(f"{svc.base_url}/healthz", timeout=1).status_code == 200
+
+
 # ---------------------------------------------------------------------------------- model files
 
 
