@@ -10,10 +10,15 @@ the maximum sustained rate is the highest rate with every lower rate sustained a
 capacity is measured in rounds that interleave the endpoints, and the quotes/healthz ratio is the
 median of the per-round ratios, so both sides of a ratio see the same machine load.
 
-Default backend: ``tests.service.fake_backend:build`` -- the in-memory test double (guarded list
-prices, 1,000 products), so the figures measure the HTTP layer (routing, auth, msgspec decoding
-and encoding, metrics), not the pricing engine. Point ``--backend`` at the real wiring
-(``pricepilot.service.wiring:build_backend``) to measure the whole service.
+Default backend: the real engines (``pricepilot.service.wiring:build_engine_backend``) on the
+embedded default -- a SQLite store and in-process online features -- over a data directory the
+script seeds first (``--data-dir``, default a fresh temporary one): 1,000 products, 5,000
+shoppers who consented to personalised prices, and a small trained model (logistic demand, 5,000
+synthetic rows) promoted in the registry; ``--no-model`` measures the fallback path instead.
+``--backend tests.service.fake_backend:build`` measures the HTTP layer alone (the in-memory test
+double). Quotes are therefore decided by the model, signed and logged in the decision log (one
+SQLite write per request); events are validated, written and learned; carts run the promotion
+engine with one active promotion.
 
 The client is a small raw asyncio HTTP/1.1 client with keep-alive connections (httpx costs more
 CPU per request than the server under test). It stops by itself: each rate runs at most
@@ -45,6 +50,41 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 from pricepilot.service.auth import hash_key  # noqa: E402
 
 KEY = "pp_benchmark-storefront-key"
+ENGINE_BACKEND = "pricepilot.service.wiring:build_engine_backend"
+
+
+def seed_data_dir(data_dir: Path, with_model: bool) -> None:
+    """A store with 1,000 products, 5,000 consenting shoppers, one promotion, and a model."""
+    from pricepilot.catalog.models import Guardrails, Product
+    from pricepilot.compliance.attributes import Shopper
+    from pricepilot.compliance.identity import Pseudonymiser
+    from pricepilot.config import load_settings
+    from pricepilot.promotions import model as pm
+    from pricepilot.promotions.repository import PromotionRepository
+    from pricepilot.store import open_store
+
+    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(data_dir)})
+    store = open_store(settings)
+    store.migrate()
+    store.upsert_products(
+        Product(product_id=f"SKU-{i}", title=f"Item {i}", category=f"cat-{i % 20}",
+                currency="EUR", unit_cost=400 + i, list_price=999 + 2 * i, stock=100,
+                guardrails=Guardrails(min_margin=0.1))
+        for i in range(1000))
+    pseudo = Pseudonymiser(settings.security.pseudonym_key)
+    store.upsert_shoppers(Shopper(shopper_id=pseudo(f"c{i}"), tier=("gold", "silver")[i % 2])
+                          for i in range(5000))
+    PromotionRepository(store.engine).replace_all([pm.Promotion(
+        id="BENCH10", name="10% off cat-3", benefit=pm.PercentOff(percent="10"),
+        targeting=pm.Targeting(categories=["cat-3"]))])
+    store.close()
+    if with_model:
+        from pricepilot.demand.models import LogisticDemand
+        from pricepilot.demand.registry import ModelRegistry
+        from pricepilot.demand.synthetic import synthetic_frame
+
+        registry = ModelRegistry(settings.models_dir)
+        registry.promote(registry.register(LogisticDemand().fit(synthetic_frame(5000))).version)
 
 
 class Conn:
@@ -245,7 +285,8 @@ async def asgi_call(app: Any, method: str, path: str, body: bytes | None) -> int
     return status
 
 
-def in_process_cpu(backend_spec: str, rounds: int, n: int) -> dict[str, list[float]]:
+def in_process_cpu(backend_spec: str, rounds: int, n: int,
+                   data_dir: Path) -> dict[str, list[float]]:
     """CPU time per request (us) of the app alone, called in process without a server.
 
     Measured with ``time.process_time``, which counts this process's CPU only, so other load on
@@ -256,7 +297,7 @@ def in_process_cpu(backend_spec: str, rounds: int, n: int) -> dict[str, list[flo
     from pricepilot.service.wiring import load_factory
 
     settings = load_settings(path=None, env={}, overrides={
-        "service.api_keys": {hash_key(KEY): ["storefront"]}})
+        "service.api_keys": {hash_key(KEY): ["storefront"]}, "paths.data_dir": str(data_dir)})
     app = create_app(settings, load_factory(backend_spec)(settings))
     makers = requests_by_endpoint()
     reqs = {name: [make(i) for i in range(n)] for name, make in makers.items()}
@@ -310,8 +351,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(server: str, backend: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(server: str, backend: str, port: int,
+                 data_dir: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
+    env["PRICEPILOT_PATHS__DATA_DIR"] = str(data_dir)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     env["PRICEPILOT_SERVICE__API_KEYS"] = f'{{ "{hash_key(KEY)}" = ["storefront"] }}'
     cmd = [sys.executable, "-m", "pricepilot.cli.main", "serve", "--host", "127.0.0.1",
@@ -368,8 +411,13 @@ async def bench(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--server", choices=["uvicorn", "granian"], default="granian")
-    p.add_argument("--backend", default="tests.service.fake_backend:build",
-                   help="module:factory building the ServiceBackend (default: the test double)")
+    p.add_argument("--backend", default=ENGINE_BACKEND,
+                   help="module:factory building the ServiceBackend (default: the real engines; "
+                        "tests.service.fake_backend:build for the HTTP layer alone)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="data directory to seed and serve (default: a fresh temporary one)")
+    p.add_argument("--no-model", action="store_true",
+                   help="seed without a demand model: every quote is a guarded list price")
     p.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
                    default=[200, 400, 600, 800, 1000, 1300, 1600, 2000, 2500, 3000, 4000])
     p.add_argument("--seconds", type=float, default=3.0, help="schedule length per rate")
@@ -385,12 +433,18 @@ def main() -> None:
     p.add_argument("--only", nargs="*", help="endpoints to run: healthz quotes carts events")
     args = p.parse_args()
 
-    cpu = in_process_cpu(args.backend, args.rounds, args.inprocess_requests)
+    import tempfile
+
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="pp-bench-serve-"))
+    if args.backend == ENGINE_BACKEND:
+        seed_data_dir(data_dir, with_model=not args.no_model)
+        print(f"seeded {data_dir} (model: {'none' if args.no_model else 'logistic'})", flush=True)
+    cpu = in_process_cpu(args.backend, args.rounds, args.inprocess_requests, data_dir)
     cpu_med = {n: float(np.median(v)) for n, v in cpu.items()}
     print("in-process CPU per request (median of rounds):",
           {n: f"{v:.0f} us" for n, v in cpu_med.items()}, flush=True)
     port = free_port()
-    proc = start_server(args.server, args.backend, port)
+    proc = start_server(args.server, args.backend, port, data_dir)
     try:
         results, caps = asyncio.run(bench(args, port))
         app_ms = server_side_times(port)

@@ -30,8 +30,9 @@ def test_keys_create_refuses_an_unknown_scope() -> None:
 
 
 def test_serve_stops_before_starting_a_server_when_the_backend_cannot_be_built() -> None:
-    r = runner.invoke(app, ["serve", "--port", "1", "--server", "uvicorn"])
-    assert isinstance(r.exception, ConfigError) and "not connected" in str(r.exception)
+    r = runner.invoke(app, ["serve", "--port", "1", "--server", "uvicorn",
+                            "--backend", "nowhere.module:build"])
+    assert isinstance(r.exception, ConfigError) and "cannot import" in str(r.exception)
 
 
 def test_serve_passes_its_options_to_the_server_workers(monkeypatch: pytest.MonkeyPatch) -> None:

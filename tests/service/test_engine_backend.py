@@ -71,6 +71,7 @@ def test_events_are_stored_pseudonymised_and_the_next_quote_reads_them(modelled:
     assert body["fallback"] is False and [q["product_id"] for q in body["quotes"]] == [
         "SKU-1", "SKU-2"]
     assert body["quotes"][0]["model_version"] == backend.models.current().version
+    backend.decisions.flush()  # the decision log is written in batches
     logged = backend.store.decisions_frame()
     assert set(logged["decision_id"]) == {q["quote_id"] for q in body["quotes"]}
     assert set(logged["user_id"]) == {pseudo}
@@ -134,6 +135,7 @@ def test_without_a_promoted_model_quotes_fall_back_to_guarded_list_prices(
         assert body["fallback"] is True and all(q["fallback"] for q in body["quotes"])
         assert [q["price"] for q in body["quotes"]] == [1099, 1199]
         assert metric(client, "pricepilot_quote_fallbacks_total") == 1
+        backend.decisions.flush()
         assert set(backend.store.decisions_frame()["fallback"]) == {True}
 
 

@@ -35,6 +35,7 @@ def test_events_then_quote_and_order_redemption_on_postgres_and_redis(
                            json={"product_ids": ["SKU-1"], "customer_id": "c1"}).json()
         assert body["fallback"] is False
         q = body["quotes"][0]
+        backend.decisions.flush()
         assert len(backend.store.decisions_frame()) == 1
 
         pid = client.post("/v1/admin/promotions", headers=AD, json={

@@ -39,5 +39,5 @@ def test_without_a_factory_the_engines_backend_is_built(tmp_path: Path) -> None:
     s = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
     backend = build_backend(s)
     assert type(backend).__name__ == "EngineBackend"
-    assert (tmp_path / "pricepilot.db").exists() or list(tmp_path.glob("*.db"))
+    assert (tmp_path / "pricepilot.sqlite").exists()  # the embedded default store
     backend.close()  # type: ignore[attr-defined]

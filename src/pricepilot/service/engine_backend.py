@@ -67,6 +67,7 @@ from pricepilot.service.adapters import (
     wire_cart,
     wire_quote,
 )
+from pricepilot.service.decision_log import DecisionLog
 from pricepilot.service.models import Loaded, ModelHolder
 from pricepilot.service.orders import refuse_exhausted_coupons
 from pricepilot.service.price_history import StorePriceHistory
@@ -128,6 +129,7 @@ class EngineBackend:
         ledger: RedemptionLedger | None = None,
         clock: Clock | None = None,
         seed: int | None = None,
+        decision_flush_seconds: float = 0.2,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -144,7 +146,9 @@ class EngineBackend:
         }
         self.features = features or open_online_features(settings, self.catalogue.values())
         self.features.set_products(self.catalogue.values())
-        self.history = StorePriceHistory(store)
+        self.history = StorePriceHistory(store, buffered=decision_flush_seconds > 0)
+        self.decisions = DecisionLog(store, interval=decision_flush_seconds,
+                                     also_flush=[self.history.flush])
         self.registry = registry or ModelRegistry.from_settings(settings, self.clock)
         self._seed = seed
         self.models = ModelHolder(self.registry, on_swap=self._on_model_swap)
@@ -290,7 +294,7 @@ class EngineBackend:
                 explanation=msgspec.to_builtins(d.explanation), context=context,
             ))
         try:
-            self.store.log_decisions(records)
+            self.decisions.append(records)
         except PricepilotError:
             if not fallback:
                 raise  # the route serves the fallback, which tries once more
@@ -619,6 +623,7 @@ class EngineBackend:
     # ================================================================== shoppers
     async def erase_shopper(self, customer_id: str) -> s.ErasureResult:
         user_id = self.pseudonymise(customer_id)
+        self.decisions.flush()  # queued decisions of this shopper must not land after erasure
         erased = dict(self.store.erase_shopper(user_id))
         with self.store.engine.begin() as conn:
             erased["orders"] = conn.execute(orders_t.update().where(
@@ -671,6 +676,7 @@ class EngineBackend:
         return s.Readiness(ready=ready, dependencies=deps)
 
     def close(self) -> None:
+        self.decisions.close()
         self.features.close()
         self.store.close()
 
