@@ -7,12 +7,17 @@ schema, several times each, and prints the median events/s (wall clock), and eve
 second of this process (steadier on a shared machine; for PostgreSQL the server's CPU is not
 included).
 
-    PYTHONPATH=src python benchmarks/ingest.py [--events 1000000] [--runs 3] [--no-postgres]
+    PYTHONPATH=src python benchmarks/ingest.py [--events 1000000] [--runs 3]
+        [--backends sqlite,postgresql] [--variants default,pipeline]
+
+Variants run alternately in the same invocation, so they see the same machine load; the
+1-minute load average is printed beside every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -82,9 +87,33 @@ def catalogue() -> list[Product]:
                     currency="EUR", unit_cost=300, list_price=20_000) for i in range(N_PRODUCTS)]
 
 
-def run(url: str, path: Path, settings_dir: Path) -> tuple[float, float, int]:
-    settings = load_settings(None, env={}, overrides={"paths.data_dir": str(settings_dir)})
+# Named variants compared side by side in the same invocation: settings overrides, and extra
+# SQLite pragmas run on every new connection after the store's own (so they override them).
+VARIANTS: dict[str, tuple[dict[str, object], tuple[str, ...]]] = {
+    "default": ({}, ()),
+    "pipeline": ({"ingest.pipeline": True}, ()),  # insert on a thread, overlapping validation
+    "temp-memory": ({}, ("temp_store=MEMORY",)),  # the setting before 2026-11-29
+    "temp-file": ({}, ("temp_store=FILE",)),
+    "temp-file-threads0": ({}, ("temp_store=FILE", "threads=0")),
+    "threads0": ({}, ("threads=0",)),
+    "cache256m": ({}, ("cache_size=-262144",)),
+}
+
+
+def run(url: str, path: Path, settings_dir: Path,
+        variant: tuple[dict[str, object], tuple[str, ...]]) -> tuple[float, float, int]:
+    import sqlalchemy as sa
+
+    overrides, pragmas = variant
+    settings = load_settings(None, env={},
+                             overrides={"paths.data_dir": str(settings_dir), **overrides})
     store = open_store(url)
+    if pragmas and store.dialect == "sqlite":
+        @sa.event.listens_for(store.engine, "connect")
+        def _pragmas(dbapi_conn: object, _rec: object) -> None:
+            for p in pragmas:
+                dbapi_conn.execute(f"PRAGMA {p}")  # type: ignore[attr-defined]
+
     store.migrate()
     store.upsert_products(catalogue())
     t, cpu = time.perf_counter(), time.process_time()
@@ -95,58 +124,84 @@ def run(url: str, path: Path, settings_dir: Path) -> tuple[float, float, int]:
     return seconds, cpu, report.inserted
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} CPUs"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--backends", default="sqlite,postgresql",
+                    help="comma-separated: sqlite, postgresql")
+    ap.add_argument("--variants", default="default",
+                    help=f"comma-separated, run alternately: {', '.join(VARIANTS)}")
+    ap.add_argument("--no-postgres", action="store_true", help="same as --backends sqlite")
     args = ap.parse_args()
     import sqlalchemy as sa
 
+    backends = ["sqlite"] if args.no_postgres else args.backends.split(",")
+    variants = args.variants.split(",")
+    for name in variants:
+        if name not in VARIANTS:
+            ap.error(f"unknown variant {name!r}")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         path = d / "events.parquet"
         t = time.perf_counter()
         generate(path, args.events)
         print(f"generated {args.events:,} events in {time.perf_counter() - t:.1f} s "
-              f"({path.stat().st_size / 1e6:.0f} MB Parquet)")
-        results: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
-        cpu_rates: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+              f"({path.stat().st_size / 1e6:.0f} MB Parquet); {load()}")
+        results: dict[str, list[float]] = {}
+        cpu_rates: dict[str, list[float]] = {}
+        loads: list[float] = []
 
-        def show(backend: str, i: int, secs: float, cpu: float) -> None:
-            results[backend].append(args.events / secs)
-            cpu_rates[backend].append(args.events / cpu)
-            print(f"{backend:<10} run {i + 1}: {secs:6.2f} s wall {args.events / secs:>10,.0f} "
-                  f"events/s | {cpu:6.2f} s client CPU {args.events / cpu:>10,.0f} events/CPU-s")
+        def show(label: str, i: int, secs: float, cpu: float) -> None:
+            results.setdefault(label, []).append(args.events / secs)
+            cpu_rates.setdefault(label, []).append(args.events / cpu)
+            loads.append(os.getloadavg()[0])
+            print(f"{label:<22} run {i + 1}: {secs:6.2f} s wall {args.events / secs:>9,.0f} "
+                  f"events/s | {cpu:6.2f} s CPU {args.events / cpu:>9,.0f} events/CPU-s "
+                  f"| {load()}", flush=True)
 
         for i in range(args.runs):
-            secs, cpu, n = run(f"sqlite:///{d / f'run{i}.sqlite'}", path, d)
-            assert n == args.events, n
-            show("sqlite", i, secs, cpu)
-            (d / f"run{i}.sqlite").unlink()
-            if args.no_postgres:
-                continue
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(PG_URL)
-            with admin.begin() as c:
-                c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            try:
-                secs, cpu, n = run(f"{PG_URL}?options=-csearch_path%3D{schema}", path, d)
-                assert n == args.events, n
-                show("postgresql", i, secs, cpu)
-            finally:
-                with admin.begin() as c:
-                    c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
+            for variant in variants:
+                for backend in backends:
+                    label = f"{backend}/{variant}"
+                    if backend == "sqlite":
+                        db = d / f"run{i}-{variant}.sqlite"
+                        secs, cpu, n = run(f"sqlite:///{db}", path, d, VARIANTS[variant])
+                        assert n == args.events, n
+                        show(label, i, secs, cpu)
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(f"{db}{suffix}").unlink(missing_ok=True)
+                        continue
+                    if backend != "postgresql":
+                        ap.error(f"unknown backend {backend!r}")
+                    schema = f"bench_{uuid.uuid4().hex[:8]}"
+                    admin = sa.create_engine(PG_URL)
+                    with admin.begin() as c:
+                        c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+                    try:
+                        secs, cpu, n = run(f"{PG_URL}?options=-csearch_path%3D{schema}", path,
+                                           d, VARIANTS[variant])
+                        assert n == args.events, n
+                        show(label, i, secs, cpu)
+                    finally:
+                        with admin.begin() as c:
+                            c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                        admin.dispose()
         print()
-        for backend, rates in results.items():
-            if rates:
-                print(f"median {backend:<10}: {statistics.median(rates):>10,.0f} events/s wall, "
-                      f"{statistics.median(cpu_rates[backend]):>10,.0f} events per client "
-                      f"CPU-second, over {len(rates)} runs of {args.events:,} events")
+        for label, rates in results.items():
+            print(f"median {label:<22}: {statistics.median(rates):>9,.0f} events/s wall, "
+                  f"{statistics.median(cpu_rates[label]):>9,.0f} events per CPU-second of this "
+                  f"process, over {len(rates)} runs of {args.events:,} events")
+        print(f"1-minute load average during the runs: median {statistics.median(loads):.1f} "
+              f"(min {min(loads):.1f}, max {max(loads):.1f}) on {os.cpu_count()} CPUs")
         print(f"reproduce: PYTHONPATH=src {Path(sys.executable).name} benchmarks/ingest.py "
-              f"--events {args.events} --runs {args.runs}"
-              + (" --no-postgres" if args.no_postgres else ""))
+              f"--events {args.events} --runs {args.runs} --backends {','.join(backends)} "
+              f"--variants {','.join(variants)}")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,11 @@ class IngestSettings(_Section):
     outlier_method: Literal["zscore", "iqr"] = "iqr"
     outlier_threshold: float = 3.0
     batch_size: int = 50_000
+    # Insert batch k on a worker thread while batch k+1 is read and validated. Off by default:
+    # on the shared 2-core test machine it cost 0-8 % more CPU (GIL hand-offs: sqlite3
+    # releases the GIL once per row) and gave no steady wall-clock gain; see
+    # docs/benchmarks/ingest.md. Worth trying on a dedicated multi-core ingestion host.
+    pipeline: bool = False
 
 
 class ComplianceSettings(_Section):

@@ -356,3 +356,50 @@ def test_a_file_failing_halfway_writes_nothing_on_postgresql(
     assert ingest_event_files(store, [path], settings, clock=clock).inserted == 45
     assert ingest_event_files(store, [path], settings, clock=clock).already_present == 45
     store.close()
+
+
+def _pipeline_input(tmp_path: Path) -> Path:
+    rows = [view_row(f"e{i:03d}") for i in range(60)]
+    rows[5] = view_row("e001")  # duplicate of an earlier batch
+    rows[41]["product_id"] = "SKU-404"  # rejected in skip mode
+    rows[50] = view_row("e049")  # duplicate within a batch
+    return write_csv(tmp_path / "p.csv", rows)
+
+
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "serial"])
+def test_pipelined_and_serial_ingestion_report_and_store_the_same(
+    store: SqlStore, clock: FixedClock, tmp_path: Path, pipeline: bool
+) -> None:
+    path = _pipeline_input(tmp_path)
+    settings = make_settings(tmp_path, batch_size=7, on_error="skip", pipeline=pipeline)
+    first = ingest_event_files(store, [path], settings, clock=clock,
+                               rejects_path=tmp_path / "r.csv")
+    again = ingest_event_files(store, [path], settings, clock=clock,
+                               rejects_path=tmp_path / "r2.csv")
+    got = (first.inserted, first.duplicates, first.rejected, first.already_present,
+           again.inserted, again.duplicates, again.already_present)
+    assert got == (57, 2, 1, 0, 0, 2, 57)
+    assert sorted(store.events_frame().event_id) == sorted(
+        {f"e{i:03d}" for i in range(60)} - {"e005", "e041", "e050"})
+
+
+def test_a_failing_insert_on_the_pipeline_thread_rolls_everything_back(
+    store: SqlStore, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "ev.csv", [view_row(f"e{i:03d}") for i in range(50)])
+    settings = make_settings(tmp_path, batch_size=10, pipeline=True)
+    real = SqlStore.add_event_batch
+    calls: list[int] = []
+
+    def third_fails(self: SqlStore, batch: pa.Table) -> int:
+        calls.append(batch.num_rows)
+        if len(calls) == 3:
+            raise ValidationError("store", None, "disk full")
+        return real(self, batch)
+
+    monkeypatch.setattr(SqlStore, "add_event_batch", third_fails)
+    with pytest.raises(ValidationError, match="disk full"):
+        ingest_event_files(store, [path], settings, clock=clock)
+    monkeypatch.undo()
+    assert store.count_events() == 0
+    assert ingest_event_files(store, [path], settings, clock=clock).inserted == 50

@@ -33,11 +33,14 @@ Re-ingesting a file changes nothing: events are idempotent by ``event_id``.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -141,6 +144,8 @@ class _Run:
             missing=settings.ingest.missing,
         )
         self.started = time.perf_counter()
+        self.pipeline: ThreadPoolExecutor | None = None
+        self.pending: tuple[pa.Table, Future[int]] | None = None
 
     def reject(self, rejects: list[Reject]) -> None:
         if not rejects:
@@ -164,18 +169,42 @@ class _Run:
         self.reject(checked.rejects)
         good = checked.table
         if good.num_rows:
-            inserted = self.store.add_event_batch(good)
-            self.report.inserted += inserted
-            not_inserted = good.num_rows - inserted
-            dup_here = 0
-            if not_inserted:
-                dup_here = min(self.dedup.seen_before(good.column("event_id")), not_inserted)
-            self.dedup.remember(good.column("event_id"))
-            self.report.duplicates += dup_here
-            self.report.already_present += not_inserted - dup_here
             self._collect_prices(good, checked.lines)
+            self._insert(good)
         if self.progress is not None:
             self.progress(n)
+
+    def _insert(self, good: pa.Table) -> None:
+        """Insert ``good``; with a pipeline, in the background while the next batch is read.
+
+        Inserts stay strictly sequential (one in flight), so the bookkeeping of batch *k* is
+        done before batch *k+1* is inserted and counts are exactly those of a serial run.
+        """
+        self.drain()
+        if self.pipeline is None:
+            self._account(good, self.store.add_event_batch(good))
+            return
+        # The store's open transaction lives in a context variable: run the insert in a copy
+        # of this context so the worker thread joins it instead of opening its own.
+        context = contextvars.copy_context()
+        self.pending = (good, self.pipeline.submit(context.run, self.store.add_event_batch, good))
+
+    def drain(self) -> None:
+        """Wait for the insert in flight (if any) and account for it; re-raises its error."""
+        if self.pending is not None:
+            good, future = self.pending
+            self.pending = None
+            self._account(good, future.result())
+
+    def _account(self, good: pa.Table, inserted: int) -> None:
+        self.report.inserted += inserted
+        not_inserted = good.num_rows - inserted
+        dup_here = 0
+        if not_inserted:
+            dup_here = min(self.dedup.seen_before(good.column("event_id")), not_inserted)
+        self.dedup.remember(good.column("event_id"))
+        self.report.duplicates += dup_here
+        self.report.already_present += not_inserted - dup_here
 
     def _collect_prices(self, good: pa.Table, lines: np.ndarray) -> None:
         import pyarrow.compute as pc
@@ -249,6 +278,33 @@ def _start(store: Store, settings: Settings, clock: Clock | None, on_error: OnEr
                 Path(rejects_path) if rejects_path is not None else None, sources, progress)
 
 
+@contextmanager
+def _pipeline(run: _Run) -> Iterator[None]:
+    """With ``ingest.pipeline``: insert batch *k* on a worker thread while batch *k+1* is read
+    and validated.
+
+    Both stages spend most of their time in C code that releases the GIL (Arrow compute and
+    Parquet decoding; ``sqlite3_step``; PostgreSQL's server), so on two cores the stages
+    overlap. Every insert has finished (or failed, re-raised here) before the transaction
+    ends, and a validation error waits for the insert in flight before propagating.
+    """
+    if not run.settings.ingest.pipeline:
+        yield
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pricepilot-ingest") as pool:
+        run.pipeline = pool
+        try:
+            yield
+        except BaseException:
+            if run.pending is not None:
+                run.pending[1].exception()  # let it finish; the rollback discards it
+                run.pending = None
+            raise
+        finally:
+            run.pipeline = None
+        run.drain()
+
+
 def ingest_event_files(
     store: Store,
     paths: Sequence[str | Path],
@@ -268,7 +324,7 @@ def ingest_event_files(
                  progress)
     ignored: set[str] = set()
     readers = [EventFileReader(p, settings.ingest.batch_size) for p in paths]
-    with store.bulk_load(sum(r.estimated_rows() for r in readers)):
+    with store.bulk_load(sum(r.estimated_rows() for r in readers)), _pipeline(run):
         for reader in readers:
             run.ctx.source = reader.path.name
             run.ctx.unit = "row" if reader.format == "parquet" else "line"
