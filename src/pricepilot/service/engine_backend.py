@@ -23,6 +23,8 @@ True
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 import logging
 import time
 import uuid
@@ -41,7 +43,6 @@ from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
-from pricepilot.events.ingest import ingest_events
 from pricepilot.events.schemas import Calendar, CompetitorPrice, Event, Inventory
 from pricepilot.features.online import OnlineFeatures, open_online_features
 from pricepilot.pricing.decision import Decision
@@ -68,6 +69,7 @@ from pricepilot.service.adapters import (
     wire_quote,
 )
 from pricepilot.service.decision_log import DecisionLog
+from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
 from pricepilot.service.orders import refuse_exhausted_coupons
 from pricepilot.service.price_history import StorePriceHistory
@@ -138,6 +140,7 @@ class EngineBackend:
             store.migrate()
         self.store: SqlStore = store
         self.pseudonymise = Pseudonymiser(settings.security.pseudonym_key)
+        self.live_events = LiveIngestor(store, settings, self.clock)
         self.signer = QuoteSigner.from_settings(settings, self.clock)
         # the catalogue is cached in process: quotes (and the fallback) need no database read
         self.catalogue: dict[str, Product] = {p.product_id: p for p in store.list_products()}
@@ -198,14 +201,42 @@ class EngineBackend:
     def _cache_product(self, p: Product) -> None:
         self.catalogue[p.product_id] = p
         self.features.set_products([p])
+        self.live_events.add_products([p.product_id])
 
     def _shopper(self, user_id: str | None) -> Shopper | None:
+        """The shopper's record (consent, declared attributes), read on every request so an
+        opt-out applies to the next quote whichever process serves it."""
         if user_id is None:
             return None
+        if self.store.dialect == "sqlite":
+            return self._sqlite_shopper(user_id)
         try:
             return self.store.get_shopper(user_id)
         except NotFound:
             return None
+
+    def _sqlite_shopper(self, user_id: str) -> Shopper | None:
+        # The store opens every SQLite transaction with BEGIN IMMEDIATE (the write lock), so its
+        # reads queue behind the write-behind flushes; a plain autocommit SELECT reads the last
+        # committed WAL snapshot without taking a lock.
+        raw = self.store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("SELECT tier, device, region, channel, attributes, personalisation_consent"
+                        " FROM shoppers WHERE shopper_id = ?", (user_id,))
+            row = cur.fetchone()
+            cur.close()
+        except sqlite3.Error as e:
+            raise Unavailable("store", f"shopper read failed: {e}") from e
+        finally:
+            raw.close()
+        if row is None:
+            return None
+        attrs = row[4]
+        return Shopper(shopper_id=user_id, tier=row[0], device=row[1], region=row[2],
+                       channel=row[3],
+                       attributes=json.loads(attrs) if isinstance(attrs, str) else dict(attrs or {}),
+                       personalisation_consent=bool(row[5]))
 
     # ================================================================== events
     async def ingest_events(self, events: Sequence[Event]) -> s.IngestResult:
@@ -215,7 +246,7 @@ class EngineBackend:
             evs.append(msgspec.structs.replace(ev, user_id=self.pseudonymise(uid))  # type: ignore[arg-type]
                        if uid is not None else ev)
         # durable first: the answer is sent only after the store has the events
-        report = ingest_events(self.store, evs, self.settings, clock=self.clock)
+        accepted, duplicates = self.live_events.ingest(evs)
         try:
             self.features.learn_many(evs)
         except Exception as e:
@@ -223,8 +254,7 @@ class EngineBackend:
             raise Unavailable("online features", f"events stored but not learned: {e}") from e
         if any(isinstance(e, (Calendar, CompetitorPrice, Inventory)) for e in evs):
             self._market = None
-        return s.IngestResult(accepted=report.inserted,
-                              duplicates=report.duplicates + report.already_present)
+        return s.IngestResult(accepted=accepted, duplicates=duplicates)
 
     # ================================================================== quotes
     async def quote(self, request: s.QuoteRequest) -> s.QuoteResponse:
