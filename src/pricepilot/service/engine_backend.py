@@ -71,6 +71,7 @@ from pricepilot.service.adapters import (
 from pricepilot.service.decision_log import DecisionLog
 from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
+from pricepilot.service.orders import refuse_exhausted_coupons
 from pricepilot.service.price_history import StorePriceHistory
 from pricepilot.service.tables import service_orders as orders_t
 from pricepilot.service.tables import service_promotions as promos_t
@@ -458,6 +459,7 @@ class EngineBackend:
             return self._replay(request.order_id, stored, fingerprint)
         priced, _, _ = self._price(request.currency, request.lines, request.coupons,
                                    request.shipping, request.customer_id)
+        refuse_exhausted_coupons(priced)  # never confirm at a total the shopper did not see
         coupons = {a.id: a.coupon_code for a in priced.applied}
         redemptions = [Redemption(promotion_id=a.id, amount=a.amount, customer_id=user_id,
                                   coupon_code=coupons.get(a.id)) for a in priced.applied]

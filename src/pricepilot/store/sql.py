@@ -73,6 +73,24 @@ def _db_errors() -> Iterator[None]:
         raise Unavailable("database", str(e)) from e
 
 
+def _unavailable_on_connection_errors(engine: sa.Engine) -> None:
+    """Server down or connection lost → :class:`Unavailable`, on every use of ``engine``.
+
+    ``SqlStore.engine`` is public (the promotion ledger, repository and service tables run on
+    it), so :func:`_db_errors` alone does not cover every caller; without this an outage
+    reached the HTTP layer as a driver error, i.e. a 500 instead of a 503 with Retry-After.
+    Pre-ping failures are left to the pool, which reconnects on them.
+    """
+
+    @sa_event.listens_for(engine, "handle_error")
+    def _on_error(ctx: Any) -> None:
+        exc = ctx.sqlalchemy_exception
+        if ctx.is_pre_ping or not isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            return
+        detail = str(ctx.original_exception).strip().splitlines()
+        raise Unavailable("database", detail[0] if detail else type(exc).__name__) from exc
+
+
 class SqlStore:
     """:class:`pricepilot.store.base.Store` on a SQLAlchemy engine. Thread-safe; one per process."""
 
@@ -91,6 +109,7 @@ class SqlStore:
             self._engine = sa.create_engine(
                 self._url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5}
             )
+            _unavailable_on_connection_errors(self._engine)
         else:
             raise ValidationError("store", "url", f"unsupported database {backend!r}")
 
