@@ -50,7 +50,8 @@ class OnlineSettings(_Section):
     """Online feature state and the event bus."""
 
     type: Literal["memory", "redis"] = "memory"
-    url: str = "redis://127.0.0.1:6379/0"
+    # Client timeouts bound a quote when Redis hangs (it then falls back instead of waiting).
+    url: str = "redis://127.0.0.1:6379/0?socket_timeout=0.5&socket_connect_timeout=0.5"
     key_prefix: str = "pp:"
     # idempotency by event_id: memory keeps this many recent ids, Redis keeps each for this long
     seen_capacity: int = 1_000_000

@@ -737,8 +737,12 @@ def _opt_str(v: object) -> str | None:
 
 
 def build_engine_backend(settings: Settings) -> EngineBackend:
-    """The engines' backend for ``settings`` (store migrated on start)."""
-    return EngineBackend(settings)
+    """The engines' backend for ``settings`` (store migrated, in-process state rebuilt on start)."""
+    from pricepilot.service.warmup import warm_online_features
+
+    backend = EngineBackend(settings)
+    warm_online_features(backend.store, backend.features, settings.online.type)
+    return backend
 
 
 __all__ = ["EngineBackend", "build_engine_backend"]
