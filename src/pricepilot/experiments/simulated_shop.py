@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -68,6 +69,9 @@ SHOP_PRICING: dict[str, Any] = {
     "pricing.grid_size": 25,
     "pricing.personal_discount_max": 0.10,
 }
+# Platt (sigmoid) calibration keeps the booster's price gradient; isotonic steps flatten the
+# curve over price ranges, and a flat curve sends the optimiser to the top of each step.
+MODEL_PARAMS: dict[str, Any] = {"calibration": "sigmoid"}
 POSTERIOR = {"prior_strength": 2.0, "prior_sd": 0.15, "category_sd": 0.3}
 
 
@@ -97,6 +101,8 @@ class ShopEvaluation:
     model: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     policy_stats: dict[str, int] = field(default_factory=dict)
+    events: pd.DataFrame | None = None  # pricepilot's run: EVENT_COLUMNS, pseudonymous user_id
+    products: list[Product] = field(default_factory=list)
 
 
 def _settings(root: Path, overrides: Mapping[str, Any] | None) -> Settings:
@@ -107,6 +113,23 @@ def _settings(root: Path, overrides: Mapping[str, Any] | None) -> Settings:
     }
     base.update(overrides or {})
     return load_settings(None, env={}, overrides=base)
+
+
+def tested_range_guardrails(products: list[Product], views: pd.DataFrame) -> list[Product]:
+    """The shop's guardrails for model-driven prices: each product's floor and ceiling become
+    the lowest and highest price its history has shown (never below its own floor), so prices
+    stay where the demand model has data. Products never shown keep their guardrails."""
+    rng = views.groupby("product_id")["price"].agg(["min", "max"])
+    out = []
+    for p in products:
+        g = p.guardrails
+        if p.product_id in rng.index:
+            lo, hi = (int(v) for v in rng.loc[p.product_id])
+            floor = max(lo, g.floor or 1, p.unit_cost + 1)
+            ceiling = max(hi if g.ceiling is None else min(hi, g.ceiling), floor)
+            g = msgspec.structs.replace(g, floor=floor, ceiling=ceiling)
+        out.append(msgspec.structs.replace(p, guardrails=g))
+    return out
 
 
 def guardrail_violations(views: pd.DataFrame, products: Mapping[str, Product],
@@ -185,6 +208,8 @@ def evaluate_shop(
     model_params: Mapping[str, Any] | None = None,
     baselines: bool = True,
     oracles: bool = True,
+    tested_range: bool = True,
+    posterior: Mapping[str, float] | None = None,
     workdir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ShopEvaluation:
@@ -213,6 +238,10 @@ def evaluate_shop(
         ingest_shoppers(store, paths["shoppers"], settings)
         ingest_event_files(store, [paths["events"]], settings, clock=clock)
         catalogue = store.list_products()
+        original = {p.product_id: p for p in catalogue}
+        if tested_range:
+            catalogue = tested_range_guardrails(catalogue, store.events_frame(types=["view"]))
+            store.upsert_products(catalogue)
         pseudo = Pseudonymiser(settings.security.pseudonym_key)
         customer_ids = pd.read_csv(paths["shoppers"], usecols=["customer_id"])["customer_id"].astype(str)
         shopper_rows: dict[str, Shopper] = {}
@@ -234,7 +263,7 @@ def evaluate_shop(
         say("train model", 0.3)
         registry = ModelRegistry.from_settings(settings, clock)
         manifest = train_model(train.reset_index(drop=True), settings, family="lgbm",
-                               params=model_params, n_splits=2, promote=True, registry=registry)
+                               params={**MODEL_PARAMS, **(model_params or {})}, n_splits=2, promote=True, registry=registry)
         model = registry.load_current()
         p_held = model.predict_proba(held) if len(held) else np.zeros(0)
         calibration = bins(held["y"].to_numpy(), p_held) if len(held) else []
@@ -247,7 +276,7 @@ def evaluate_shop(
             online.set_shopper(s)
         online.learn_many(events)
         engine_clock = FixedClock(end)
-        engine = PricingEngine(settings, model, DemandPosterior(**POSTERIOR), InMemoryPriceHistory(),
+        engine = PricingEngine(settings, model, DemandPosterior(**{**POSTERIOR, **(posterior or {})}), InMemoryPriceHistory(),
                                engine_clock, seed=seed)
         policy = PricepilotPolicy(engine, online, catalogue, shopper_rows, pseudo, engine_clock)
         timings["warm"] = time.perf_counter() - t
@@ -267,6 +296,7 @@ def evaluate_shop(
         by_id = {p.product_id: p for p in catalogue}
         gender = {pseudo_cid: s.audit_attributes.get("gender", "") for pseudo_cid, s in shopper_rows.items()}
         rows, daily, fairness, gap = [], [], pd.DataFrame(), 0.0
+        own_events: pd.DataFrame | None = None
         for i, (name, pol) in enumerate(runs.items()):
             t = time.perf_counter()
             say(f"run {name}", 0.5 + 0.5 * i / len(runs))
@@ -275,13 +305,19 @@ def evaluate_shop(
             row = _summary(name, run)
             ev = events_frame(run)
             ev["user_id"] = [pseudo(u) if isinstance(u, str) else None for u in ev["user_id"]]
-            row["guardrail_violations"] = guardrail_violations(ev[ev["type"] == "view"], by_id)
+            served = ev[ev["type"] == "view"]
+            # every policy against the products file's guardrails; pricepilot also against the
+            # stricter ones the shop configured for it (tested range)
+            row["guardrail_violations"] = guardrail_violations(served, original)
+            if name == PRICEPILOT:
+                row["guardrail_violations"] += guardrail_violations(served, by_id)
             rows.append(row)
             d = run.daily[["day", "profit", "expected_profit"]].copy()
             d["policy"] = name
             daily.append(d)
             if name == PRICEPILOT:
                 fairness, gap = fairness_table(ev, gender)
+                own_events = ev
         table = pd.DataFrame(rows).set_index("policy")
         for o, col in ((ORACLES[0], "pct_period_oracle"), (ORACLES[1], "pct_personalised_oracle")):
             table[col] = table["expected_profit"] / table.loc[o, "expected_profit"] if o in table.index else np.nan
@@ -296,6 +332,7 @@ def evaluate_shop(
             timings=timings,
             policy_stats=dict(decisions=policy.decisions, personalised=policy.personalised,
                               fallbacks=policy.fallbacks),
+            events=own_events, products=catalogue,
         )
     finally:
         if tmp is not None:
