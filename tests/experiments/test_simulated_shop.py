@@ -14,7 +14,7 @@ from pricepilot.experiments import shop_policy
 from pricepilot.experiments.shop_report import markdown_summary, seeds_frame, shop_sections
 from pricepilot.experiments.simulated_shop import (BASELINES, ORACLES, PRICEPILOT, ShopEvaluation,
                                                    evaluate_shop, fairness_table,
-                                                   guardrail_violations, tested_range_guardrails)
+                                                   guardrail_violations, history_range_guardrails)
 
 SMALL = dict(days=7, history_days=35, shoppers=800, products=24, holdout_days=5)
 
@@ -95,10 +95,10 @@ def test_guardrail_violations_count_each_rule() -> None:
     assert guardrail_violations(views, prods) == 5
 
 
-def test_tested_range_guardrails_never_go_below_cost() -> None:
+def test_history_range_guardrails_never_go_below_cost() -> None:
     views = pd.DataFrame({"product_id": ["a", "a", "b"], "price": [400, 1100, 900]})
     out = {p.product_id: p.guardrails for p in
-           tested_range_guardrails([_product("a"), _product("b"), _product("z")], views)}
+           history_range_guardrails([_product("a"), _product("b"), _product("z")], views)}
     assert (out["a"].floor, out["a"].ceiling) == (501, 1100)
     assert (out["b"].floor, out["b"].ceiling) == (900, 900)
     assert out["z"] == Guardrails()

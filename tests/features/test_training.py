@@ -285,21 +285,3 @@ def test_time_split_tests_strictly_after_training(values: list[int], n_folds: in
 def test_time_split_refuses_a_non_positive_or_non_integer_fold_count(bad: object) -> None:
     with pytest.raises(ValidationError):
         list(time_split(pd.DataFrame({"ts": [1, 2, 3]}), bad))  # type: ignore[arg-type]
-
-
-def test_recent_price_level_is_the_mean_shown_price_over_list_of_earlier_views() -> None:
-    base = (ts(0) // DAY_US) * DAY_US
-    ev = log(
-        {"type": "view", "ts": base - 7 * DAY_US + 1, "user_id": "u1", "product_id": "MUG",
-         "price": 500},  # outside the 7-day window
-        {"type": "view", "ts": base - DAY_US, "user_id": "u2", "product_id": "MUG", "price": 800},
-        {"type": "view", "ts": base, "user_id": "u1", "product_id": "MUG", "price": 1000},
-        {"type": "view", "ts": base, "user_id": "u3", "product_id": "MUG", "price": 700},
-        {"type": "view", "ts": base + HOUR_US, "user_id": "u1", "product_id": "PAN", "price": 3900},
-    )
-    f = build(ev)
-    assert row(f, "e1")["p_price_vs_list_7d"] == pytest.approx(0.5)
-    # same-instant views see only the earlier ones: (500 is out of the window) 800 / 1000
-    assert row(f, "e2")["p_price_vs_list_7d"] == pytest.approx(0.8)
-    assert math.isnan(row(f, "e0")["p_price_vs_list_7d"])
-    assert math.isnan(row(f, "e4")["p_price_vs_list_7d"])  # no earlier view of PAN

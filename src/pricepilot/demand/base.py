@@ -41,9 +41,6 @@ FEATURES: dict[str, str] = {
     "p_stock": "numeric",  # NaN: not stock-limited
     "p_days_to_season_end": "numeric",  # NaN: no season end
     "p_comp_on_promo": "numeric",  # 1 if a competitor runs a promotion on it now
-    # mean shown price / list price of the product's views over 7 days (NaN: no priced views):
-    # the level shoppers have recently seen, against which today's price reads as a discount
-    "p_price_vs_list_7d": "numeric",
     # context
     "c_hour": "numeric",
     "c_weekday": "numeric",

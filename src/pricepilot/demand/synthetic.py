@@ -88,7 +88,6 @@ def synthetic_frame(rows: int, seed: int = 0, currency: str = "EUR") -> pd.DataF
         "p_stock": np.where(rng.random(n) < 0.5, rng.integers(0, 500, n), np.nan),
         "p_days_to_season_end": np.full(n, np.nan),
         "p_comp_on_promo": (rng.random(n) < 0.1).astype(np.float64),
-        "p_price_vs_list_7d": np.ones(n),
         "c_hour": hours.astype(np.float64),
         "c_weekday": weekday.astype(np.float64),
         "c_holiday": holiday,

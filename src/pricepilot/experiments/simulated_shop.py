@@ -72,7 +72,7 @@ SHOP_PRICING: dict[str, Any] = {
 # Platt (sigmoid) calibration keeps the booster's price gradient; isotonic steps flatten the
 # curve over price ranges, and a flat curve sends the optimiser to the top of each step.
 MODEL_PARAMS: dict[str, Any] = {"calibration": "sigmoid"}
-POSTERIOR = {"prior_strength": 2.0, "prior_sd": 0.15, "category_sd": 0.3}
+POSTERIOR = {"prior_strength": 2.0, "prior_sd": 0.4, "category_sd": 0.5}
 
 
 Progress = Callable[[str, float], None]
@@ -115,17 +115,19 @@ def _settings(root: Path, overrides: Mapping[str, Any] | None) -> Settings:
     return load_settings(None, env={}, overrides=base)
 
 
-def tested_range_guardrails(products: list[Product], views: pd.DataFrame) -> list[Product]:
+def history_range_guardrails(products: list[Product], views: pd.DataFrame,
+                             below: float = 0.0) -> list[Product]:
     """The shop's guardrails for model-driven prices: each product's floor and ceiling become
-    the lowest and highest price its history has shown (never below its own floor), so prices
-    stay where the demand model has data. Products never shown keep their guardrails."""
+    the lowest (less ``below``, a fraction) and highest price its history has shown, never
+    below its own floor or cost + 1, so prices stay near where the demand model has data.
+    Products never shown keep their guardrails."""
     rng = views.groupby("product_id")["price"].agg(["min", "max"])
     out = []
     for p in products:
         g = p.guardrails
         if p.product_id in rng.index:
             lo, hi = (int(v) for v in rng.loc[p.product_id])
-            floor = max(lo, g.floor or 1, p.unit_cost + 1)
+            floor = max(int(np.ceil(lo * (1.0 - below))), g.floor or 1, p.unit_cost + 1)
             ceiling = max(hi if g.ceiling is None else min(hi, g.ceiling), floor)
             g = msgspec.structs.replace(g, floor=floor, ceiling=ceiling)
         out.append(msgspec.structs.replace(p, guardrails=g))
@@ -210,6 +212,8 @@ def evaluate_shop(
     oracles: bool = True,
     tested_range: bool = True,
     posterior: Mapping[str, float] | None = None,
+    family: str = "lgbm",
+    range_below: float = 0.0,
     workdir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ShopEvaluation:
@@ -240,7 +244,8 @@ def evaluate_shop(
         catalogue = store.list_products()
         original = {p.product_id: p for p in catalogue}
         if tested_range:
-            catalogue = tested_range_guardrails(catalogue, store.events_frame(types=["view"]))
+            catalogue = history_range_guardrails(catalogue, store.events_frame(types=["view"]),
+                                                 below=range_below)
             store.upsert_products(catalogue)
         pseudo = Pseudonymiser(settings.security.pseudonym_key)
         customer_ids = pd.read_csv(paths["shoppers"], usecols=["customer_id"])["customer_id"].astype(str)
@@ -262,7 +267,7 @@ def evaluate_shop(
         train, held = frame[frame["ts"] < cutoff], frame[frame["ts"] >= cutoff]
         say("train model", 0.3)
         registry = ModelRegistry.from_settings(settings, clock)
-        manifest = train_model(train.reset_index(drop=True), settings, family="lgbm",
+        manifest = train_model(train.reset_index(drop=True), settings, family=family,
                                params={**MODEL_PARAMS, **(model_params or {})}, n_splits=2, promote=True, registry=registry)
         model = registry.load_current()
         p_held = model.predict_proba(held) if len(held) else np.zeros(0)

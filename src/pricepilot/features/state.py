@@ -181,14 +181,9 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
             if ev.session_id is not None:
                 ops.append(Op("sess", session_key(ev.user_id), ev.session_id, amount=1))
         if ev.product_id is not None:
-            # every metric of a ring is named in each update, so a reset clears them all;
-            # "n"/"r": priced views of a catalogued product and their summed price / list
-            # ratio in thousandths (integer division, as the training set computes it)
-            prod = catalogue.get(ev.product_id)
-            priced = prod is not None and ev.price is not None
-            milli = ev.price * 1000 // prod.list_price if priced else 0  # type: ignore[operator,union-attr]
+            # every metric of a ring is named in each update, so a reset clears them all
             ops.append(Op("ring", product_key(ev.product_id), "w7", day=day, slots=SHORT,
-                          amounts=(("v", 1), ("p", 0), ("n", 1 if priced else 0), ("r", milli))))
+                          amounts=(("v", 1), ("p", 0))))
     elif ev.type == "purchase":
         if ev.user_id is not None:
             uk = user_key(ev.user_id)
@@ -205,7 +200,7 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
                 ops.append(Op("incr", uk, "rn", amount=1))
         if ev.product_id is not None:
             ops.append(Op("ring", product_key(ev.product_id), "w7", day=day, slots=SHORT,
-                          amounts=(("v", 0), ("p", 1), ("n", 0), ("r", 0))))
+                          amounts=(("v", 0), ("p", 1))))
     elif ev.type == "competitor_price":
         if ev.product_id is not None and ev.price is not None and ev.competitor is not None:
             promo = 1 if ev.on_promotion else 0
@@ -293,8 +288,6 @@ def compute_features(
     rn = int(user.get("rn", 0))
     pv = ring_sum(product_state, "w7", SHORT, "v", day, SHORT)
     pp = ring_sum(product_state, "w7", SHORT, "p", day, SHORT)
-    pn = ring_sum(product_state, "w7", SHORT, "n", day, SHORT)
-    pr = ring_sum(product_state, "w7", SHORT, "r", day, SHORT)
     # competitors: lowest latest price, any latest report on promotion
     comp: int | None = None
     promo = 0.0
@@ -334,7 +327,6 @@ def compute_features(
         "p_views_7d": float(pv),
         "p_purchases_7d": float(pp),
         "p_conversion_7d": pp / pv if pv > 0 else math.nan,
-        "p_price_vs_list_7d": pr / 1000.0 / pn if pn > 0 else math.nan,
         "p_stock": stock,
         "p_days_to_season_end": (to_micros(product.season_end) - at_us) / DAY_US
         if product.season_end is not None else math.nan,

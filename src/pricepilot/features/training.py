@@ -180,17 +180,11 @@ FROM per_ts;
 -- per product: cumulative views and purchases
 CREATE TEMP TABLE p_tl AS
 WITH per_ts AS (
-    SELECT e.product_id, e.ts, count(*) FILTER (WHERE e.type = 'view') AS nv,
-           count(*) FILTER (WHERE e.type = 'purchase') AS np,
-           count(*) FILTER (WHERE e.type = 'view' AND e.price IS NOT NULL
-                            AND p.list_price IS NOT NULL) AS nr,
-           coalesce(sum(e.price * 1000 // p.list_price)
-                    FILTER (WHERE e.type = 'view' AND e.price IS NOT NULL), 0) AS sr
-    FROM ev e LEFT JOIN prod p USING (product_id)
-    WHERE e.type IN ('view', 'purchase') AND e.product_id IS NOT NULL GROUP BY ALL
+    SELECT product_id, ts, count(*) FILTER (WHERE type = 'view') AS nv,
+           count(*) FILTER (WHERE type = 'purchase') AS np
+    FROM ev WHERE type IN ('view', 'purchase') AND product_id IS NOT NULL GROUP BY ALL
 )
-SELECT product_id, ts, sum(nv) OVER w AS cv, sum(np) OVER w AS cp, sum(nr) OVER w AS cn,
-       sum(sr) OVER w AS cr
+SELECT product_id, ts, sum(nv) OVER w AS cv, sum(np) OVER w AS cp
 FROM per_ts WINDOW w AS (PARTITION BY product_id ORDER BY ts ROWS UNBOUNDED PRECEDING);
 
 -- inventory: the level at each instant (ties: the highest level reported at that instant)
@@ -247,9 +241,9 @@ _LOOKUPS: dict[str, str] = {
             "ON vk.user_id = uc.user_id AND vk.category = uc.category AND uc.ts < vk.ts",
     "j_ss": "SELECT vk.rid, ss.c FROM vk ASOF LEFT JOIN us_tl ss "
             "ON vk.user_id = ss.user_id AND vk.session_id = ss.session_id AND ss.ts < vk.ts",
-    "j_pt": "SELECT vk.rid, pt.cv, pt.cp, pt.cn, pt.cr FROM vk "
+    "j_pt": "SELECT vk.rid, pt.cv, pt.cp FROM vk "
             "ASOF LEFT JOIN p_tl pt ON vk.product_id = pt.product_id AND pt.ts < vk.ts",
-    "j_ps": "SELECT vk.rid, ps.cv, ps.cp, ps.cn, ps.cr FROM vk "
+    "j_ps": "SELECT vk.rid, ps.cv, ps.cp FROM vk "
             "ASOF LEFT JOIN p_tl ps ON vk.product_id = ps.product_id AND ps.ts < vk.start_short",
     "j_inv": "SELECT vk.rid, inv.stock FROM vk "
              "ASOF LEFT JOIN inv ON vk.product_id = inv.product_id AND inv.ts < vk.ts",
@@ -413,9 +407,6 @@ def _assemble(
         pv = z(j["pt.cv"]) - z(j["ps.cv"])
         pp = z(j["pt.cp"]) - z(j["ps.cp"])
         out["p_conversion_7d"] = np.where(pv > 0, pp / pv, np.nan)
-        pn = z(j["pt.cn"]) - z(j["ps.cn"])
-        pr = z(j["pt.cr"]) - z(j["ps.cr"])
-        out["p_price_vs_list_7d"] = np.where(pn > 0, pr / 1000.0 / pn, np.nan)
     out["u_session_views"] = z(j["ss.c"])
     for f, col in (("u_tier", "tier"), ("u_device", "device"), ("u_region", "region"),
                    ("u_channel", "channel"), ("p_category", "category")):
