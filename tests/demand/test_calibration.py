@@ -68,3 +68,11 @@ def test_a_sigmoid_that_would_reverse_the_ranking_is_refused():
     raw = np.linspace(0.01, 0.99, 200)
     with pytest.raises(ValidationError, match="slope"):
         Calibrator("sigmoid").fit(raw, (raw < 0.5).astype(np.int64))
+
+
+def test_isotonic_calibration_keeps_a_slope_between_its_knots():
+    # a step-shaped map would make demand flat in price inside each step (elasticity 0)
+    raw, y = noisy(5000, seed=4)
+    cal = Calibrator("isotonic").fit(raw, y)
+    grid = np.linspace(cal.x_[0], cal.x_[-1], 500)
+    assert np.mean(np.diff(cal.apply(grid)) > 0) > 0.95

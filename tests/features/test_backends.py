@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import pytest
 
+from pricepilot.clock import from_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.errors import Unavailable, ValidationError
 from pricepilot.events.schemas import Calendar, CompetitorPrice, Inventory, Purchase, View
@@ -14,8 +15,7 @@ from pricepilot.features.backends import FeatureBackend, MemoryBackend, RedisBac
 from pricepilot.features.online import OnlineFeatures
 from pricepilot.features.state import Op
 
-from .conftest import CATALOGUE, DAY_US, HAT, MUG, PAN, T0, ts
-from pricepilot.clock import from_micros
+from .conftest import CATALOGUE, DAY_US, HAT, MUG, PAN, ts
 
 
 def at(hours: float) -> datetime:

@@ -1,15 +1,16 @@
 """Probability calibration on held-out data, applied with plain numpy at serving time.
 
 Isotonic calibration is fitted with scikit-learn's :class:`~sklearn.isotonic.IsotonicRegression`
-and kept as its threshold arrays, so serving is one ``np.interp`` (what the fitted regressor's
-``predict`` computes), with each block's level add-one smoothed so no block predicts exactly 0
-or 1. Both methods are non-decreasing maps of the raw probability,
+and kept as knot arrays (one per block, at the block's centre), so serving is one ``np.interp``
+and the map has a slope everywhere inside the data (see :func:`_centred_isotonic`). Both methods are non-decreasing maps of the raw probability,
 so a model that is non-increasing in price stays so after calibration.
 
 >>> import numpy as np
 >>> c = Calibrator("isotonic").fit(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1]))
->>> c.apply(np.array([0.15, 0.85])).round(3).tolist()  # add-one smoothed: 1/4 and 3/4
+>>> c.apply(np.array([0.15, 0.85])).round(3).tolist()  # end blocks add-one smoothed
 [0.25, 0.75]
+>>> c.apply(np.array([0.5])).round(3).tolist()  # between the block centres 0.15 and 0.85
+[0.5]
 """
 
 from __future__ import annotations
@@ -38,22 +39,32 @@ def _logit(p: F64) -> F64:
     return np.log(q / (1 - q))
 
 
-def _laplace_levels(iso: IsotonicRegression, raw: F64, y: npt.NDArray[np.int64], levels: F64) -> F64:
-    """Isotonic levels with add-one smoothing per block: (purchases + 1) / (rows + 2).
+def _centred_isotonic(iso: IsotonicRegression, raw: F64, y: npt.NDArray[np.int64]) -> tuple[F64, F64]:
+    """Knots of a centred isotonic map: one per isotonic block, at the block's mean raw score.
 
-    A block of held-out rows with no purchase would otherwise predict 0 (log loss: infinite on
-    the first later purchase there). Smoothing can break the order of neighbouring levels, so a
-    running maximum restores it: the map stays non-decreasing.
+    Plain isotonic regression is a step function: flat inside each block, so a price change
+    inside a block changes nothing and the implied price elasticity shrinks towards 0.
+    Interpolating between block centres (centred isotonic regression, Oron & Flournoy 2017)
+    keeps the calibration and gives the map a slope everywhere inside the data.
+
+    Only the end blocks can sit at exactly 0 or 1 (levels are non-decreasing block means); they
+    are moved to their add-one estimate, (purchases + 1) / (rows + 2), but never past half-way to
+    their neighbour, so the map stays increasing and no score predicts exactly 0 or 1.
     """
     fitted = iso.predict(raw)
-    blocks, inverse, rows = np.unique(fitted, return_inverse=True, return_counts=True)
-    purchases = np.bincount(inverse, weights=y.astype(np.float64), minlength=len(blocks))
-    smoothed = (purchases + 1.0) / (rows + 2.0)
-    idx = np.clip(np.searchsorted(blocks, levels), 0, len(blocks) - 1)
-    exact = np.isclose(blocks[idx], levels, rtol=0, atol=1e-12)
-    # thresholds sit on block levels; anything else (none expected) keeps its own level
-    out = np.where(exact, smoothed[idx], levels)
-    return np.maximum.accumulate(out)
+    levels, inverse, rows = np.unique(fitted, return_inverse=True, return_counts=True)
+    purchases = np.bincount(inverse, weights=y.astype(np.float64), minlength=len(levels))
+    centres = np.bincount(inverse, weights=raw, minlength=len(levels)) / rows
+    means = purchases / rows
+    order = np.argsort(centres, kind="stable")
+    centres, means, rows, purchases = centres[order], means[order], rows[order], purchases[order]
+    if len(means) == 1:
+        return centres, (purchases + 1.0) / (rows + 2.0)
+    if means[0] <= 0.0:
+        means[0] = min(1.0 / (rows[0] + 2.0), means[1] / 2.0)
+    if means[-1] >= 1.0:
+        means[-1] = max((rows[-1] + 1.0) / (rows[-1] + 2.0), (1.0 + means[-2]) / 2.0)
+    return centres, np.maximum.accumulate(means)
 
 
 class Calibrator:
@@ -76,8 +87,7 @@ class Calibrator:
         if method == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
             iso.fit(raw, y.astype(np.float64))
-            self.x_: F64 = np.asarray(iso.X_thresholds_, dtype=np.float64)
-            self.y_: F64 = _laplace_levels(iso, raw, y, np.asarray(iso.y_thresholds_, dtype=np.float64))
+            self.x_, self.y_ = _centred_isotonic(iso, raw, y)
         elif method == "sigmoid":
             lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw)[:, None], y)
             slope = float(lr.coef_[0, 0])

@@ -58,7 +58,8 @@ _EMPTY: dict[str, Value] = {}
 
 
 class MemoryBackend:
-    """Plain dicts in this process; one lock-free writer (the event consumer) assumed."""
+    """Plain dicts in this process. One writer (the event consumer); readers in other threads
+    get copies, so they never see a hash change under them."""
 
     def __init__(self, *, seen_capacity: int = 1_000_000, max_sessions: int = 32) -> None:
         if seen_capacity < 1:
@@ -131,11 +132,13 @@ class MemoryBackend:
         sv = 0
         if session_id is not None:
             sv = int(h.get(session_key(user_id), _EMPTY).get(session_id, 0))
+        # copies (atomic under the GIL), so a reader never iterates a hash a writer thread
+        # is growing
         return Snapshot(
-            user=h.get(user_key(user_id), _EMPTY),
+            user=dict(h.get(user_key(user_id), _EMPTY)),
             session_views=sv,
-            products=[h.get(product_key(p), _EMPTY) for p in product_ids],
-            holidays=h.get(calendar_key(day), _EMPTY),
+            products=[dict(h.get(product_key(p), _EMPTY)) for p in product_ids],
+            holidays=dict(h.get(calendar_key(day), _EMPTY)),
         )
 
     def put_shopper(self, user_id: str, fields: Mapping[str, str]) -> None:
@@ -175,7 +178,8 @@ while i <= n do
   elseif kind == 'max' or kind == 'min' then
     local cur = redis.call('HGET', key, field)
     local v = tonumber(ARGV[i + 3])
-    if (not cur) or (kind == 'max' and tonumber(cur) < v) or (kind == 'min' and tonumber(cur) > v) then
+    if (not cur) or (kind == 'max' and tonumber(cur) < v)
+       or (kind == 'min' and tonumber(cur) > v) then
       redis.call('HSET', key, field, ARGV[i + 3])
     end
     i = i + 4

@@ -38,10 +38,12 @@ from pricepilot.config import Settings
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.features.backends import FeatureBackend, MemoryBackend, RedisBackend
 from pricepilot.features.state import (
-    SHOPPER_FIELDS, LocalTime, compute_features, normalise, ops_for, shopper_fields,
+    SHOPPER_FIELDS, LocalTime, normalise, ops_for, order_features, product_features,
+    shopper_fields, user_features,
 )
 
 EventLike = Event | Mapping[str, Any]
+_CHUNK = 10_000  # events per backend call in learn_many (bounded memory, one pipeline each)
 
 
 def _micros(at: datetime | int) -> int:
@@ -85,11 +87,15 @@ class OnlineFeatures:
             )
         else:
             rows = events
+        applied = 0
         batch = []
         for e in rows:
             ev = normalise(e)
             batch.append((ev.event_id, ops_for(ev, self.catalogue)))
-        return self.backend.apply(batch)
+            if len(batch) == _CHUNK:
+                applied += self.backend.apply(batch)
+                batch = []
+        return applied + self.backend.apply(batch)
 
     def set_shopper(self, shopper: Shopper) -> None:
         """Store a shopper's declared attributes (tier, device, region, channel)."""
@@ -130,10 +136,11 @@ class OnlineFeatures:
             attrs["device"] = device
         if channel is not None:
             attrs["channel"] = channel
+        u = user_features(user=snap.user, session_views=snap.session_views,
+                          holidays=snap.holidays, at_us=at_us, local=local, attrs=attrs)
         return [
-            compute_features(user=snap.user, session_views=snap.session_views, product_state=ph,
-                             product=p, holidays=snap.holidays, at_us=at_us, local=local,
-                             attrs=attrs)
+            order_features(u, product_features(user=snap.user, product_state=ph, product=p,
+                                               at_us=at_us))
             for p, ph in zip(products, snap.products)
         ]
 

@@ -14,7 +14,8 @@ State is a set of flat hashes (field -> number or text), exactly what Redis stor
 An event becomes a short list of primitive :class:`Op` (increment, ring-bucket increment, keep
 the maximum / minimum, keep the latest by (ts, rank)); each backend applies them atomically per
 event (the memory backend in Python, Redis in one Lua script). Reads go the other way:
-:func:`compute_features` turns the hashes into the feature dict, the same code for every backend.
+:func:`user_features` (once per quote) and :func:`product_features` (per product) turn the
+hashes into the feature dict, the same code for every backend.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import msgspec
 from pricepilot.catalog.models import Product
 from pricepilot.clock import to_micros
 from pricepilot.compliance.attributes import Shopper
+from pricepilot.demand.base import CONTEXT_FEATURES
 from pricepilot.errors import ValidationError
 from pricepilot.events.schemas import EVENT_TYPES, Event, event_type
 from pricepilot.money import exponent
@@ -223,16 +225,37 @@ def _num(h: Mapping[str, Value], f: str, default: float = 0.0) -> float:
     return default if v is None else float(v)
 
 
+_RING_NAMES: dict[tuple[str, int, tuple[str, ...]], tuple[tuple[str, tuple[str, ...]], ...]] = {}
+
+
+def _ring_names(ring: str, slots: int,
+                metrics: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    key = (ring, slots, metrics)
+    names = _RING_NAMES.get(key)
+    if names is None:
+        names = _RING_NAMES[key] = tuple(
+            (f"{ring}d{s}", tuple(f"{ring}{m}{s}" for m in metrics)) for s in range(slots))
+    return names
+
+
+def ring_sums(h: Mapping[str, Value], ring: str, slots: int, metrics: tuple[str, ...], day: int,
+              window: int) -> list[int]:
+    """Sums of each metric over the ring's buckets holding days ``day - window + 1 .. day``."""
+    totals = [0] * len(metrics)
+    lo = day - window + 1
+    get = h.get
+    for dfield, mfields in _ring_names(ring, slots, metrics):
+        d = get(dfield)
+        if d is not None and lo <= int(d) <= day:
+            for i, f in enumerate(mfields):
+                totals[i] += int(get(f, 0))
+    return totals
+
+
 def ring_sum(h: Mapping[str, Value], ring: str, slots: int, metric: str, day: int,
              window: int) -> int:
     """Sum of ``metric`` over the ring's buckets holding days ``day - window + 1 .. day``."""
-    total = 0
-    lo = day - window + 1
-    for s in range(slots):
-        d = h.get(f"{ring}d{s}")
-        if d is not None and lo <= int(d) <= day:
-            total += int(h.get(f"{ring}{metric}{s}", 0))
-    return total
+    return ring_sums(h, ring, slots, (metric,), day, window)[0]
 
 
 def shopper_fields(shopper: Shopper) -> dict[str, str]:
@@ -269,35 +292,66 @@ class LocalTime:
         return hit
 
 
-def compute_features(
+def user_features(
     *,
     user: Mapping[str, Value],
     session_views: int,
-    product_state: Mapping[str, Value],
-    product: Product,
     holidays: Mapping[str, Value],
     at_us: int,
     local: tuple[int, int, str],
     attrs: Mapping[str, str | None],
 ) -> dict[str, object]:
-    """The non-price features (``CONTEXT_FEATURES``) and ``competitor_price`` from the hashes."""
+    """The shopper and context features (all but ``u_affinity``), computed once per quote."""
     day = at_us // DAY_US
     lp = user.get("lp")
+    rn = int(user.get("rn", 0))
+    region = attrs.get("region")
+    holiday = 0.0
+    for f, v in holidays.items():
+        if (f == "*" or f == region) and int(v) < at_us:
+            holiday = 1.0
+    hour, weekday, _ = local
+    n90, milli90 = ring_sums(user, "w90", LONG, ("p", "m"), day, LONG)
+    return {
+        "u_recency_days": (at_us - int(lp)) / DAY_US if lp is not None else math.nan,
+        "u_frequency_90d": float(n90),
+        "u_monetary_90d": milli90 / 1000.0,
+        "u_views_7d": float(ring_sum(user, "w7", SHORT, "v", day, SHORT)),
+        "u_paid_vs_list": _num(user, "rs") / rn if rn > 0 else math.nan,
+        "u_session_views": float(session_views),
+        "u_tier": attrs.get("tier"),
+        "u_device": attrs.get("device"),
+        "u_region": region,
+        "u_channel": attrs.get("channel"),
+        "c_hour": float(hour),
+        "c_weekday": float(weekday),
+        "c_holiday": holiday,
+    }
+
+
+def product_features(
+    *,
+    user: Mapping[str, Value],
+    product_state: Mapping[str, Value],
+    product: Product,
+    at_us: int,
+) -> dict[str, object]:
+    """The product features, ``u_affinity`` (it depends on the product's category) and
+    ``competitor_price``."""
+    day = at_us // DAY_US
     vt = int(user.get("vt", 0))
     cat_views = int(user.get(f"vc|{product.category}", 0))
-    rn = int(user.get("rn", 0))
-    pv = ring_sum(product_state, "w7", SHORT, "v", day, SHORT)
-    pp = ring_sum(product_state, "w7", SHORT, "p", day, SHORT)
+    pv, pp = ring_sums(product_state, "w7", SHORT, ("v", "p"), day, SHORT)
     # competitors: lowest latest price, any latest report on promotion
     comp: int | None = None
     promo = 0.0
     inv_stock: Value | None = None
     for f, v in product_state.items():
-        if f[0] == "k" and f[-2:] == "|p":
-            p = int(v)
-            comp = p if comp is None or p < comp else comp
-        elif f[0] == "k" and f[-2:] == "|o":
-            if int(v):
+        if f[0] == "k":
+            if f[-2:] == "|p":
+                p = int(v)
+                comp = p if comp is None or p < comp else comp
+            elif f[-2:] == "|o" and int(v):
                 promo = 1.0
         elif f == "i|s":
             inv_stock = v
@@ -305,24 +359,8 @@ def compute_features(
         stock = float(inv_stock)
     else:
         stock = float(product.stock) if product.stock is not None else math.nan
-    region = attrs.get("region")
-    holiday = 0.0
-    for f, v in holidays.items():
-        if (f == "*" or f == region) and int(v) < at_us:
-            holiday = 1.0
-    hour, weekday, _ = local
     return {
-        "u_recency_days": (at_us - int(lp)) / DAY_US if lp is not None else math.nan,
-        "u_frequency_90d": float(ring_sum(user, "w90", LONG, "p", day, LONG)),
-        "u_monetary_90d": ring_sum(user, "w90", LONG, "m", day, LONG) / 1000.0,
-        "u_views_7d": float(ring_sum(user, "w7", SHORT, "v", day, SHORT)),
         "u_affinity": cat_views / vt if vt > 0 else math.nan,
-        "u_paid_vs_list": _num(user, "rs") / rn if rn > 0 else math.nan,
-        "u_session_views": float(session_views),
-        "u_tier": attrs.get("tier"),
-        "u_device": attrs.get("device"),
-        "u_region": region,
-        "u_channel": attrs.get("channel"),
         "p_category": product.category,
         "p_views_7d": float(pv),
         "p_purchases_7d": float(pp),
@@ -331,8 +369,13 @@ def compute_features(
         "p_days_to_season_end": (to_micros(product.season_end) - at_us) / DAY_US
         if product.season_end is not None else math.nan,
         "p_comp_on_promo": promo,
-        "c_hour": float(hour),
-        "c_weekday": float(weekday),
-        "c_holiday": holiday,
         "competitor_price": comp,
     }
+
+
+def order_features(u: Mapping[str, object], p: Mapping[str, object]) -> dict[str, object]:
+    merged = {**u, **p}
+    return {k: merged[k] for k in _ORDER}
+
+
+_ORDER: tuple[str, ...] = (*CONTEXT_FEATURES, "competitor_price")

@@ -25,6 +25,8 @@ True
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -204,7 +206,8 @@ FROM ev WHERE type = 'competitor_price' AND price IS NOT NULL GROUP BY ALL;
 CREATE TEMP TABLE k_tl AS
 WITH pts AS (SELECT DISTINCT product_id, ts FROM kc),
      comps AS (SELECT DISTINCT product_id, competitor FROM kc),
-     grid AS (SELECT pts.product_id, pts.ts, comps.competitor FROM pts JOIN comps USING (product_id))
+     grid AS (SELECT pts.product_id, pts.ts, comps.competitor
+              FROM pts JOIN comps USING (product_id))
 SELECT g.product_id, g.ts, min(k.price) AS comp_price, max(k.promo) AS comp_promo
 FROM grid g ASOF JOIN kc k
   ON g.product_id = k.product_id AND g.competitor = k.competitor AND k.ts <= g.ts
@@ -281,7 +284,8 @@ def _check_events(con: duckdb.DuckDBPyConnection) -> None:
         raise ValidationError("event log", "currency", f"unknown currencies {[b[0] for b in bad]}")
     ts_type = con.execute("SELECT typeof(ts) FROM ev_raw LIMIT 1").fetchall()
     if ts_type and ts_type[0][0] not in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT"):
-        raise ValidationError("event log", "ts", f"must be integer microseconds, got {ts_type[0][0]}")
+        raise ValidationError("event log", "ts",
+                              f"must be integer microseconds, got {ts_type[0][0]}")
 
 
 def build_training_set(
@@ -295,6 +299,7 @@ def build_training_set(
     dedupe: bool = True,
     extra_columns: Sequence[str] = (),
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> pd.DataFrame:
     """One row per view of a catalogued product, features strictly before the view.
 
@@ -303,8 +308,9 @@ def build_training_set(
     session id, in the same session; views without a session id use the window alone.
     ``attribution="window"`` ignores sessions. ``timezone`` (the shop's) sets the local hour,
     weekday and calendar day of the context features; day buckets of the windowed counts are UTC
-    days. ``dedupe`` drops repeated ``event_id`` (first occurrence wins, as in the online state).
+    days. ``dedupe`` keeps one event per ``event_id`` (the earliest), as the online seen-set does.
     ``extra_columns`` appends view columns from ``event_id``, ``session_id``, ``quote_id``.
+    ``threads`` and ``memory_limit`` (e.g. ``"4GB"``) bound DuckDB's use of the machine.
     """
     if attribution not in ("session", "window"):
         raise ValidationError("training set", "attribution", f"unknown rule {attribution!r}")
@@ -329,14 +335,22 @@ def build_training_set(
     con = duckdb.connect(config=_DUCKDB_CONFIG)
     try:
         con.execute("SET enable_progress_bar = false")
+        # spill files go to the system temp dir, never into the working directory
+        con.execute("SET temp_directory = ?",
+                    [os.path.join(tempfile.gettempdir(), "pricepilot-duckdb")])
         if threads:
             con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            # DuckDB spills to temporary files beyond this ("4GB"); default: 80% of the RAM
+            con.execute("SET memory_limit = ?", [memory_limit])
         con.register("ev_raw", events)
         con.register("prod", prod)
         con.register("shoppers", shop)
         con.register("cur", cur)
         _check_events(con)
-        dedupe_sql = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts) = 1" if dedupe else ""
+        dedupe_sql = (
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts) = 1" if dedupe else ""
+        )
         con.execute(_SQL.format(dedupe=dedupe_sql, day=DAY_US,
                                 long_days=WINDOW_LONG_DAYS - 1, short_days=WINDOW_SHORT_DAYS - 1))
         for name, q in _LOOKUPS.items():
@@ -371,8 +385,9 @@ def _np(col: pa.ChunkedArray) -> npt.NDArray[np.float64]:
     return np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy(), dtype=np.float64)
 
 
-def _text(col: pa.ChunkedArray) -> npt.NDArray[np.object_]:
-    return np.asarray(col.to_pylist(), dtype=object)
+def _text(col: pa.ChunkedArray) -> pd.Series:
+    """A text column as a pandas string Series (Arrow-backed: no Python object per value)."""
+    return col.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
 def _assemble(
@@ -424,7 +439,7 @@ def _assemble(
     hol = np.zeros(n, dtype=np.float64)
     if len(holidays) and n:
         local_day = local.tz_localize(None).to_numpy().astype("datetime64[D]")
-        region = out["u_region"]
+        region = out["u_region"].to_numpy(dtype=object, na_value=None)
         for h in holidays.itertuples(index=False):
             hit = (local_day == np.datetime64(str(h.day)[:10], "D")) & (ts > h.ts)
             if h.region is not None and not (isinstance(h.region, float) and np.isnan(h.region)):
@@ -438,7 +453,7 @@ def _assemble(
     comp = j["kt.comp_price"]
     currency = _text(views.column("currency"))
     p = price.astype(np.float64)
-    exp = pd.Series(currency, dtype=object).map(CURRENCY_EXPONENTS).fillna(2).to_numpy(np.float64)
+    exp = currency.map(CURRENCY_EXPONENTS).fillna(2).to_numpy(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["x_price_ratio_list"] = p / list_price.astype(np.float64)
         out["x_price_ratio_comp"] = p / comp
@@ -479,7 +494,8 @@ def time_split(frame: pd.DataFrame, n_folds: int) -> Iterator[tuple[npt.NDArray[
     [([1, 2, 3], [4]), ([1, 2, 3, 4], [0, 5])]
     """
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1:
-        raise ValidationError("time split", "n_folds", f"must be a positive integer, got {n_folds!r}")
+        raise ValidationError("time split", "n_folds",
+                              f"must be a positive integer, got {n_folds!r}")
     if "ts" not in frame.columns:
         raise ValidationError("time split", "ts", "frame has no ts column")
     ts = frame["ts"].to_numpy(np.int64)
