@@ -98,7 +98,8 @@ def fairness_section(ev: ShopEvaluation) -> Section:
     note = ("<p class='note'>Mean price paid by the audit-only attribute <code>gender</code> (never "
             "an input to pricing), compared within product × day cells bought by more than one "
             "group, weighted by purchases. Largest difference between groups: "
-            f"<b>{ev.fairness_gap:.2%}</b> (bound: 1%).</p>")
+            f"<b>{ev.fairness_gap:.2%}</b> (bound: 1%); for the prices offered (every view): "
+            f"{ev.fairness_offered_gap:.2%}.</p>")
     table = ("<table><tr><th>group</th><th>purchases</th><th>cells</th><th>vs cell mean</th></tr>"
              f"{body}</table>")
     return Section("Fairness: price paid by a protected attribute", note + table, [])
@@ -126,7 +127,8 @@ def seeds_frame(evaluations: Sequence[ShopEvaluation]) -> pd.DataFrame:
             best_real = max(float(t.loc[n, "profit"]) for n in base)
             row["realised vs best baseline"] = float(t.loc[PRICEPILOT, "profit"]) / best_real - 1.0
         row["violations"] = int(t.loc[PRICEPILOT, "guardrail_violations"])
-        row["fairness gap"] = ev.fairness_gap
+        row["fairness gap (paid)"] = ev.fairness_gap
+        row["fairness gap (offered)"] = ev.fairness_offered_gap
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -159,7 +161,8 @@ def markdown_summary(evaluations: Sequence[ShopEvaluation]) -> str:
             out.append(f"| {name} | {r.orders:,} | {r.conversion:.2%} | {r.profit / 100:,.0f} "
                        f"| {r.expected_profit / 100:,.0f} | {r.pct_period_oracle:.1%} "
                        f"| {r.pct_personalised_oracle:.1%} | {r.guardrail_violations} |")
-        out.append(f"\nfairness gap (gender, within product × day): {ev.fairness_gap:.2%}\n")
+        out.append(f"\nfairness gap (gender, within product × day): paid {ev.fairness_gap:.2%}, "
+                   f"offered {ev.fairness_offered_gap:.2%}\n")
     df = seeds_frame(evaluations)
     cols = [c for c in df.columns if c != "seed"]
     out.append("### all seeds (expected profit, % of the personalised oracle)\n")

@@ -98,6 +98,7 @@ class ShopEvaluation:
     calibration: list[CalibrationBin]
     fairness: pd.DataFrame
     fairness_gap: float
+    fairness_offered_gap: float = 0.0
     model: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     policy_stats: dict[str, int] = field(default_factory=dict)
@@ -158,15 +159,17 @@ def guardrail_violations(views: pd.DataFrame, products: Mapping[str, Product],
     return bad
 
 
-def fairness_table(events: pd.DataFrame, gender: Mapping[str, str]) -> tuple[pd.DataFrame, float]:
+def fairness_table(events: pd.DataFrame, gender: Mapping[str, str],
+                   event_type: str = "purchase") -> tuple[pd.DataFrame, float]:
     """Mean price paid by gender, compared within product × day cells.
 
     For every cell (product, day) with purchases by both groups, the relative gap of each group's
     mean paid price to the cell's overall mean paid price is weighted by the group's purchases
     there. Returns a table (group, purchases, cells, weighted relative gap) and the largest
-    absolute difference between any two groups' gaps (0.01 = 1%).
+    absolute difference between any two groups' gaps (0.01 = 1%). ``event_type="view"`` compares
+    the prices offered instead of the prices paid (many more observations, less noise).
     """
-    buys = events[events["type"] == "purchase"].copy()
+    buys = events[events["type"] == event_type].copy()
     buys["group"] = buys["user_id"].map(gender)
     buys = buys.dropna(subset=["group"])
     if buys.empty:
@@ -300,7 +303,7 @@ def evaluate_shop(
             runs[ORACLES[1]] = PersonalisedOracle(market)
         by_id = {p.product_id: p for p in catalogue}
         gender = {pseudo_cid: s.audit_attributes.get("gender", "") for pseudo_cid, s in shopper_rows.items()}
-        rows, daily, fairness, gap = [], [], pd.DataFrame(), 0.0
+        rows, daily, fairness, gap, offered_gap = [], [], pd.DataFrame(), 0.0, 0.0
         own_events: pd.DataFrame | None = None
         for i, (name, pol) in enumerate(runs.items()):
             t = time.perf_counter()
@@ -322,6 +325,7 @@ def evaluate_shop(
             daily.append(d)
             if name == PRICEPILOT:
                 fairness, gap = fairness_table(ev, gender)
+                offered_gap = fairness_table(ev, gender, event_type="view")[1]
                 own_events = ev
         table = pd.DataFrame(rows).set_index("policy")
         for o, col in ((ORACLES[0], "pct_period_oracle"), (ORACLES[1], "pct_personalised_oracle")):
@@ -330,7 +334,7 @@ def evaluate_shop(
         return ShopEvaluation(
             seed=seed, days=days, currency=cfg.currency, table=table,
             daily=pd.concat(daily, ignore_index=True), calibration=calibration,
-            fairness=fairness, fairness_gap=gap,
+            fairness=fairness, fairness_gap=gap, fairness_offered_gap=offered_gap,
             model=dict(version=manifest.version, train_rows=len(train), held_rows=len(held),
                        cv_log_loss=manifest.metrics.get("log_loss"),
                        cv_auc=manifest.metrics.get("auc")),
