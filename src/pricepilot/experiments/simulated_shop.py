@@ -67,11 +67,11 @@ SHOP_PRICING: dict[str, Any] = {
     "pricing.max_change_per_day": 0.25,
     "pricing.competitor_band": 0.5,
     "pricing.grid_size": 25,
-    "pricing.personal_discount_max": 0.10,
+    "pricing.personal_discount_max": 0.20,
 }
-# Platt (sigmoid) calibration keeps the booster's price gradient; isotonic steps flatten the
-# curve over price ranges, and a flat curve sends the optimiser to the top of each step.
-MODEL_PARAMS: dict[str, Any] = {"calibration": "sigmoid"}
+# The registry's defaults (auto calibration: centred isotonic on this much data, which keeps the
+# booster's price slope); plain isotonic steps sent the optimiser to the top of each flat step.
+MODEL_PARAMS: dict[str, Any] = {}
 POSTERIOR = {"prior_strength": 2.0, "prior_sd": 0.4, "category_sd": 0.5}
 
 
@@ -117,12 +117,13 @@ def _settings(root: Path, overrides: Mapping[str, Any] | None) -> Settings:
 
 
 def history_range_guardrails(products: list[Product], views: pd.DataFrame,
-                             below: float = 0.0) -> list[Product]:
+                             below: float = 0.0, top_quantile: float = 1.0) -> list[Product]:
     """The shop's guardrails for model-driven prices: each product's floor and ceiling become
     the lowest (less ``below``, a fraction) and highest price its history has shown, never
     below its own floor or cost + 1, so prices stay near where the demand model has data.
     Products never shown keep their guardrails."""
-    rng = views.groupby("product_id")["price"].agg(["min", "max"])
+    grouped = views.groupby("product_id")["price"]
+    rng = pd.DataFrame({"min": grouped.min(), "max": grouped.quantile(top_quantile, interpolation="lower")})
     out = []
     for p in products:
         g = p.guardrails
@@ -216,7 +217,8 @@ def evaluate_shop(
     tested_range: bool = True,
     posterior: Mapping[str, float] | None = None,
     family: str = "lgbm",
-    range_below: float = 0.0,
+    range_below: float = 0.15,
+    range_top: float = 0.9,
     workdir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ShopEvaluation:
@@ -248,7 +250,7 @@ def evaluate_shop(
         original = {p.product_id: p for p in catalogue}
         if tested_range:
             catalogue = history_range_guardrails(catalogue, store.events_frame(types=["view"]),
-                                                 below=range_below)
+                                                 below=range_below, top_quantile=range_top)
             store.upsert_products(catalogue)
         pseudo = Pseudonymiser(settings.security.pseudonym_key)
         customer_ids = pd.read_csv(paths["shoppers"], usecols=["customer_id"])["customer_id"].astype(str)
