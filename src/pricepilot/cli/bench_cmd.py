@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 for c in ("policy", "orders", "conversion", "profit", "expected profit",
                           "% period oracle", "% personalised oracle", "violations"):
                     t.add_column(c, justify="left" if c == "policy" else "right")
-                for name, r in ev.table.iterrows():
+                for name, r in zip(ev.table.index, ev.table.itertuples(index=False)):
                     t.add_row(str(name), f"{r.orders:,}", f"{r.conversion:.2%}",
                               f"{r.profit / 100:,.0f}", f"{r.expected_profit / 100:,.0f}",
                               f"{r.pct_period_oracle:.1%}", f"{r.pct_personalised_oracle:.1%}",

@@ -57,7 +57,7 @@ def profit_section(ev: ShopEvaluation) -> Section:
         f"<td>{_money(r.revenue, ev.currency)}</td><td>{_money(r.profit, ev.currency)}</td>"
         f"<td>{_money(r.expected_profit, ev.currency)}</td><td>{r.pct_period_oracle:.1%}</td>"
         f"<td>{r.pct_personalised_oracle:.1%}</td><td>{r.guardrail_violations}</td></tr>"
-        for name, r in t.iterrows())
+        for name, r in zip(t.index, t.itertuples(index=False)))
     note = (f"<p class='note'>Seed {ev.seed}: every policy priced the same {int(t['views'].iloc[0]):,} "
             f"views with the same random draws over {ev.days} days after the history. Expected "
             "profit is under the true demand (no purchase noise); oracles (purple) know the truth. "
@@ -157,7 +157,7 @@ def markdown_summary(evaluations: Sequence[ShopEvaluation]) -> str:
         out.append("| policy | orders | conversion | profit | expected profit | % period oracle "
                    "| % personalised oracle | guardrail violations |")
         out.append("|---|---|---|---|---|---|---|---|")
-        for name, r in t.iterrows():
+        for name, r in zip(t.index, t.itertuples(index=False)):
             out.append(f"| {name} | {r.orders:,} | {r.conversion:.2%} | {r.profit / 100:,.0f} "
                        f"| {r.expected_profit / 100:,.0f} | {r.pct_period_oracle:.1%} "
                        f"| {r.pct_personalised_oracle:.1%} | {r.guardrail_violations} |")
