@@ -151,3 +151,29 @@ def test_holidays_bring_more_views() -> None:
     black_friday = d.loc["2026-11-27", "views"]
     days_before = d.loc[["2026-11-25", "2026-11-26"], "views"].mean()
     assert black_friday > 1.3 * days_before
+
+
+def test_a_view_batch_carries_each_views_session_channel_and_device(small_market: Market) -> None:
+    from pricepilot.sim.policy import ViewBatch
+
+    seen: list[tuple[str, str, str | None, str | None]] = []
+
+    class Recorder:
+        def price(self, view: ViewRequest) -> int:  # pragma: no cover - price_batch is used
+            raise AssertionError("price_batch must be preferred")
+
+        def price_batch(self, batch: ViewBatch) -> np.ndarray:
+            assert batch.session_ids is not None and batch.channels is not None
+            assert batch.devices is not None
+            for k in range(batch.product_index.size):
+                seen.append((batch.customer_ids[int(batch.customer_index[k])],
+                             batch.session_ids[k], batch.channels[k], batch.devices[k]))
+            return np.full(batch.product_index.size, 999, dtype=np.int64)
+
+        def observe(self, events: Sequence[Event]) -> None:
+            return None
+
+    r = small_market.run(Recorder(), days=1)
+    views = events_frame(r)
+    views = views[views["type"] == "view"]
+    assert seen == list(zip(views["user_id"], views["session_id"], views["channel"], views["device"]))

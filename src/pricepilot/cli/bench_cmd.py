@@ -3,6 +3,10 @@
 ``pricepilot bench pricing`` runs the published benchmarks B1 and B2 (Ferreira, Simchi-Levi &
 Wang 2018) with the engine's TS-update machinery and prints % of the LP optimum with 95% CIs
 beside the published TS-update figures.
+
+``pricepilot bench shop`` runs the simulated shop end to end (history → ingestion → training →
+28 days priced by pricepilot, every baseline and both oracles on the same views) for several
+seeds, prints a table per seed and writes an HTML report.
 """
 
 from __future__ import annotations
@@ -55,5 +59,75 @@ def register(app: typer.Typer) -> None:
         typer.echo(table)
         if output:
             Path(output).write_text(table + "\n", encoding="utf-8")
+
+    @bench.command("shop")
+    def shop(
+        seeds: int = typer.Option(5, "--seeds", min=1, help="Simulated shops (seeds 1..N)."),
+        days: int = typer.Option(28, "--days", min=1, help="Days priced after the history."),
+        history_days: int = typer.Option(90, "--history-days", min=8, help="Days of history to train on."),
+        shoppers: int = typer.Option(5000, "--shoppers", min=10, help="Shoppers per shop."),
+        products: int = typer.Option(200, "--products", min=8, help="Products per shop."),
+        first_seed: int = typer.Option(1, "--first-seed", help="First seed."),
+        out: str = typer.Option("", "--out", help="Report directory (default: <reports_dir>/shop)."),
+        output: str = typer.Option("", "--output", "-o", help="Also write the Markdown summary to this file."),
+    ) -> None:
+        """The simulated shop: pricepilot vs baselines vs oracles, per seed, with a report."""
+        from pathlib import Path
+
+        import pandas as pd
+        from rich.table import Table
+
+        from pricepilot.cli.main import state
+        from pricepilot.dashboard.report import write_report
+        from pricepilot.experiments.shop_report import (markdown_summary, seeds_frame, seeds_section,
+                                                        shop_sections)
+        from pricepilot.experiments.simulated_shop import evaluate_shop
+
+        console = Console()
+        evals = []
+        steps = 100
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("shop", total=seeds * steps)
+            for k in range(seeds):
+                seed = first_seed + k
+
+                def progress(label: str, frac: float, k: int = k, seed: int = seed) -> None:
+                    bar.update(task, completed=k * steps + int(frac * steps),
+                               description=f"seed {seed}: {label}")
+
+                ev = evaluate_shop(seed, days=days, history_days=history_days, shoppers=shoppers,
+                                   products=products, progress=progress)
+                evals.append(ev)
+                t = Table(title=f"seed {seed}: {days} days, {int(ev.table['views'].iloc[0]):,} views")
+                for c in ("policy", "orders", "conversion", "profit", "expected profit",
+                          "% period oracle", "% personalised oracle", "violations"):
+                    t.add_column(c, justify="left" if c == "policy" else "right")
+                for name, r in zip(ev.table.index, ev.table.itertuples(index=False)):
+                    t.add_row(str(name), f"{r.orders:,}", f"{r.conversion:.2%}",
+                              f"{r.profit / 100:,.0f}", f"{r.expected_profit / 100:,.0f}",
+                              f"{r.pct_period_oracle:.1%}", f"{r.pct_personalised_oracle:.1%}",
+                              str(r.guardrail_violations))
+                bar.console.print(t)
+                bar.console.print(f"fairness gap (gender, within product x day): {ev.fairness_gap:.2%}")
+        summary = markdown_summary(evals)
+        typer.echo(summary)
+        settings = state.settings()
+        report_dir = Path(out) if out else settings.reports_dir / "shop"
+        first = evals[0]
+        sections = [seeds_section(evals)]
+        for ev in evals:
+            for s in shop_sections(ev):
+                s.title = f"seed {ev.seed}: {s.title}"
+                sections.append(s)
+        events = first.events if first.events is not None else pd.DataFrame()
+        path = write_report(events, first.products, report_dir, extra_sections=sections,
+                            title=f"pricepilot on the simulated shop ({seeds} seeds, {days} days)")
+        console.print(f"report: {path}")
+        df = seeds_frame(evals)
+        beats = bool((df["vs best baseline"] > 0).all())
+        console.print(f"pricepilot beats every baseline on every seed: {beats}")
+        if output:
+            Path(output).write_text(summary + "\n", encoding="utf-8")
 
     app.add_typer(bench, name="bench")

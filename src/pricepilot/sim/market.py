@@ -281,8 +281,11 @@ class Market:
                         st, pt, ctx, cost_f[pr], exp_q[pr], avail_now, pr,
                         day_product_index=dv.product, day_truth=whole_day)), dtype=np.int64)
                 elif batch_price is not None:
-                    prices = np.asarray(batch_price(ViewBatch(pr, sh, ts, d, c.product_ids,
-                                                              self.shoppers.customer_ids)), dtype=np.int64)
+                    prices = np.asarray(batch_price(ViewBatch(
+                        pr, sh, ts, d, c.product_ids, self.shoppers.customer_ids,
+                        session_ids=[el.session_id(int(s)) for s in dv.session[sl]],
+                        channels=[CHANNELS[int(k)] for k in dv.channel[sl]],
+                        devices=[DEVICES[int(k)] for k in dv.device[sl]])), dtype=np.int64)
                 else:
                     prices = np.fromiter(
                         (policy.price(self.view_request(int(sh[k]), int(pr[k]), int(ts[k]),

@@ -62,3 +62,7 @@ class ViewBatch:
     day: int  # day number of the run
     product_ids: Sequence[str]
     customer_ids: Sequence[str]
+    # per view, as in ViewRequest (None when the driver does not know them)
+    session_ids: Sequence[str] | None = None
+    channels: Sequence[str | None] | None = None
+    devices: Sequence[str | None] | None = None

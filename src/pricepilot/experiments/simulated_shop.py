@@ -1,0 +1,350 @@
+"""The simulated shop, end to end through the real parts, against every baseline and both oracles.
+
+:func:`evaluate_shop` does what a shop adopting pricepilot would do, then measures it:
+
+1. the simulator writes ``history_days`` of history (events, products, shoppers files);
+2. the files are ingested into a store (SQLite in a temporary directory) through the ingestion
+   API (customer ids pseudonymised; ``gender`` accepted as audit-only);
+3. the point-in-time training set is built from the store's event log; the last
+   ``holdout_days`` days are held out; a LightGBM demand model is trained on the rest,
+   registered and promoted, and its calibration is measured on the held-out days;
+4. the online feature state is warmed with the whole history, and :class:`PricepilotPolicy`
+   (engine + posterior + online features) prices the next ``days`` days;
+5. every baseline (list price, cost-plus, competitor match, per-product Thompson sampling) and
+   both oracles run on the same views (same run seed: common random numbers).
+
+>>> ev = evaluate_shop(3, days=2, history_days=14, shoppers=150, products=12)  # doctest: +SKIP
+>>> ev.table.loc["pricepilot", "guardrail_violations"]  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+from pricepilot.catalog.models import Guardrails, Product, effective_guardrails
+from pricepilot.clock import FixedClock, to_micros
+from pricepilot.compliance.attributes import Shopper
+from pricepilot.compliance.identity import Pseudonymiser
+from pricepilot.config import Settings, load_settings
+from pricepilot.demand.evaluation import CalibrationBin, bins
+from pricepilot.demand.registry import ModelRegistry
+from pricepilot.demand.training import train_model
+from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
+from pricepilot.experiments.shop_policy import PricepilotPolicy
+from pricepilot.features.backends import MemoryBackend
+from pricepilot.features.online import OnlineFeatures
+from pricepilot.features.training import build_training_set
+from pricepilot.pricing.candidates import ending_modulus
+from pricepilot.pricing.engine import PricingEngine
+from pricepilot.pricing.history import InMemoryPriceHistory
+from pricepilot.pricing.posterior import DemandPosterior
+from pricepilot.sim import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy, Market,
+                            PeriodOracle, PersonalisedOracle, SimConfig, ThompsonPolicy,
+                            events_frame, generate_history)
+from pricepilot.sim.market import RunResult
+from pricepilot.sim.policy import PricingPolicy
+from pricepilot.store import open_store
+
+PRICEPILOT = "pricepilot"
+BASELINES = ("list price", "cost-plus 60%", "competitor match -1%", "Thompson ladder")
+ORACLES = ("period oracle", "personalised oracle")
+DAY_US = 86_400_000_000
+
+# Engine settings for the simulated shop (see docs/evaluation.md for why each differs from the
+# defaults): the shop's products carry only a cost floor, so these are the shop's own choices.
+SHOP_PRICING: dict[str, Any] = {
+    "pricing.smoothing_alpha": 1.0,
+    "pricing.max_change_per_day": 0.25,
+    "pricing.competitor_band": 0.5,
+    "pricing.grid_size": 25,
+    "pricing.personal_discount_max": 0.20,
+}
+# The registry's defaults (auto calibration: centred isotonic on this much data, which keeps the
+# booster's price slope); plain isotonic steps sent the optimiser to the top of each flat step.
+MODEL_PARAMS: dict[str, Any] = {}
+POSTERIOR = {"prior_strength": 2.0, "prior_sd": 0.4, "category_sd": 0.5}
+
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class ShopEvaluation:
+    """Results of :func:`evaluate_shop` for one seed.
+
+    ``table``: one row per policy (index) with views, orders, units, revenue, profit (realised,
+    minor units), expected_profit (under the true demand), conversion, pct_period_oracle,
+    pct_personalised_oracle (of expected profit) and guardrail_violations. ``daily``: per policy
+    and day, profit and expected profit. ``calibration``: predicted vs actual purchase rate on
+    the held-out history days. ``fairness``: mean price paid per gender, within product × day
+    cells. ``model``: registry version and held-out metrics.
+    """
+
+    seed: int
+    days: int
+    currency: str
+    table: pd.DataFrame
+    daily: pd.DataFrame
+    calibration: list[CalibrationBin]
+    fairness: pd.DataFrame
+    fairness_gap: float
+    fairness_offered_gap: float = 0.0
+    model: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    policy_stats: dict[str, int] = field(default_factory=dict)
+    events: pd.DataFrame | None = None  # pricepilot's run: EVENT_COLUMNS, pseudonymous user_id
+    products: list[Product] = field(default_factory=list)
+
+
+def _settings(root: Path, overrides: Mapping[str, Any] | None) -> Settings:
+    base: dict[str, Any] = {
+        "paths.data_dir": str(root),
+        "compliance.audit_only": ["gender"],
+        **SHOP_PRICING,
+    }
+    base.update(overrides or {})
+    return load_settings(None, env={}, overrides=base)
+
+
+def history_range_guardrails(products: list[Product], views: pd.DataFrame,
+                             below: float = 0.0, top_quantile: float = 1.0) -> list[Product]:
+    """The shop's guardrails for model-driven prices: each product's floor and ceiling become
+    the lowest (less ``below``, a fraction) and highest price its history has shown, never
+    below its own floor or cost + 1, so prices stay near where the demand model has data.
+    Products never shown keep their guardrails."""
+    grouped = views.groupby("product_id")["price"]
+    rng = pd.DataFrame({"min": grouped.min(), "max": grouped.quantile(top_quantile, interpolation="lower")})
+    out = []
+    for p in products:
+        g = p.guardrails
+        if p.product_id in rng.index:
+            lo, hi = (int(v) for v in rng.loc[p.product_id])
+            floor = max(int(np.ceil(lo * (1.0 - below))), g.floor or 1, p.unit_cost + 1)
+            ceiling = max(hi if g.ceiling is None else min(hi, g.ceiling), floor)
+            g = msgspec.structs.replace(g, floor=floor, ceiling=ceiling)
+        out.append(msgspec.structs.replace(p, guardrails=g))
+    return out
+
+
+def guardrail_violations(views: pd.DataFrame, products: Mapping[str, Product],
+                         categories: dict[str, Guardrails] | None = None) -> int:
+    """Served prices (view events: ``product_id``, ``price``) outside their product's guardrails:
+    below the floor or the margin floor, above the ceiling, off the ladder or the price ending."""
+    bad = 0
+    for pid, prices in views.groupby("product_id")["price"]:
+        p = products[str(pid)]
+        g = effective_guardrails(p, categories)
+        arr = prices.to_numpy(np.int64)
+        low = g.floor if g.floor is not None else 1
+        if g.min_margin is not None:
+            # the smallest price whose margin is at least min_margin
+            low = max(low, int(np.ceil(p.unit_cost / (1.0 - g.min_margin) - 1e-9)))
+        ok = arr >= low
+        if g.ceiling is not None:
+            ok &= arr <= g.ceiling
+        if g.ladder:
+            ok &= np.isin(arr, np.asarray(g.ladder, dtype=np.int64)) | (arr == low)
+        elif g.price_ending is not None:
+            ok &= (arr % ending_modulus(g, p.currency)) == g.price_ending
+        bad += int((~ok).sum())
+    return bad
+
+
+def fairness_table(events: pd.DataFrame, gender: Mapping[str, str],
+                   event_type: str = "purchase") -> tuple[pd.DataFrame, float]:
+    """Mean price paid by gender, compared within product × day cells.
+
+    For every cell (product, day) with purchases by both groups, the relative gap of each group's
+    mean paid price to the cell's overall mean paid price is weighted by the group's purchases
+    there. Returns a table (group, purchases, cells, weighted relative gap) and the largest
+    absolute difference between any two groups' gaps (0.01 = 1%). ``event_type="view"`` compares
+    the prices offered instead of the prices paid (many more observations, less noise).
+    """
+    buys = events[events["type"] == event_type].copy()
+    buys["group"] = buys["user_id"].map(gender)
+    buys = buys.dropna(subset=["group"])
+    if buys.empty:
+        return pd.DataFrame(columns=["group", "purchases", "cells", "relative_gap"]), 0.0
+    buys["day"] = buys["ts"].to_numpy(np.int64) // DAY_US
+    buys["price"] = buys["price"].astype(np.float64)
+    cell = buys.groupby(["product_id", "day"])
+    buys["cell_mean"] = cell["price"].transform("mean")
+    buys["cell_groups"] = cell["group"].transform("nunique")
+    both = buys[buys["cell_groups"] > 1]
+    rows = []
+    for g, part in both.groupby("group"):
+        per = part.groupby(["product_id", "day"]).agg(n=("price", "size"), paid=("price", "mean"),
+                                                      ref=("cell_mean", "first"))
+        gap = float(np.average(per["paid"] / per["ref"] - 1.0, weights=per["n"]))
+        rows.append(dict(group=g, purchases=int(per["n"].sum()), cells=len(per), relative_gap=gap))
+    table = pd.DataFrame(rows)
+    spread = float(table["relative_gap"].max() - table["relative_gap"].min()) if len(table) > 1 else 0.0
+    return table, spread
+
+
+def _summary(name: str, run: RunResult) -> dict[str, Any]:
+    d = run.daily
+    views = int(d["views"].sum())
+    return dict(policy=name, views=views, orders=int(d["orders"].sum()), units=int(d["units"].sum()),
+                revenue=int(d["revenue"].sum()), profit=int(d["profit"].sum()),
+                expected_profit=float(d["expected_profit"].sum()),
+                conversion=float(d["orders"].sum() / views) if views else 0.0)
+
+
+def evaluate_shop(
+    seed: int,
+    days: int = 28,
+    history_days: int = 90,
+    *,
+    shoppers: int = 5000,
+    products: int = 200,
+    holdout_days: int = 7,
+    run_seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    model_params: Mapping[str, Any] | None = None,
+    baselines: bool = True,
+    oracles: bool = True,
+    tested_range: bool = True,
+    posterior: Mapping[str, float] | None = None,
+    family: str = "lgbm",
+    range_below: float = 0.15,
+    range_top: float = 0.9,
+    workdir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ShopEvaluation:
+    """Run the whole pipeline for one simulated shop (see the module docstring)."""
+    import time
+
+    say: Progress = progress or (lambda _m, _f: None)
+    timings: dict[str, float] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="pricepilot-shop-") if workdir is None else None
+    root = Path(workdir) if workdir is not None else Path(tmp.name)  # type: ignore[union-attr]
+    try:
+        t = time.perf_counter()
+        cfg = SimConfig(seed=seed, days=history_days, shoppers=shoppers, products=products)
+        say("history", 0.0)
+        paths = generate_history(cfg, root / "history", fmt="parquet")
+        timings["history"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        settings = _settings(root, overrides)
+        end = cfg.start + timedelta(days=history_days)
+        clock = FixedClock(end)
+        store = open_store(settings, clock=clock)
+        store.migrate()
+        say("ingest", 0.1)
+        ingest_products(store, paths["products"])
+        ingest_shoppers(store, paths["shoppers"], settings)
+        ingest_event_files(store, [paths["events"]], settings, clock=clock)
+        catalogue = store.list_products()
+        original = {p.product_id: p for p in catalogue}
+        if tested_range:
+            catalogue = history_range_guardrails(catalogue, store.events_frame(types=["view"]),
+                                                 below=range_below, top_quantile=range_top)
+            store.upsert_products(catalogue)
+        pseudo = Pseudonymiser(settings.security.pseudonym_key)
+        customer_ids = pd.read_csv(paths["shoppers"], usecols=["customer_id"])["customer_id"].astype(str)
+        shopper_rows: dict[str, Shopper] = {}
+        for cid in customer_ids:
+            uid = pseudo(cid)
+            shopper_rows[uid] = store.get_shopper(uid)
+        events = store.events_frame()
+        store.close()
+        timings["ingest"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        say("training set", 0.2)
+        sh_frame = pd.DataFrame([dict(user_id=s.shopper_id, tier=s.tier, device=s.device,
+                                      region=s.region, channel=s.channel)
+                                 for s in shopper_rows.values()])
+        frame = build_training_set(events, catalogue, sh_frame, threads=1)
+        cutoff = to_micros(end - timedelta(days=holdout_days))
+        train, held = frame[frame["ts"] < cutoff], frame[frame["ts"] >= cutoff]
+        say("train model", 0.3)
+        registry = ModelRegistry.from_settings(settings, clock)
+        manifest = train_model(train.reset_index(drop=True), settings, family=family,
+                               params={**MODEL_PARAMS, **(model_params or {})}, n_splits=2, promote=True, registry=registry)
+        model = registry.load_current()
+        p_held = model.predict_proba(held) if len(held) else np.zeros(0)
+        calibration = bins(held["y"].to_numpy(), p_held) if len(held) else []
+        timings["train"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        say("warm online features", 0.4)
+        online = OnlineFeatures(MemoryBackend(), catalogue, timezone=settings.shop.timezone)
+        for s in shopper_rows.values():
+            online.set_shopper(s)
+        online.learn_many(events)
+        engine_clock = FixedClock(end)
+        engine = PricingEngine(settings, model, DemandPosterior(**{**POSTERIOR, **(posterior or {})}), InMemoryPriceHistory(),
+                               engine_clock, seed=seed)
+        policy = PricepilotPolicy(engine, online, catalogue, shopper_rows, pseudo, engine_clock)
+        timings["warm"] = time.perf_counter() - t
+
+        market = Market(cfg)
+        shop_products = market.products()
+        rseed = run_seed if run_seed is not None else seed + 1000
+        runs: dict[str, PricingPolicy] = {PRICEPILOT: policy}
+        if baselines:
+            runs[BASELINES[0]] = ListPricePolicy(shop_products)
+            runs[BASELINES[1]] = CostPlusPolicy(shop_products, markup=0.6)
+            runs[BASELINES[2]] = CompetitorMatchPolicy(shop_products, undercut=0.01)
+            runs[BASELINES[3]] = ThompsonPolicy(shop_products, seed=seed)
+        if oracles:
+            runs[ORACLES[0]] = PeriodOracle(market)
+            runs[ORACLES[1]] = PersonalisedOracle(market)
+        by_id = {p.product_id: p for p in catalogue}
+        gender = {pseudo_cid: s.audit_attributes.get("gender", "") for pseudo_cid, s in shopper_rows.items()}
+        rows, daily, fairness, gap, offered_gap = [], [], pd.DataFrame(), 0.0, 0.0
+        own_events: pd.DataFrame | None = None
+        for i, (name, pol) in enumerate(runs.items()):
+            t = time.perf_counter()
+            say(f"run {name}", 0.5 + 0.5 * i / len(runs))
+            run = market.run(pol, days=days, start=end, seed=rseed)
+            timings[f"run {name}"] = time.perf_counter() - t
+            row = _summary(name, run)
+            ev = events_frame(run)
+            ev["user_id"] = [pseudo(u) if isinstance(u, str) else None for u in ev["user_id"]]
+            served = ev[ev["type"] == "view"]
+            # every policy against the products file's guardrails; pricepilot also against the
+            # stricter ones the shop configured for it (tested range)
+            row["guardrail_violations"] = guardrail_violations(served, original)
+            if name == PRICEPILOT:
+                row["guardrail_violations"] += guardrail_violations(served, by_id)
+            rows.append(row)
+            d = run.daily[["day", "profit", "expected_profit"]].copy()
+            d["policy"] = name
+            daily.append(d)
+            if name == PRICEPILOT:
+                fairness, gap = fairness_table(ev, gender)
+                offered_gap = fairness_table(ev, gender, event_type="view")[1]
+                own_events = ev
+        table = pd.DataFrame(rows).set_index("policy")
+        for o, col in ((ORACLES[0], "pct_period_oracle"), (ORACLES[1], "pct_personalised_oracle")):
+            table[col] = table["expected_profit"] / table.loc[o, "expected_profit"] if o in table.index else np.nan
+        say("done", 1.0)
+        return ShopEvaluation(
+            seed=seed, days=days, currency=cfg.currency, table=table,
+            daily=pd.concat(daily, ignore_index=True), calibration=calibration,
+            fairness=fairness, fairness_gap=gap, fairness_offered_gap=offered_gap,
+            model=dict(version=manifest.version, train_rows=len(train), held_rows=len(held),
+                       cv_log_loss=manifest.metrics.get("log_loss"),
+                       cv_auc=manifest.metrics.get("auc")),
+            timings=timings,
+            policy_stats=dict(decisions=policy.decisions, personalised=policy.personalised,
+                              fallbacks=policy.fallbacks),
+            events=own_events, products=catalogue,
+        )
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
