@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -21,8 +22,10 @@ def record(i: int) -> DecisionRecord:
                           list_price=100, currency="EUR", model_version="m")
 
 
-def test_queued_decisions_reach_the_store_within_the_interval(tmp_path: object) -> None:
-    store = open_store("sqlite://")
+def test_queued_decisions_reach_the_store_within_the_interval(tmp_path: Path) -> None:
+    # a file database: the in-memory one shares a single connection between the flushing
+    # thread and this thread's reads, which SQLite does not allow inside a transaction
+    store = open_store(f"sqlite:///{tmp_path / 'decisions.sqlite'}")
     store.migrate()
     log = DecisionLog(store, interval=0.05)
     log.append([record(1), record(2)])
