@@ -131,6 +131,20 @@ def test_shoppers_round_trip_and_consent_changes(store: SqlStore) -> None:
         store.get_shopper("nobody")
 
 
+def test_the_shoppers_frame_lists_pricing_attributes_but_never_audit_ones(store: SqlStore) -> None:
+    store.upsert_shoppers([
+        Shopper(shopper_id="u2", tier="silver", audit_attributes={"gender": "f"}),
+        Shopper(shopper_id="u1", tier="gold", device="mobile", region="DE", channel="app",
+                personalisation_consent=False),
+    ])
+    frame = store.shoppers_frame()
+    assert list(frame.columns) == ["user_id", "tier", "device", "region", "channel",
+                                   "personalisation_consent"]
+    assert frame["user_id"].tolist() == ["u1", "u2"]
+    assert frame.loc[0, "tier"] == "gold" and not frame.loc[0, "personalisation_consent"]
+    assert "gender" not in frame.columns and "f" not in frame.to_numpy().tolist()[1]
+
+
 def test_every_event_type_round_trips_through_the_frame(store: SqlStore) -> None:
     evs = all_types()
     assert store.add_events(evs) == len(evs)

@@ -49,7 +49,9 @@ def calibration_table(manifest: ModelManifest) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        data: Path = typer.Option(..., "--data", help="Training frame (Parquet) built from the event log."),
+        data: Path = typer.Option(
+            None, "--data",
+            help="Training frame (Parquet). Default: build it from the store's event log."),
         family: str = typer.Option("lgbm", "--family", help="lgbm | logistic | forest"),
         search: bool = typer.Option(False, "--search", help="Search the family's grid by time-CV log loss."),
         folds: int = typer.Option(3, "--folds", help="Number of time-ordered CV folds."),
@@ -62,13 +64,25 @@ def register(app: typer.Typer) -> None:
         from pricepilot.demand.training import train_model
 
         settings = state.settings()
-        if not data.exists():
-            raise ValidationError("training frame", None, f"{data} does not exist")
-        try:
-            frame = pd.read_parquet(data)
-        except Exception as e:  # pyarrow raises several types for a non-Parquet file
-            raise ValidationError("training frame", None, f"{data} is not a readable Parquet file: {e}") from e
         console = Console()
+        if data is None:
+            from pricepilot.features.training import training_set_from_store
+            from pricepilot.store.sql import open_store
+
+            store = open_store(settings)
+            try:
+                with console.status("building the point-in-time training set from the store"):
+                    frame = training_set_from_store(store, settings)
+            finally:
+                store.close()
+            console.print(f"training set: {len(frame):,} views, purchase rate {frame['y'].mean():.3f}")
+        else:
+            if not data.exists():
+                raise ValidationError("training frame", None, f"{data} does not exist")
+            try:
+                frame = pd.read_parquet(data)
+            except Exception as e:  # pyarrow raises several types for a non-Parquet file
+                raise ValidationError("training frame", None, f"{data} is not a readable Parquet file: {e}") from e
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("training", total=1.0)

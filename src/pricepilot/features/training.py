@@ -520,3 +520,18 @@ def time_split(frame: pd.DataFrame, n_folds: int) -> Iterator[tuple[npt.NDArray[
         train = order[: row_start[k]]
         test = order[row_start[k]: row_start[k + 1]]
         yield train.astype(np.int64), test.astype(np.int64)
+
+
+def training_set_from_store(store: Any, settings: Any, *, since: Any = None,
+                            until: Any = None) -> pd.DataFrame:
+    """The point-in-time training set of everything in ``store`` (a :class:`SqlStore`).
+
+    Reads the event log (optionally ``since``/``until``), the catalogue and the shoppers'
+    pricing attributes, in the shop's time zone. Audit-only attributes never enter.
+    """
+    events = store.events_frame(since=since, until=until)
+    if events.empty:
+        raise ValidationError("training set", None, "the store holds no events to learn from")
+    shoppers = store.shoppers_frame().drop(columns=["personalisation_consent"])
+    return build_training_set(events, store.list_products(), shoppers,
+                              timezone=settings.shop.timezone)

@@ -49,6 +49,6 @@ def build_engine_backend(settings: Settings) -> ServiceBackend:
     """The real backend over the engines (:class:`pricepilot.service.engine_backend.EngineBackend`):
     the store of ``settings`` (SQLite by default, migrated on start), online features in process or
     on Redis, the model registry under ``settings.models_dir``."""
-    from pricepilot.service.engine_backend import EngineBackend
+    from pricepilot.service.engine_backend import build_engine_backend as build
 
-    return EngineBackend(settings)
+    return build(settings)

@@ -92,6 +92,10 @@ class Store(Protocol):
         """The shopper, or :class:`NotFound`."""
         ...
 
+    def shoppers_frame(self) -> pd.DataFrame:
+        """Every shopper's pricing attributes: user_id, tier, device, region, channel, consent."""
+        ...
+
     def set_consent(self, shopper_id: str, personalisation_consent: bool) -> None:
         """Record the shopper's personalisation consent (:class:`NotFound` if unknown)."""
         ...

@@ -321,6 +321,19 @@ class SqlStore:
             personalisation_consent=bool(r.personalisation_consent),
         )
 
+    def shoppers_frame(self) -> pd.DataFrame:
+        """Every shopper's declared pricing attributes (never the audit-only ones), one row each:
+        ``user_id, tier, device, region, channel, personalisation_consent``."""
+        c = t.shoppers.c
+        q = sa.select(c.shopper_id.label("user_id"), c.tier, c.device, c.region, c.channel,
+                      c.personalisation_consent).order_by(c.shopper_id)
+        with self.connect() as conn:
+            rows = conn.execute(q).all()
+        frame = pd.DataFrame(rows, columns=["user_id", "tier", "device", "region", "channel",
+                                            "personalisation_consent"])
+        frame["personalisation_consent"] = frame["personalisation_consent"].astype(bool)
+        return frame
+
     def set_consent(self, shopper_id: str, personalisation_consent: bool) -> None:
         with self.connect() as conn:
             res = conn.execute(

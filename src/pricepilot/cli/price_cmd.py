@@ -1,0 +1,77 @@
+"""``pricepilot price``: one price decision with its full explanation, for analysts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("price")
+    def price(
+        product: list[str] = typer.Option(..., "--product", "-p",
+                                          help="Product id (repeat for a page of products)."),
+        user: str = typer.Option(None, "--user", "-u",
+                                 help="The shop's customer id (omit: anonymous shopper)."),
+        session: str = typer.Option(None, "--session", help="Session id of the view."),
+        channel: str = typer.Option(None, "--channel"),
+        device: str = typer.Option(None, "--device"),
+        as_json: bool = typer.Option(False, "--json", help="Print the quotes as JSON."),
+    ) -> None:
+        """Decide the price of PRODUCT for USER now, exactly as the service would, and explain it.
+
+        Uses the configured store, the current model in the registry and the online state rebuilt
+        from the event log; the decision is logged like any served quote.
+        """
+        from pricepilot.cli.main import state
+        from pricepilot.errors import PricepilotError
+        from pricepilot.money import format_amount
+        from pricepilot.service.schemas import QuoteRequest
+        from pricepilot.service.wiring import build_engine_backend
+
+        settings = state.settings()
+        backend = build_engine_backend(settings)
+        try:
+            request = QuoteRequest(product_ids=product, customer_id=user, session_id=session,
+                                   channel=channel, device=device)
+            try:
+                response = asyncio.run(backend.quote(request))
+            except PricepilotError as e:
+                # as the service does: a missing or broken model gives guarded list prices
+                Console(stderr=True).print(f"[yellow]fallback:[/] {e}")
+                response = asyncio.run(backend.fallback_quote(request))
+        finally:
+            backend.close()
+        console = Console()
+        if as_json:
+            console.print_json(json.dumps(msgspec.to_builtins(response)))
+            return
+        for q in response.quotes:
+            money = lambda v: "-" if v is None else f"{format_amount(v, q.currency)} {q.currency}"  # noqa: E731
+            head = Table(title=f"{q.product_id}: {money(q.price)}", show_header=False)
+            head.add_column("what")
+            head.add_column("value")
+            head.add_row("list price", money(q.list_price))
+            head.add_row("lowest price, previous 30 days", money(q.reference_price))
+            head.add_row("personalised", str(q.personalised))
+            head.add_row("fallback", str(q.fallback))
+            head.add_row("model version", q.model_version or "-")
+            head.add_row("propensity", "-" if q.propensity is None else f"{q.propensity:.3f}")
+            head.add_row("binding rule", q.binding_rule or "-")
+            head.add_row("quote id", q.quote_id)
+            head.add_row("expires", q.expires_at.isoformat())
+            if q.disclosure:
+                head.add_row("disclosure", q.disclosure)
+            console.print(head)
+            steps = Table(title="how the price was reached")
+            steps.add_column("stage")
+            steps.add_column("price", justify="right")
+            steps.add_column("note")
+            for s in q.explanation:
+                steps.add_row(s.stage, money(s.price), s.note)
+            console.print(steps)
