@@ -11,9 +11,15 @@ seeds, prints a table per seed and writes an HTML report.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:  # the evaluation pulls in the ML stack; import it only when a command runs
+    from pricepilot.experiments.simulated_shop import ShopEvaluation
 
 
 def _ints(text: str) -> list[int]:
@@ -24,6 +30,24 @@ def _ints(text: str) -> list[int]:
     if not out or any(h < 1 for h in out):
         raise typer.BadParameter("horizons must be positive integers")
     return out
+
+
+def shop_table(ev: ShopEvaluation) -> Table:
+    """One simulated shop's policies side by side: profit, conversion, shares of the oracles."""
+    from pricepilot.money import exponent
+
+    scale = 10 ** exponent(ev.currency)
+    t = Table(title=f"seed {ev.seed}: {ev.days} days, {int(ev.table['views'].iloc[0]):,} views")
+    for c in ("policy", "orders", "conversion", f"profit {ev.currency}",
+              f"expected profit {ev.currency}", "% period oracle", "% personalised oracle",
+              "violations"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for name, r in zip(ev.table.index, ev.table.itertuples(index=False)):
+        t.add_row(str(name), f"{r.orders:,}", f"{r.conversion:.2%}",
+                  f"{r.profit / scale:,.0f}", f"{r.expected_profit / scale:,.0f}",
+                  f"{r.pct_period_oracle:.1%}", f"{r.pct_personalised_oracle:.1%}",
+                  str(r.guardrail_violations))
+    return t
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +99,6 @@ def register(app: typer.Typer) -> None:
         from pathlib import Path
 
         import pandas as pd
-        from rich.table import Table
 
         from pricepilot.cli.main import state
         from pricepilot.dashboard.report import write_report
@@ -99,16 +122,7 @@ def register(app: typer.Typer) -> None:
                 ev = evaluate_shop(seed, days=days, history_days=history_days, shoppers=shoppers,
                                    products=products, progress=progress)
                 evals.append(ev)
-                t = Table(title=f"seed {seed}: {days} days, {int(ev.table['views'].iloc[0]):,} views")
-                for c in ("policy", "orders", "conversion", "profit", "expected profit",
-                          "% period oracle", "% personalised oracle", "violations"):
-                    t.add_column(c, justify="left" if c == "policy" else "right")
-                for name, r in zip(ev.table.index, ev.table.itertuples(index=False)):
-                    t.add_row(str(name), f"{r.orders:,}", f"{r.conversion:.2%}",
-                              f"{r.profit / 100:,.0f}", f"{r.expected_profit / 100:,.0f}",
-                              f"{r.pct_period_oracle:.1%}", f"{r.pct_personalised_oracle:.1%}",
-                              str(r.guardrail_violations))
-                bar.console.print(t)
+                bar.console.print(shop_table(ev))
                 bar.console.print(f"fairness gap (gender, within product x day): {ev.fairness_gap:.2%}")
         summary = markdown_summary(evals)
         typer.echo(summary)

@@ -1,27 +1,24 @@
 """``pricepilot demo``: the whole loop on the embedded default, in a few minutes.
 
-Simulates a shop's history, ingests it into the embedded SQLite store exactly as a shop's files
-would be ingested, and writes an HTML report. Each stage shows progress; the report path is
-printed at the end.
+1. simulate a shop's history and ingest it into the embedded SQLite store, exactly as a shop's
+   files would be ingested (pseudonymised ids, the protected attribute kept audit-only);
+2. build the point-in-time training set, train, calibrate, register and promote a demand model;
+3. price the following simulated weeks with pricepilot, every baseline and both oracles on the
+   same shoppers;
+4. write one HTML report: the history, profit vs baselines and oracles, the model's calibration
+   on held-out days, and the fairness audit.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import msgspec
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(), TaskProgressColumn(),
-                    TimeElapsedColumn(), console=console)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,71 +26,65 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Path = typer.Option(
             None, "--out", help="Demo directory (default: <data_dir>/demo); it is recreated."),
-        days: int = typer.Option(90, help="Days of simulated history."),
+        days: int = typer.Option(90, help="Days of simulated history to learn from."),
+        weeks: int = typer.Option(2, min=1, help="Simulated weeks priced after the history."),
         shoppers: int = typer.Option(5000, help="Simulated shoppers."),
         products: int = typer.Option(200, help="Simulated products."),
         seed: int = typer.Option(7, help="Simulation seed."),
     ) -> None:
-        """Simulate a shop, ingest its history into the embedded store and write a report."""
+        """Simulate a shop, ingest and learn from its history, price the following weeks
+        against the baselines and oracles, and write a report."""
+        from pricepilot.cli.bench_cmd import shop_table
         from pricepilot.cli.main import state
         from pricepilot.dashboard.report import write_report
-        from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
-        from pricepilot.sim.config import SimConfig, validate_config
-        from pricepilot.sim.history import generate_history
+        from pricepilot.experiments.shop_report import shop_sections
+        from pricepilot.experiments.simulated_shop import evaluate_shop
         from pricepilot.store.sql import open_store
 
         console = Console()
         settings = state.settings()
-        # The simulated shop records a protected attribute (gender) so the demo can audit
-        # fairness; it is stored audit-only and never reaches a price.
-        if "gender" not in settings.compliance.audit_only:
-            settings = msgspec.structs.replace(settings, compliance=msgspec.structs.replace(
-                settings.compliance, audit_only=[*settings.compliance.audit_only, "gender"]))
         root = out if out is not None else settings.data_dir / "demo"
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
         started = time.perf_counter()
 
-        # The history ends at today's midnight (UTC), so every event is in the past, as a real
-        # shop's export would be, and ingestion's future-timestamp check holds.
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        cfg = validate_config(SimConfig(seed=seed, days=days, shoppers=shoppers,
-                                        products=products, start=today - timedelta(days=days)))
-        with _progress(console) as bar:
-            t = bar.add_task("simulating history", total=days)
-            paths = generate_history(cfg, root / "history", fmt="parquet",
-                                     progress=lambda d: bar.update(t, completed=d))
+        with Progress(TextColumn("[bold]{task.description:<34}"), BarColumn(),
+                      TaskProgressColumn(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("simulating", total=1.0)
+            ev = evaluate_shop(seed, days=7 * weeks, history_days=days, shoppers=shoppers,
+                               products=products, holdout_days=min(7, max(1, days // 4)),
+                               workdir=root,
+                               progress=lambda label, frac: bar.update(
+                                   task, description=label, completed=frac))
+            bar.update(task, description="done", completed=1.0)
 
         store = open_store(f"sqlite:///{root / 'pricepilot.sqlite'}")
-        store.migrate()
-        with _progress(console) as bar:
-            import pyarrow.parquet as pq
+        counts = Table(title="the embedded store")
+        counts.add_column("what")
+        counts.add_column("count", justify="right")
+        counts.add_row("products", f"{len(store.list_products()):,}")
+        counts.add_row("shoppers", f"{len(store.shoppers_frame()):,}")
+        counts.add_row("events", f"{store.count_events():,}")
+        console.print(counts)
+        console.print(f"demand model {ev.model.get('version', '?')} trained on the history, "
+                      "promoted in the registry")
+        console.print(shop_table(ev))
+        row = ev.table.loc["pricepilot"] if "pricepilot" in ev.table.index else None
+        if row is not None:
+            best = ev.table.drop(index=[i for i in ev.table.index
+                                        if i == "pricepilot" or "oracle" in str(i)])
+            lead = row["expected_profit"] / best["expected_profit"].max() - 1
+            console.print(f"pricepilot vs the best baseline: {lead:+.1%} expected profit; "
+                          f"guardrail violations: {int(row['guardrail_violations'])}")
+        console.print(f"fairness gap by gender (price paid, same product and day): "
+                      f"{ev.fairness_gap:.2%}")
 
-            rows = pq.ParquetFile(paths["events"]).metadata.num_rows
-            t = bar.add_task("ingesting history", total=rows)
-            n_products = ingest_products(store, paths["products"])
-            n_shoppers = ingest_shoppers(store, paths["shoppers"], settings)
-            report = ingest_event_files(store, [paths["events"]], settings,
-                                        progress=lambda n: bar.advance(t, n))
-
-        table = Table(title="ingested into the embedded store")
-        table.add_column("what")
-        table.add_column("count", justify="right")
-        for what, n in (("products", n_products), ("shoppers", n_shoppers),
-                        ("events read", report.rows_read), ("events stored", report.inserted),
-                        ("duplicates removed", report.duplicates),
-                        ("price outliers flagged", report.outliers),
-                        ("rejected", report.rejected)):
-            table.add_row(what, f"{n:,}")
-        console.print(table)
-
-        with _progress(console) as bar:
-            t = bar.add_task("writing report", total=None)
-            events = store.events_frame()
-            path = write_report(events, store.list_products(), root / "report",
+        with console.status("writing the report"):
+            history = store.events_frame()
+            path = write_report(history, store.list_products(), root / "report",
+                                extra_sections=shop_sections(ev),
                                 title=f"pricepilot demo: {settings.shop.name}")
-            bar.update(t, completed=1, total=1)
         store.close()
         console.print(f"\n[bold green]report:[/] {path.resolve()}")
         console.print(f"store:  {(root / 'pricepilot.sqlite').resolve()}")
