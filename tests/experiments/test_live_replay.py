@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import json
+
+import httpx
 import pytest
+
+from pricepilot.clock import to_micros
+from pricepilot.events.schemas import CompetitorPrice
 
 from pricepilot.config import Settings, load_settings
 from pricepilot.demand.models import LogisticDemand
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.demand.synthetic import synthetic_frame
 from pricepilot.errors import ValidationError
-from pricepilot.experiments.live_replay import (BASELINE, POLICY, HourUpdate, live_sections,
-                                                replay_live, running_service)
+from pricepilot.experiments.live_replay import (BASELINE, POLICY, HourUpdate, ServicePolicy,
+                                                live_sections, replay_live, running_service)
 from pricepilot.sim.config import SimConfig
 from pricepilot.sim.market import Market
 from pricepilot.store import open_store
@@ -53,6 +59,8 @@ def test_replay_prices_through_the_service_and_the_events_reach_the_store(tmp_pa
     views = result.hourly.groupby("policy")["views"].sum()
     assert views[POLICY] == views[BASELINE] == result.quotes  # the same views for both
     assert updates and updates[-1].hour < HOURS
+    base = result.hourly[result.hourly["policy"] == BASELINE].set_index("hour")["profit"]
+    assert [u.baseline_profit for u in updates] == [int(base[u.hour]) for u in updates]
     store = open_store(settings.database_url)
     events = store.events_frame()
     store.close()
@@ -71,3 +79,23 @@ def test_a_window_ending_in_the_future_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="future"):
         replay_live(settings, market, start=datetime.now(timezone.utc), hours=2,
                     base_url="http://127.0.0.1:9", api_key="x")
+
+
+def test_events_are_sent_in_batches_of_at_most_1000_with_run_prefixed_ids() -> None:
+    market = Market(SimConfig(days=1, shoppers=50, products=8, seed=1))
+    bodies: list[list[dict[str, object]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        batch = json.loads(request.content)
+        bodies.append(batch)
+        return httpx.Response(202, json={"accepted": len(batch), "duplicates": 0})
+
+    t0 = to_micros(market.config.start)
+    with httpx.Client(base_url="http://svc", transport=httpx.MockTransport(handler)) as client:
+        policy = ServicePolicy(client, market, start_us=t0, end_us=t0 + 24 * 3_600_000_000, run_id="r1")
+        events = [CompetitorPrice(event_id=f"e{i:09d}", ts=market.config.start, product_id="p0001",
+                                  competitor="x", price=999, currency="EUR") for i in range(2_345)]
+        policy.observe(events)
+    assert [len(b) for b in bodies] == [1000, 1000, 345]
+    assert all(str(e["event_id"]).startswith("live-r1-e") for b in bodies for e in b)
+    assert policy.events_sent == policy.events_accepted == 2_345

@@ -11,9 +11,12 @@ Simulated ids restart at ``e000000001`` every run, so the policy prefixes event,
 order ids with a run id: a replay never collides with the ingested history. Events must not be
 in the future for the service (ingestion's rule), so the window must end before *now*.
 
->>> from pricepilot.experiments.live_replay import hour_table
->>> callable(hour_table)
-True
+>>> from pricepilot.sim import ListPricePolicy, Market, SimConfig
+>>> m = Market(SimConfig(days=1, shoppers=100, products=8, seed=1))
+>>> r = m.run(ListPricePolicy(m.products()), days=1)
+>>> t = hour_table(m, r, to_micros(m.config.start), 24, "list price")
+>>> len(t), int(t["views"].sum()) == len(r.decisions)
+(24, True)
 """
 
 from __future__ import annotations
