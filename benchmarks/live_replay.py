@@ -1,0 +1,81 @@
+"""The demo's live loop end to end, timed: history -> store -> model -> service -> live replay.
+
+    PYTHONPATH=src /work/venv/bin/python benchmarks/live_replay.py --days 30 --hours 6
+
+Prints the seconds of each stage and the hourly profit table (pricepilot vs list price).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import msgspec
+
+from pricepilot.config import load_settings
+from pricepilot.demand.training import train_model
+from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
+from pricepilot.experiments.live_replay import live_display, replay_live, running_service
+from pricepilot.features import build_training_set
+from pricepilot.sim.config import SimConfig
+from pricepilot.sim.history import generate_history
+from pricepilot.sim.market import Market
+from pricepilot.store import open_store
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--shoppers", type=int, default=5000)
+    ap.add_argument("--products", type=int, default=200)
+    ap.add_argument("--hours", type=int, default=6)
+    ap.add_argument("--family", default="lgbm")
+    ap.add_argument("--seed", type=int, default=7)
+    a = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="pp-live-"))
+    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(root)})
+    settings = msgspec.structs.replace(settings, compliance=msgspec.structs.replace(
+        settings.compliance, audit_only=[*settings.compliance.audit_only, "gender"]))
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    # history ends a day before today: yesterday is the live replay's day
+    hist_end = today - timedelta(days=1)
+    cfg = SimConfig(seed=a.seed, days=a.days, shoppers=a.shoppers, products=a.products,
+                    start=hist_end - timedelta(days=a.days))
+    t = {}
+    s = time.perf_counter()
+    paths = generate_history(cfg, root / "history", fmt="parquet")
+    t["history"] = time.perf_counter() - s
+    s = time.perf_counter()
+    store = open_store(settings.database_url)
+    store.migrate()
+    ingest_products(store, paths["products"])
+    ingest_shoppers(store, paths["shoppers"], settings)
+    ingest_event_files(store, [paths["events"]], settings)
+    t["ingest"] = time.perf_counter() - s
+    s = time.perf_counter()
+    frame = build_training_set(store.events_frame(), store.list_products())
+    store.close()
+    manifest = train_model(frame, settings, family=a.family, promote=True)
+    t["train"] = time.perf_counter() - s
+    market = Market(cfg)
+    start = hist_end + timedelta(hours=24 - a.hours)  # the evening of yesterday
+    s = time.perf_counter()
+    with running_service(settings, root / "service.log") as svc:
+        t["service start"] = time.perf_counter() - s
+        with live_display(cfg.currency, a.hours) as show:
+            r = replay_live(settings, market, start=start, hours=a.hours, base_url=svc.base_url,
+                            api_key=svc.api_key, progress=show)
+    t["replay"] = r.seconds
+    print(f"model {manifest.version} ({a.family}), {len(frame):,} training rows")
+    print(r.hourly.to_string(index=False))
+    print(r.totals().to_string(index=False))
+    print(f"quotes {r.quotes:,} (fallback {r.fallbacks:,}), events {r.events_accepted:,}/{r.events_sent:,}")
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+    print(f"data in {root}")
+
+
+if __name__ == "__main__":
+    main()

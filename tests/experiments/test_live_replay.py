@@ -1,0 +1,101 @@
+"""The live replay against a real service process: events reach the store, quotes are served."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import json
+
+import httpx
+import pytest
+
+from pricepilot.clock import to_micros
+from pricepilot.events.schemas import CompetitorPrice
+
+from pricepilot.config import Settings, load_settings
+from pricepilot.demand.models import LogisticDemand
+from pricepilot.demand.registry import ModelRegistry
+from pricepilot.demand.synthetic import synthetic_frame
+from pricepilot.errors import ValidationError
+from pricepilot.experiments.live_replay import (BASELINE, POLICY, HourUpdate, ServicePolicy,
+                                                live_sections, replay_live, running_service)
+from pricepilot.sim.config import SimConfig
+from pricepilot.sim.market import Market
+from pricepilot.store import open_store
+
+HOURS = 2
+
+
+def _setup(tmp_path: Path, with_model: bool) -> tuple[Settings, Market, datetime]:
+    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day0 = today - timedelta(days=1)
+    market = Market(SimConfig(days=2, shoppers=300, products=12, seed=3, start=day0))
+    store = open_store(settings.database_url)
+    store.migrate()
+    store.upsert_products(market.products())
+    store.close()
+    if with_model:
+        reg = ModelRegistry(settings.models_dir)
+        reg.promote(reg.register(LogisticDemand().fit(synthetic_frame(1500, seed=3))).version)
+    return settings, market, day0 + timedelta(hours=18)  # the evening peak of yesterday
+
+
+@pytest.mark.parametrize("with_model", [True, False], ids=["promoted model", "no model"])
+def test_replay_prices_through_the_service_and_the_events_reach_the_store(tmp_path: Path,
+                                                                           with_model: bool) -> None:
+    settings, market, start = _setup(tmp_path, with_model)
+    updates: list[HourUpdate] = []
+    with running_service(settings, tmp_path / "service.log") as svc:
+        result = replay_live(settings, market, start=start, hours=HOURS, base_url=svc.base_url,
+                             api_key=svc.api_key, progress=updates.append)
+    assert result.quotes > 0
+    assert result.fallbacks == (0 if with_model else result.quotes)
+    assert result.events_accepted == result.events_sent > result.quotes
+    assert sorted(set(result.hourly["policy"])) == sorted([POLICY, BASELINE])
+    for name in (POLICY, BASELINE):
+        assert list(result.hourly[result.hourly["policy"] == name]["hour"]) == list(range(HOURS))
+    views = result.hourly.groupby("policy")["views"].sum()
+    assert views[POLICY] == views[BASELINE] == result.quotes  # the same views for both
+    assert updates and updates[-1].hour < HOURS
+    base = result.hourly[result.hourly["policy"] == BASELINE].set_index("hour")["profit"]
+    assert [u.baseline_profit for u in updates] == [int(base[u.hour]) for u in updates]
+    store = open_store(settings.database_url)
+    events = store.events_frame()
+    store.close()
+    live = events[events["event_id"].str.startswith("live-")]
+    assert len(live) == result.events_accepted
+    assert (live["type"] == "view").sum() == result.quotes
+    assert live.loc[live["type"] == "view", "quote_id"].notna().all()
+    assert not live["user_id"].str.match(r"^c\d+$").any()  # pseudonymised by the service
+    sections = live_sections(result)
+    assert sections[0].figures and "pricepilot" in sections[0].html
+
+
+def test_a_window_ending_in_the_future_is_refused(tmp_path: Path) -> None:
+    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
+    market = Market(SimConfig(days=1, shoppers=50, products=8, seed=1))
+    with pytest.raises(ValidationError, match="future"):
+        replay_live(settings, market, start=datetime.now(timezone.utc), hours=2,
+                    base_url="http://127.0.0.1:9", api_key="x")
+
+
+def test_events_are_sent_in_batches_of_at_most_1000_with_run_prefixed_ids() -> None:
+    market = Market(SimConfig(days=1, shoppers=50, products=8, seed=1))
+    bodies: list[list[dict[str, object]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        batch = json.loads(request.content)
+        bodies.append(batch)
+        return httpx.Response(202, json={"accepted": len(batch), "duplicates": 0})
+
+    t0 = to_micros(market.config.start)
+    with httpx.Client(base_url="http://svc", transport=httpx.MockTransport(handler)) as client:
+        policy = ServicePolicy(client, market, start_us=t0, end_us=t0 + 24 * 3_600_000_000, run_id="r1")
+        events = [CompetitorPrice(event_id=f"e{i:09d}", ts=market.config.start, product_id="p0001",
+                                  competitor="x", price=999, currency="EUR") for i in range(2_345)]
+        policy.observe(events)
+    assert [len(b) for b in bodies] == [1000, 1000, 345]
+    assert all(str(e["event_id"]).startswith("live-r1-e") for b in bodies for e in b)
+    assert policy.events_sent == policy.events_accepted == 2_345
