@@ -5,14 +5,21 @@
 2. build the point-in-time training set, train, calibrate, register and promote a demand model;
 3. price the following simulated weeks with pricepilot, every baseline and both oracles on the
    same shoppers;
-4. write one HTML report: the history, profit vs baselines and oracles, the model's calibration
-   on held-out days, and the fairness audit.
+4. start the HTTP service on that store and model, and replay simulated shoppers against it
+   (quotes and events over HTTP, as a storefront would), showing profit per simulated hour vs
+   the list-price baseline live;
+5. write one HTML report: the history, profit vs baselines and oracles, the model's calibration
+   on held-out days, the fairness audit and the live replay.
+
+The history ends at yesterday's midnight and the live replay prices (a part of) yesterday, so
+every event the service receives is in the past, as a real storefront's would be.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import typer
@@ -31,6 +38,8 @@ def register(app: typer.Typer) -> None:
         shoppers: int = typer.Option(5000, help="Simulated shoppers."),
         products: int = typer.Option(200, help="Simulated products."),
         seed: int = typer.Option(7, help="Simulation seed."),
+        live_hours: int = typer.Option(
+            12, min=0, max=24, help="Simulated hours replayed live against the service (0: skip)."),
     ) -> None:
         """Simulate a shop, ingest and learn from its history, price the following weeks
         against the baselines and oracles, and write a report."""
@@ -38,7 +47,11 @@ def register(app: typer.Typer) -> None:
         from pricepilot.cli.main import state
         from pricepilot.dashboard.report import write_report
         from pricepilot.experiments.shop_report import shop_sections
-        from pricepilot.experiments.simulated_shop import evaluate_shop
+        from pricepilot.experiments.live_replay import (live_display, live_sections, replay_live,
+                                                        running_service)
+        from pricepilot.experiments.simulated_shop import evaluate_shop, shop_settings
+        from pricepilot.sim.config import SimConfig
+        from pricepilot.sim.market import Market
         from pricepilot.store.sql import open_store
 
         console = Console()
@@ -48,13 +61,15 @@ def register(app: typer.Typer) -> None:
             shutil.rmtree(root)
         root.mkdir(parents=True)
         started = time.perf_counter()
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        history_start = today - timedelta(days=days + 1)
 
         with Progress(TextColumn("[bold]{task.description:<34}"), BarColumn(),
                       TaskProgressColumn(), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("simulating", total=1.0)
             ev = evaluate_shop(seed, days=7 * weeks, history_days=days, shoppers=shoppers,
                                products=products, holdout_days=min(7, max(1, days // 4)),
-                               workdir=root,
+                               workdir=root, start=history_start,
                                progress=lambda label, frac: bar.update(
                                    task, description=label, completed=frac))
             bar.update(task, description="done", completed=1.0)
@@ -80,12 +95,27 @@ def register(app: typer.Typer) -> None:
         console.print(f"fairness gap by gender (price paid, same product and day): "
                       f"{ev.fairness_gap:.2%}")
 
-        with console.status("writing the report"):
-            history = store.events_frame()
-            path = write_report(history, store.list_products(), root / "report",
-                                extra_sections=shop_sections(ev),
-                                title=f"pricepilot demo: {settings.shop.name}")
+        history = store.events_frame()
+        catalogue = store.list_products()
         store.close()
+
+        sections = shop_sections(ev)
+        if live_hours:
+            svc_settings = shop_settings(root.resolve())
+            cfg = SimConfig(seed=seed, days=days, shoppers=shoppers, products=products,
+                            start=history_start)
+            console.print(f"\n[bold]live:[/] the service on this store and model, "
+                          f"{live_hours} simulated hours of shoppers over HTTP")
+            with running_service(svc_settings, root / "service.log") as svc, \
+                    live_display(ev.currency, live_hours, console) as show:
+                live = replay_live(svc_settings, Market(cfg),
+                                   start=today - timedelta(hours=live_hours), hours=live_hours,
+                                   base_url=svc.base_url, api_key=svc.api_key, progress=show)
+            sections += live_sections(live)
+
+        with console.status("writing the report"):
+            path = write_report(history, catalogue, root / "report", extra_sections=sections,
+                                title=f"pricepilot demo: {settings.shop.name}")
         console.print(f"\n[bold green]report:[/] {path.resolve()}")
         console.print(f"store:  {(root / 'pricepilot.sqlite').resolve()}")
         console.print(f"done in {time.perf_counter() - started:.0f} s")

@@ -50,7 +50,7 @@ from pricepilot.config import Settings  # noqa: E402
 from pricepilot.dashboard.report import Section  # noqa: E402
 from pricepilot.errors import Unavailable, ValidationError  # noqa: E402
 from pricepilot.events.schemas import Event, Purchase, View  # noqa: E402
-from pricepilot.money import format_amount  # noqa: E402
+from pricepilot.money import exponent, format_amount  # noqa: E402
 from pricepilot.service.schemas import MAX_EVENTS_PER_BATCH, QuoteRequest, QuoteResponse  # noqa: E402
 from pricepilot.sim.baselines import ListPricePolicy  # noqa: E402
 from pricepilot.sim.market import Market, RunResult  # noqa: E402
@@ -255,7 +255,7 @@ def replay_live(settings: Settings, market: Market, *, start: datetime, hours: i
 def live_sections(result: LiveReplayResult) -> list[Section]:
     """The report section: profit per simulated hour, pricepilot (live service) vs list price."""
     cur = result.currency
-    scale = 1.0 if cur == "JPY" else 100.0
+    scale = float(10 ** exponent(cur))
     piv = result.hourly.pivot(index="hour", columns="policy", values="expected_profit")
     real = result.hourly.pivot(index="hour", columns="policy", values="profit")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))

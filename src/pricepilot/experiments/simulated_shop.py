@@ -23,7 +23,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,11 @@ class ShopEvaluation:
     policy_stats: dict[str, int] = field(default_factory=dict)
     events: pd.DataFrame | None = None  # pricepilot's run: EVENT_COLUMNS, pseudonymous user_id
     products: list[Product] = field(default_factory=list)
+
+
+def shop_settings(root: Path, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The settings the simulated shop is priced with (data under ``root``); see the docs."""
+    return _settings(root, overrides)
 
 
 def _settings(root: Path, overrides: Mapping[str, Any] | None) -> Settings:
@@ -221,6 +226,7 @@ def evaluate_shop(
     range_top: float = 0.9,
     workdir: str | Path | None = None,
     progress: Progress | None = None,
+    start: datetime | None = None,
 ) -> ShopEvaluation:
     """Run the whole pipeline for one simulated shop (see the module docstring)."""
     import time
@@ -231,7 +237,8 @@ def evaluate_shop(
     root = Path(workdir) if workdir is not None else Path(tmp.name)  # type: ignore[union-attr]
     try:
         t = time.perf_counter()
-        cfg = SimConfig(seed=seed, days=history_days, shoppers=shoppers, products=products)
+        cfg = SimConfig(seed=seed, days=history_days, shoppers=shoppers, products=products,
+                        **({"start": start} if start is not None else {}))
         say("history", 0.0)
         paths = generate_history(cfg, root / "history", fmt="parquet")
         timings["history"] = time.perf_counter() - t
