@@ -49,6 +49,21 @@ _EVENT_COLS_SQL = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
 _DECISION_COLUMNS = tuple(c.name for c in t.decisions.columns)
 
 
+
+def _window_filter(q: Any, c: Any, since: datetime | None, until: datetime | None,
+                   product_id: str | None, user_id: str | None) -> Any:
+    """``q`` narrowed to ``since <= ts < until`` and, when given, one product and one shopper."""
+    if since is not None:
+        q = q.where(c.ts >= _micros(since, "since"))
+    if until is not None:
+        q = q.where(c.ts < _micros(until, "until"))
+    if product_id is not None:
+        q = q.where(c.product_id == product_id)
+    if user_id is not None:
+        q = q.where(c.user_id == user_id)
+    return q
+
+
 def _micros(ts: datetime, field: str, entity: str = "store") -> int:
     try:
         return to_micros(ts)
@@ -447,18 +462,9 @@ class SqlStore:
     def _event_filter(self, q: Any, types: Sequence[str] | None, since: datetime | None,
                       until: datetime | None, product_id: str | None,
                       user_id: str | None) -> Any:
-        c = t.events.c
         if types is not None:
-            q = q.where(c.type.in_(list(types)))
-        if since is not None:
-            q = q.where(c.ts >= _micros(since, "since"))
-        if until is not None:
-            q = q.where(c.ts < _micros(until, "until"))
-        if product_id is not None:
-            q = q.where(c.product_id == product_id)
-        if user_id is not None:
-            q = q.where(c.user_id == user_id)
-        return q
+            q = q.where(t.events.c.type.in_(list(types)))
+        return _window_filter(q, t.events.c, since, until, product_id, user_id)
 
     def events_frame(
         self,
@@ -536,15 +542,8 @@ class SqlStore:
         user_id: str | None = None,
     ) -> pd.DataFrame:
         c = t.decisions.c
-        q = sa.select(t.decisions).order_by(c.ts, c.decision_id)
-        if since is not None:
-            q = q.where(c.ts >= _micros(since, "since"))
-        if until is not None:
-            q = q.where(c.ts < _micros(until, "until"))
-        if product_id is not None:
-            q = q.where(c.product_id == product_id)
-        if user_id is not None:
-            q = q.where(c.user_id == user_id)
+        q = _window_filter(sa.select(t.decisions).order_by(c.ts, c.decision_id), c,
+                           since, until, product_id, user_id)
         with self.connect() as conn:
             rows = [tuple(r) for r in conn.execute(q)]
         df = pd.DataFrame.from_records(rows, columns=list(_DECISION_COLUMNS))
