@@ -352,13 +352,13 @@ def free_port() -> int:
 
 
 def start_server(server: str, backend: str, port: int,
-                 data_dir: Path) -> subprocess.Popen[bytes]:
+                 data_dir: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["PRICEPILOT_PATHS__DATA_DIR"] = str(data_dir)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     env["PRICEPILOT_SERVICE__API_KEYS"] = f'{{ "{hash_key(KEY)}" = ["storefront"] }}'
     cmd = [sys.executable, "-m", "pricepilot.cli.main", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--server", server, "--workers", "1", "--backend", backend]
+           "--port", str(port), "--server", server, "--workers", str(workers), "--backend", backend]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -431,6 +431,10 @@ def main() -> None:
     p.add_argument("--inprocess-requests", type=int, default=2000,
                    help="requests per endpoint per round of the in-process CPU measurement")
     p.add_argument("--only", nargs="*", help="endpoints to run: healthz quotes carts events")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server worker processes (each has its own backend on the shared store)")
+    p.add_argument("--skip-inprocess", action="store_true",
+                   help="skip the in-process CPU measurement (e.g. when comparing worker counts)")
     args = p.parse_args()
 
     import tempfile
@@ -439,12 +443,13 @@ def main() -> None:
     if args.backend == ENGINE_BACKEND:
         seed_data_dir(data_dir, with_model=not args.no_model)
         print(f"seeded {data_dir} (model: {'none' if args.no_model else 'logistic'})", flush=True)
-    cpu = in_process_cpu(args.backend, args.rounds, args.inprocess_requests, data_dir)
+    cpu = ({"healthz": [float("nan")]} if args.skip_inprocess else
+           in_process_cpu(args.backend, args.rounds, args.inprocess_requests, data_dir))
     cpu_med = {n: float(np.median(v)) for n, v in cpu.items()}
     print("in-process CPU per request (median of rounds):",
           {n: f"{v:.0f} us" for n, v in cpu_med.items()}, flush=True)
     port = free_port()
-    proc = start_server(args.server, args.backend, port, data_dir)
+    proc = start_server(args.server, args.backend, port, data_dir, args.workers)
     try:
         results, caps = asyncio.run(bench(args, port))
         app_ms = server_side_times(port)
@@ -455,7 +460,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    print(f"\nserver {args.server}, 1 worker, backend {args.backend}, "
+    print(f"\nserver {args.server}, {args.workers} worker(s), backend {args.backend}, "
           f"{args.connections} keep-alive connections, SLO {args.slo_stat} <= {args.slo_ms:g} ms")
     # Max sustained: the highest offered rate with every lower rate sustained too.
     best: dict[str, float] = {}

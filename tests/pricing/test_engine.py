@@ -222,6 +222,44 @@ def test_a_price_sensitive_consenting_shopper_gets_a_discount_inside_the_band() 
     assert d.explanation.stages[-1].stage == "personal" and d.explanation.binding_rule == "personal"
 
 
+def test_a_page_with_the_personal_layer_takes_one_model_call_and_matches_separate_calls() -> None:
+    calls: list[int] = []
+
+    class Counting(LogitDemand):
+        def predict_curves(self, *a, **k):  # type: ignore[no-untyped-def]
+            calls.append(len(a[0]))
+            return super().predict_curves(*a, **k)
+
+    model = Counting(a=0.0, b=3.0, shifts={("u_tier", "bargain"): -2.0})
+    s = _settings(exploration=False, personal_discount_max=0.2)
+    items = [(_product(product_id=f"P{i}", list_price=1000 + 37 * i,
+                       guardrails=Guardrails(ladder=[999, 1099, 1199, 1499]) if i % 3 == 0
+                       else Guardrails()),
+              {"u_tier": "bargain"}, Context(current_price=1010 + 37 * i) if i % 2 else None)
+             for i in range(12)]
+    shopper = Shopper(shopper_id="s")
+    page = _engine(model, s).decide_page(items, shopper)
+    assert calls == [24]  # base and personal curves of the 12 products, in one call
+    single = [_engine(LogitDemand(a=0.0, b=3.0, shifts={("u_tier", "bargain"): -2.0}), s)
+              .decide(p, f, shopper, c) for p, f, c in items]
+    assert any(d.personalised for d in page)
+    assert [(d.price, d.base_price, d.personalised, d.explanation) for d in page] == \
+           [(d.price, d.base_price, d.personalised, d.explanation) for d in single]
+
+
+def test_a_page_whose_personal_curve_fails_keeps_base_prices_and_says_why() -> None:
+    class HalfBroken(LogitDemand):
+        def predict_curve(self, features, prices, list_price, competitor_price=None):  # type: ignore[no-untyped-def]
+            if "u_tier" in features:
+                raise RuntimeError("shopper features broke it")
+            return super().predict_curve(features, prices, list_price, competitor_price)
+
+    items = [(_product(product_id=f"P{i}"), {"u_tier": "gold"}, None) for i in range(3)]
+    for d in _engine(HalfBroken()).decide_page(items, Shopper(shopper_id="s")):
+        assert not d.fallback and not d.personalised and d.price == d.base_price
+        assert "personal curve failed: RuntimeError: shopper features broke it" in d.explanation.reason
+
+
 def test_no_consent_or_no_shopper_means_no_personal_price() -> None:
     model = LogitDemand(a=0.0, b=3.0, shifts={("u_tier", "bargain"): -2.0})
     eng = _engine(model, _settings(exploration=False))

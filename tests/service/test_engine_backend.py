@@ -446,3 +446,27 @@ def test_readiness_reports_every_dependency(modelled: Client) -> None:
     deps = r.json()["dependencies"]
     assert deps["store"] == {"ok": True, "detail": "sqlite"}
     assert deps["online_features"]["ok"] and deps["demand_model"]["ok"]
+
+
+def test_a_consent_change_written_by_another_process_applies_once_the_shopper_cache_expires(
+        modelled: Client) -> None:
+    import time
+
+    client, backend = modelled
+    assert backend.shopper_ttl == 1.0  # the SQLite default
+    backend.shopper_ttl = 0.2
+    client.put("/v1/shoppers/c1/consent", headers=AD, json={"personalisation": True})
+    calls: list[object] = []
+    original = backend._pricing.engine.decide_page
+
+    def spy(items: Any, shopper: Any = None) -> Any:
+        calls.append(shopper)
+        return original(items, shopper)
+
+    backend._pricing.engine.decide_page = spy  # type: ignore[method-assign]
+    quote(client, "SKU-1", customer_id="c1")
+    assert calls[-1] is not None
+    backend.store.set_consent(backend.pseudonymise("c1"), False)  # not through this process
+    time.sleep(0.25)
+    quote(client, "SKU-1", customer_id="c1")
+    assert calls[-1] is None

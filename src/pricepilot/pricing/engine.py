@@ -48,7 +48,7 @@ from pricepilot.pricing.guardrails import (
 from pricepilot.pricing.history import PriceHistory
 from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
 from pricepilot.pricing.objective import margin_weights, stock_capacity
-from pricepilot.pricing.personal import choose_personal, personal_candidates
+from pricepilot.pricing.personal import choose_personal, personal_candidates, personal_factors
 from pricepilot.pricing.posterior import DemandPosterior, Outcome, sample_beta
 from pricepilot.pricing.smoothing import smooth
 
@@ -75,6 +75,7 @@ class _Prep(msgspec.Struct):
     base_features: dict[str, object]
     features: Mapping[str, object]
     spec: GuardrailSpec
+    cand_key: tuple[object, ...]
 
 
 class PricingEngine:
@@ -112,6 +113,10 @@ class PricingEngine:
         self._checked_keys: set[frozenset[str]] = set()
         self._last_recorded: dict[str, int] = {}
         self._cand_cache: dict[tuple[object, ...], I64] = {}
+        # personal candidates are a pure function of (guardrail spec, base price) and their union
+        # over every servable base price one of (spec, candidates, current price)
+        self._personal_cache: dict[tuple[GuardrailSpec, int], I64] = {}
+        self._union_cache: dict[tuple[object, ...], I64] = {}
 
     # ---- public API -----------------------------------------------------------------------
     def decide(
@@ -137,16 +142,30 @@ class PricingEngine:
 
             raise ValidationError("page", None, f"at most {MAX_PAGE} products, got {len(items)}")
         preps = [self._prepare(p, f, c) for p, f, c in items]
-        curves, reasons = self._base_curves_page(preps)
+        personal_on = self._personal_on(shopper)
+        # with the personal layer on, one model call answers both the base curves and the
+        # shopper's curves over every personal price any servable base price can lead to
+        ahead: dict[int, tuple[I64, F]] = {}
+        if personal_on:
+            curves, reasons, ahead = self._curves_with_personal(preps)
+        else:
+            curves, reasons = self._base_curves_page(preps)
         personal: dict[int, F | str] = {}
+        prices_of: dict[int, I64] = {}  # the personal candidates, computed once per product
         out: list[Decision] = []
         # base decisions first, then one batched personal call for the whole page
         bases = self._base_page(preps, curves, reasons)
-        if self._personal_on(shopper):
+        if personal_on:
             want = [i for i, b in enumerate(bases) if not b.fallback]
             model = self.model
+            for i in want:
+                prices_of[i] = self._personal_prices(preps[i], bases[i].base_price)
+                got = _lookup(ahead.get(i), prices_of[i])
+                if got is not None:
+                    personal[i] = got
+            want = [i for i in want if i not in personal]
             if want and model is not None:
-                pc = [self._personal_prices(preps[i], bases[i].base_price) for i in want]
+                pc = [prices_of[i] for i in want]
                 try:
                     res = model.predict_curves(
                         [preps[i].features for i in want], pc,
@@ -159,7 +178,7 @@ class PricingEngine:
                     for i in want:
                         personal[i] = f"personal curve failed: {type(e).__name__}: {e}"
         for i, (prep, b) in enumerate(zip(preps, bases, strict=True)):
-            out.append(self._apply_personal(prep, b, personal.get(i), shopper))
+            out.append(self._apply_personal(prep, b, personal.get(i), shopper, prices_of.get(i)))
         return out
 
     def learn(self, outcome: Outcome) -> None:
@@ -191,7 +210,7 @@ class PricingEngine:
                 self._cand_cache.clear()
             self._cand_cache[key] = cands
         base_features = {k: v for k, v in features.items() if not k.startswith(SHOPPER_PREFIX)}
-        return _Prep(product, g, ctx, cands, base_features, features, spec)
+        return _Prep(product, g, ctx, cands, base_features, features, spec, key)
 
     def _base_curve_one(self, prep: _Prep) -> tuple[F | None, str]:
         if self.model is None:
@@ -204,6 +223,41 @@ class PricingEngine:
             return None, f"demand model failed: {type(e).__name__}: {e}"
         checked = _checked(curve, prep.cands.shape[0])
         return (None, checked) if isinstance(checked, str) else (checked, "")
+
+    def _curves_with_personal(
+        self, preps: list[_Prep]
+    ) -> tuple[list[F | None], list[str], dict[int, tuple[I64, F]]]:
+        """Base curves plus, per product, the shopper's curve over its personal price union.
+
+        Curves are per price, so asking for more prices changes none of the answers. If the joint
+        call fails, the separate calls run instead, so a failure is attributed exactly as without
+        sharing (base curve failed, or only the personal curve).
+        """
+        model = self.model
+        if model is None:
+            curves, reasons = self._base_curves_page(preps)
+            return curves, reasons, {}
+        n = len(preps)
+        unions = [self._personal_union(p) for p in preps]
+        try:
+            res = model.predict_curves(
+                [p.base_features for p in preps] + [p.features for p in preps],
+                [p.cands for p in preps] + unions,
+                [p.product.list_price for p in preps] * 2,
+                [p.ctx.competitor_price for p in preps] * 2,
+            )
+            if len(res) != 2 * n:
+                raise ValueError(f"returned {len(res)} curves for {2 * n} queries")
+        except Exception:  # the separate calls below report which part failed
+            curves, reasons = self._base_curves_page(preps)
+            return curves, reasons, {}
+        curves, reasons = self._checked_page(preps, res[:n])
+        ahead: dict[int, tuple[I64, F]] = {}
+        for i, (u, c) in enumerate(zip(unions, res[n:], strict=True)):
+            chk = _checked(c, u.shape[0])
+            if not isinstance(chk, str):
+                ahead[i] = (u, chk)
+        return curves, reasons, ahead
 
     def _base_curves_page(self, preps: list[_Prep]) -> tuple[list[F | None], list[str]]:
         n = len(preps)
@@ -219,6 +273,10 @@ class PricingEngine:
         except Exception as e:  # model problems must not reach the caller
             reason = f"demand model failed: {type(e).__name__}: {e}"
             return [None] * n, [reason] * n
+        return self._checked_page(preps, res)
+
+    @staticmethod
+    def _checked_page(preps: list[_Prep], res: Sequence[object]) -> tuple[list[F | None], list[str]]:
         curves: list[F | None] = []
         reasons: list[str] = []
         for p, c in zip(preps, res, strict=True):
@@ -231,9 +289,11 @@ class PricingEngine:
     def _finish(self, prep: _Prep, curve: F | None, reason: str, shopper: Shopper | None) -> Decision:
         base = self._base(prep, curve, reason)
         personal: F | str | None = None
+        prices: I64 | None = None
         if self._personal_on(shopper) and not base.fallback:
-            personal = self._personal_one(prep, base.base_price)
-        return self._apply_personal(prep, base, personal, shopper)
+            prices = self._personal_prices(prep, base.base_price)
+            personal = self._personal_one(prep, prices)
+        return self._apply_personal(prep, base, personal, shopper, prices)
 
     def _base(self, prep: _Prep, curve: F | None, reason: str) -> Decision:
         """The public base price decision (no personal layer yet)."""
@@ -427,14 +487,40 @@ class PricingEngine:
                 and self.settings.pricing.personal_discount_max > 0)
 
     def _personal_prices(self, prep: _Prep, base: int) -> I64:
-        ps = self.settings.pricing
-        raw = personal_candidates(base, ps.personal_discount_max, ps.allow_surcharge)
-        # personal prices go through every guardrail again (no smoothing: it is not public)
-        finals, _ = apply_guardrails(raw, prep.spec)
-        return np.unique(np.concatenate([finals, [base]])).astype(np.int64)
+        key = (prep.spec, base)
+        out = self._personal_cache.get(key)
+        if out is None:
+            ps = self.settings.pricing
+            raw = personal_candidates(base, ps.personal_discount_max, ps.allow_surcharge)
+            # personal prices go through every guardrail again (no smoothing: it is not public)
+            finals, _ = apply_guardrails(raw, prep.spec)
+            out = np.unique(np.concatenate([finals, [base]])).astype(np.int64)
+            out.flags.writeable = False  # shared between decisions
+            if len(self._personal_cache) >= 100_000:
+                self._personal_cache.clear()
+            self._personal_cache[key] = out
+        return out
 
-    def _personal_one(self, prep: _Prep, base: int) -> F | str:
-        prices = self._personal_prices(prep, base)
+    def _personal_union(self, prep: _Prep) -> I64:
+        """Every personal price of every base price the pipeline can serve for ``prep``
+        (a superset is harmless: the shopper's curve is only looked up at the prices needed)."""
+        ps = self.settings.pricing
+        key = (prep.cand_key, prep.spec, prep.ctx.current_price)
+        out = self._union_cache.get(key)
+        if out is None:
+            smoothed = smooth(prep.cands, prep.ctx.current_price, ps.smoothing_alpha)
+            bases = np.unique(apply_guardrails(smoothed, prep.spec)[0])
+            factors = personal_factors(ps.personal_discount_max, ps.allow_surcharge)
+            raw = np.rint(bases.astype(np.float64)[:, None] * factors[None, :]).astype(np.int64).ravel()
+            finals, _ = apply_guardrails(raw[raw > 0], prep.spec)
+            out = np.unique(np.concatenate([finals, bases])).astype(np.int64)
+            out.flags.writeable = False
+            if len(self._union_cache) >= 100_000:
+                self._union_cache.clear()
+            self._union_cache[key] = out
+        return out
+
+    def _personal_one(self, prep: _Prep, prices: I64) -> F | str:
         model = self.model
         if model is None:
             return "no demand model loaded"
@@ -446,14 +532,15 @@ class PricingEngine:
         return _checked(curve, prices.shape[0])
 
     def _apply_personal(self, prep: _Prep, d: Decision, curve: F | str | None,
-                        shopper: Shopper | None) -> Decision:
+                        shopper: Shopper | None, prices: I64 | None = None) -> Decision:
         if curve is None:
             return d
         if isinstance(curve, str):
             expl = msgspec.structs.replace(d.explanation, reason=f"{d.explanation.reason}; {curve}")
             return msgspec.structs.replace(d, explanation=expl)
         ps = self.settings.pricing
-        prices = self._personal_prices(prep, d.base_price)
+        if prices is None:
+            prices = self._personal_prices(prep, d.base_price)
         res = choose_personal(d.base_price, prices, curve, prep.product.unit_cost, ps.allow_surcharge)
         if not res.personalised:
             return d
@@ -516,6 +603,17 @@ def _checked(curve: object, k: int) -> F | str:
     if not np.all(np.isfinite(arr)):
         return "demand model returned NaN or infinite probabilities"
     return "demand model returned probabilities outside [0, 1]"
+
+
+def _lookup(ahead: tuple[I64, F] | None, prices: I64) -> F | None:
+    """The curve at ``prices`` from a curve over a sorted price union, None if any is missing."""
+    if ahead is None:
+        return None
+    union, curve = ahead
+    pos = np.searchsorted(union, prices)
+    if pos.size and (pos[-1] >= union.shape[0] or not np.array_equal(union[pos], prices)):
+        return None
+    return curve[pos]
 
 
 def _binding(stages: list[StageEffect]) -> str:

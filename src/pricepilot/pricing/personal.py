@@ -19,12 +19,16 @@ Protected attributes never get here: the engine refuses features named in
 
 from __future__ import annotations
 
+import functools
+
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
 F = npt.NDArray[np.float64]
+
+STEPS = 6  # discount levels between 0 and the maximum
 
 
 class PersonalResult(msgspec.Struct, frozen=True):
@@ -34,13 +38,26 @@ class PersonalResult(msgspec.Struct, frozen=True):
     value: float
 
 
-def personal_candidates(base: int, discount_max: float, allow_surcharge: bool, steps: int = 6) -> I64:
+@functools.lru_cache(maxsize=64)
+def _deltas(discount_max: float, steps: int) -> F:
+    d = np.linspace(0.0, discount_max, steps)
+    d.flags.writeable = False  # shared between calls
+    return d
+
+
+@functools.lru_cache(maxsize=64)
+def personal_factors(discount_max: float, allow_surcharge: bool, steps: int = STEPS) -> F:
+    """The multipliers of the base price: ``1 − δ`` (and ``1 + δ`` with surcharges)."""
+    deltas = _deltas(discount_max, steps)
+    f = np.concatenate([1.0 - deltas, 1.0 + deltas]) if allow_surcharge else 1.0 - deltas
+    f.flags.writeable = False  # shared between calls
+    return f
+
+
+def personal_candidates(base: int, discount_max: float, allow_surcharge: bool, steps: int = STEPS) -> I64:
     """Ascending distinct prices around ``base`` inside the declared band (base included)."""
-    deltas = np.linspace(0.0, discount_max, steps)
-    prices = [np.rint(base * (1.0 - deltas))]
-    if allow_surcharge:
-        prices.append(np.rint(base * (1.0 + deltas)))
-    out = np.unique(np.concatenate(prices).astype(np.int64))
+    out = np.unique(np.rint(base * personal_factors(discount_max, allow_surcharge, steps))
+                    .astype(np.int64))
     return out[out > 0]
 
 

@@ -132,6 +132,7 @@ class EngineBackend:
         clock: Clock | None = None,
         seed: int | None = None,
         decision_flush_seconds: float = 0.2,
+        shopper_ttl_seconds: float | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -169,6 +170,14 @@ class EngineBackend:
             else:
                 ledger = StoreLedger(store.engine)
         self.ledger = ledger
+        # shopper records (consent) cached in process: this process's own consent and erasure
+        # writes drop the entry at once; a write by another process applies within the TTL.
+        # Default: 1 s on the embedded SQLite store; none on a server database, whose outage must
+        # show at once (quotes fall back) and whose read is a network round trip either way
+        if shopper_ttl_seconds is None:
+            shopper_ttl_seconds = 1.0 if store.dialect == "sqlite" else 0.0
+        self.shopper_ttl = shopper_ttl_seconds
+        self._shoppers: dict[str, tuple[float, Shopper | None]] = {}
         self._promos: _PromoState | None = None
         self._market: tuple[float, MarketState] | None = None
 
@@ -204,10 +213,27 @@ class EngineBackend:
         self.live_events.add_products([p.product_id])
 
     def _shopper(self, user_id: str | None) -> Shopper | None:
-        """The shopper's record (consent, declared attributes), read on every request so an
-        opt-out applies to the next quote whichever process serves it."""
+        """The shopper's record (consent, declared attributes).
+
+        Cached for ``shopper_ttl_seconds``: an opt-out or erasure through this process applies to
+        its next quote (the entry is dropped), one through another process (another worker, the
+        CLI) within the TTL. ``shopper_ttl_seconds=0`` (the default on PostgreSQL) reads the
+        store on every request.
+        """
         if user_id is None:
             return None
+        now = time.monotonic()
+        hit = self._shoppers.get(user_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        shopper = self._read_shopper(user_id)
+        if self.shopper_ttl > 0:
+            if len(self._shoppers) >= 100_000:
+                self._shoppers.clear()
+            self._shoppers[user_id] = (now + self.shopper_ttl, shopper)
+        return shopper
+
+    def _read_shopper(self, user_id: str) -> Shopper | None:
         if self.store.dialect == "sqlite":
             return self._sqlite_shopper(user_id)
         try:
@@ -653,6 +679,7 @@ class EngineBackend:
     # ================================================================== shoppers
     async def erase_shopper(self, customer_id: str) -> s.ErasureResult:
         user_id = self.pseudonymise(customer_id)
+        self._shoppers.pop(user_id, None)
         self.decisions.flush()  # queued decisions of this shopper must not land after erasure
         erased = dict(self.store.erase_shopper(user_id))
         with self.store.engine.begin() as conn:
@@ -673,11 +700,14 @@ class EngineBackend:
 
     async def set_consent(self, customer_id: str, personalisation: bool) -> s.Consent:
         user_id = self.pseudonymise(customer_id)
+        self._shoppers.pop(user_id, None)
         try:
             self.store.set_consent(user_id, personalisation)
         except NotFound:
             self.store.upsert_shopper(Shopper(shopper_id=user_id,
                                               personalisation_consent=personalisation))
+        finally:
+            self._shoppers.pop(user_id, None)  # a quote may have re-read it meanwhile
         return s.Consent(customer_id=customer_id, personalisation=personalisation,
                          updated_at=self.clock.now())
 
