@@ -357,6 +357,8 @@ def start_server(server: str, backend: str, port: int,
     env["PRICEPILOT_PATHS__DATA_DIR"] = str(data_dir)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     env["PRICEPILOT_SERVICE__API_KEYS"] = f'{{ "{hash_key(KEY)}" = ["storefront"] }}'
+    if workers > 1:  # workers share online features only through Redis
+        env.setdefault("PRICEPILOT_ONLINE__TYPE", "redis")
     cmd = [sys.executable, "-m", "pricepilot.cli.main", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--server", server, "--workers", str(workers), "--backend", backend]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -432,7 +434,8 @@ def main() -> None:
                    help="requests per endpoint per round of the in-process CPU measurement")
     p.add_argument("--only", nargs="*", help="endpoints to run: healthz quotes carts events")
     p.add_argument("--workers", type=int, default=1,
-                   help="server worker processes (each has its own backend on the shared store)")
+                   help="server worker processes (each has its own backend on the shared store; "
+                        "more than one uses Redis for online features, as the settings require)")
     p.add_argument("--skip-inprocess", action="store_true",
                    help="skip the in-process CPU measurement (e.g. when comparing worker counts)")
     args = p.parse_args()

@@ -49,3 +49,11 @@ def test_malformed_toml_is_reported_with_the_file(tmp_path: Path) -> None:
     f.write_text("[shop\n")
     with pytest.raises(ConfigError, match="bad.toml"):
         load_settings(f, env={})
+
+
+def test_several_workers_need_shared_online_state() -> None:
+    with pytest.raises(ConfigError, match="service.workers"):
+        load_settings(path=None, env={"PRICEPILOT_SERVICE__WORKERS": "2"})
+    s = load_settings(path=None, env={"PRICEPILOT_SERVICE__WORKERS": "2",
+                                      "PRICEPILOT_ONLINE__TYPE": "redis"})
+    assert s.service.workers == 2

@@ -237,6 +237,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("service.port", "must be in 1-65535")
     if s.service.workers < 1:
         raise ConfigError("service.workers", "must be at least 1")
+    if s.service.workers > 1 and s.online.type == "memory":
+        # each process would keep its own online features: an event sent to one worker would
+        # be invisible to quotes answered by the others
+        raise ConfigError("service.workers", "more than one worker needs online.type = 'redis'")
     if s.service.retry_after_seconds < 1:
         raise ConfigError("service.retry_after_seconds", "must be at least 1")
     from pricepilot.service.auth import validate_api_keys
