@@ -12,7 +12,7 @@ def test_bench_shop_prints_a_table_per_seed_and_writes_the_report(tmp_path: Path
     cfg.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n')
     md = tmp_path / "shop.md"
     res = CliRunner().invoke(app, ["-c", str(cfg), "bench", "shop", "--seeds", "1", "--days", "2",
-                                   "--history-days", "14", "--shoppers", "250", "--products", "12",
+                                   "--history-days", "28", "--shoppers", "400", "--products", "12",
                                    "--out", str(tmp_path / "rep"), "-o", str(md)])
     assert res.exit_code == 0, res.output
     assert "seed 1" in res.output and "personalised oracle" in res.output

@@ -35,6 +35,7 @@ FEATURES: dict[str, str] = {
     "u_channel": "categorical",
     # product
     "p_category": "categorical",
+    "p_product": "categorical",  # the product id: lets trees learn each product's own price response
     "p_views_7d": "numeric",
     "p_purchases_7d": "numeric",
     "p_conversion_7d": "numeric",  # purchases / views over 7 days (NaN: no views)

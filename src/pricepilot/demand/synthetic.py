@@ -82,6 +82,7 @@ def synthetic_frame(rows: int, seed: int = 0, currency: str = "EUR") -> pd.DataF
         "u_region": rng.choice(np.array(REGIONS, dtype=object), n),
         "u_channel": rng.choice(np.array(CHANNELS, dtype=object), n),
         "p_category": category,
+        "p_product": None,  # filled from product_id below (drawn last, keeping the draws' order)
         "p_views_7d": rng.poisson(200, n).astype(np.float64),
         "p_purchases_7d": rng.poisson(10, n).astype(np.float64),
         "p_conversion_7d": rng.uniform(0.01, 0.1, n),
@@ -103,6 +104,7 @@ def synthetic_frame(rows: int, seed: int = 0, currency: str = "EUR") -> pd.DataF
     frame["ts"] = ts.astype(np.int64)
     frame["user_id"] = [f"u{i}" for i in rng.integers(0, max(n // 5, 1), n)]
     frame["product_id"] = [f"p{i}" for i in rng.integers(0, 200, n)]
+    frame["p_product"] = frame["product_id"]
     frame["y"] = y
     frame["p_true"] = p_true  # not a model input: the truth, for checks
     return frame

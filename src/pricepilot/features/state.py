@@ -362,6 +362,7 @@ def product_features(
     return {
         "u_affinity": cat_views / vt if vt > 0 else math.nan,
         "p_category": product.category,
+        "p_product": product.product_id,
         "p_views_7d": float(pv),
         "p_purchases_7d": float(pp),
         "p_conversion_7d": pp / pv if pv > 0 else math.nan,

@@ -426,6 +426,7 @@ def _assemble(
     for f, col in (("u_tier", "tier"), ("u_device", "device"), ("u_region", "region"),
                    ("u_channel", "channel"), ("p_category", "category")):
         out[f] = _text(views.column(col))
+    out["p_product"] = _text(views.column("product_id"))
     out["p_views_7d"] = pv
     out["p_purchases_7d"] = pp
     inv = j["inv.stock"]
