@@ -137,6 +137,9 @@ class ServiceSettings(_Section):
     server: Literal["granian", "uvicorn"] = "granian"
     # Seconds a client is told to wait (Retry-After) when a dependency is unavailable.
     retry_after_seconds: int = 5
+    # A quote not decided within this many milliseconds is served as the guarded fallback, so a
+    # hanging dependency cannot hold the storefront (or freeze the worker). 0: no deadline.
+    quote_deadline_ms: int = 500
     # "module:factory" building the ServiceBackend; empty: pricepilot.service.wiring's default.
     backend: str = ""
 
@@ -242,6 +245,8 @@ def _validate(s: Settings) -> None:
         # each process would keep its own online features: an event sent to one worker would
         # be invisible to quotes answered by the others
         raise ConfigError("service.workers", "more than one worker needs online.type = 'redis'")
+    if s.service.quote_deadline_ms < 0:
+        raise ConfigError("service.quote_deadline_ms", "must not be negative")
     if s.service.retry_after_seconds < 1:
         raise ConfigError("service.retry_after_seconds", "must be at least 1")
     from pricepilot.service.auth import validate_api_keys

@@ -274,10 +274,6 @@ def test_a_database_outage_serves_fallback_quotes_refuses_events_and_loses_none(
 
 @pytest.mark.postgres
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=httpx.TimeoutException, reason=(
-    "known defect: the backend reads the database (shopper, prior price) synchronously on the "
-    "event loop with no deadline, so a PostgreSQL that accepts but never answers holds the "
-    "quote and freezes the whole worker, /healthz included; see docs/service-faults.md"))
 def test_a_hanging_database_neither_holds_quotes_nor_freezes_the_worker(
     pg_url: str, tmp_path: Path, start_service: Callable[[Settings], ServiceProcess]
 ) -> None:

@@ -22,6 +22,9 @@ True
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import hashlib
 import json
 import sqlite3
@@ -180,6 +183,11 @@ class EngineBackend:
         self._shoppers: dict[str, tuple[float, Shopper | None]] = {}
         self._promos: _PromoState | None = None
         self._market: tuple[float, MarketState] | None = None
+        # one thread: the pricing engine (its random state, caches) is used by one thread only
+        deadline_ms = settings.service.quote_deadline_ms
+        self._quote_deadline = deadline_ms / 1000
+        self._quote_executor = (ThreadPoolExecutor(1, thread_name_prefix="pricepilot-quote")
+                                if deadline_ms else None)
 
     # ================================================================== model, hot reload
     def _build_pricing(self, loaded: Loaded) -> _PricingState:
@@ -284,6 +292,24 @@ class EngineBackend:
 
     # ================================================================== quotes
     async def quote(self, request: s.QuoteRequest) -> s.QuoteResponse:
+        """Decide on the quote thread, waiting at most ``service.quote_deadline_ms``.
+
+        The engines read the database synchronously; a dependency that accepts a connection and
+        never answers would otherwise hold the event loop and freeze the worker (health checks
+        included). Past the deadline the caller gets :class:`Unavailable` and serves the guarded
+        fallback; the stuck decision ends on its own thread.
+        """
+        if self._quote_executor is None:
+            return self._quote(request)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._quote_executor, self._quote, request)
+        try:
+            return await asyncio.wait_for(future, self._quote_deadline)
+        except TimeoutError:
+            raise Unavailable("quote engine",
+                              f"no decision within {self._quote_deadline * 1000:.0f} ms") from None
+
+    def _quote(self, request: s.QuoteRequest) -> s.QuoteResponse:
         state = self._pricing_state()
         if state.loaded.model is None:
             raise Unavailable("demand model", state.loaded.reason)
@@ -736,6 +762,8 @@ class EngineBackend:
         return s.Readiness(ready=ready, dependencies=deps)
 
     def close(self) -> None:
+        if self._quote_executor is not None:
+            self._quote_executor.shutdown(wait=False, cancel_futures=True)
         self.decisions.close()
         self.features.close()
         self.store.close()
