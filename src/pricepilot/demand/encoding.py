@@ -183,18 +183,31 @@ class CompiledTransform:
     def context_rows(self, features: Sequence[Mapping[str, object]]) -> F64:
         """:meth:`context_row` for many feature dicts, with one numpy pass over the numerics."""
         n = len(features)
+        num_names = self.context_num_names
+        cat_names = self.categorical
+        levels = self.levels
+        values: list[list[object]] = []
+        hits: list[list[int | None]] = []
+        for f in features:
+            get = f.get
+            values.append([get(name) for name in num_names])
+            hits.append([lv.get(v if type(v) is str else category_text(v))
+                         for lv, v in zip(levels, [get(name) for name in cat_names], strict=True)])
         raw = np.full((n, len(self.numeric)), np.nan)
+        if num_names:
+            try:  # numbers and None (-> NaN) convert in one pass
+                block = np.array(values, dtype=np.float64)
+            except (TypeError, ValueError):  # something that is not a number: NaN, as numeric_value
+                block = np.array([[numeric_value(v) for v in row] for row in values], dtype=np.float64)
+            raw[:, self.context_num_idx] = block
         rows = np.zeros((n, self.n_out))
-        for r, f in enumerate(features):
-            for i, name in zip(self.context_num_idx, self.context_num_names):
-                raw[r, i] = numeric_value(f.get(name))
-            for j, name in enumerate(self.categorical):
-                hit = self.levels[j].get(category_text(f.get(name)))
-                if self.onehot:
-                    if hit is not None:
-                        rows[r, hit] = 1.0
-                else:
-                    rows[r, self.n_num_out + j] = np.nan if hit is None else float(hit)
+        if cat_names:
+            if self.onehot:
+                r_idx = [r for r, row in enumerate(hits) for h in row if h is not None]
+                c_idx = [h for row in hits for h in row if h is not None]
+                rows[r_idx, c_idx] = 1.0
+            else:
+                rows[:, self.n_num_out:self.n_num_out + len(cat_names)] = np.array(hits, dtype=np.float64)
         rows[:, : self.n_num_out] = self._numeric_block(raw)
         return rows
 

@@ -36,6 +36,7 @@ from pricepilot.config import ComplianceSettings
 from pricepilot.demand.base import FEATURES, PRICE_FEATURES
 from pricepilot.demand.calibration import METHODS, Calibrator, Method
 from pricepilot.demand.encoding import CompiledTransform, Encoding, build_preprocessor, normalise_inputs
+from pricepilot.demand.treecurves import CompiledForest, compile_forest
 from pricepilot.errors import ValidationError
 from pricepilot.money import exponent as currency_exponent
 
@@ -154,6 +155,8 @@ class DemandEstimator:
     def fit(self, frame: pd.DataFrame) -> DemandEstimator:
         """Fit on a training frame (see :mod:`pricepilot.demand.base`); returns ``self``."""
         self._validate_frame(frame)
+        for stale in [k for k in vars(self) if k.startswith("_serving")]:
+            delattr(self, stale)  # a refit invalidates the serving caches
         numeric, categorical = self._feature_kinds(frame)
         self._check_params()
         order = np.argsort(frame["ts"].to_numpy(), kind="stable")
@@ -207,6 +210,18 @@ class DemandEstimator:
         return [int(np.searchsorted(kept, col)) for col in cols if c.support[col]]
 
     # subclass hooks ------------------------------------------------------------
+    def _curve_proba(self, rows: F64, counts: Sequence[int], price_values: Mapping[str, F64]) -> F64:
+        """Uncalibrated P(purchase) of ``counts[i]`` candidates per context row ``rows[i]``.
+
+        The generic path builds the full model matrix; families override it with a cheaper
+        computation that gives the same numbers.
+        """
+        return self._core_proba(self.compiled_.matrix(rows, counts, price_values))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # serving caches are rebuilt from the fitted state on first use, never pickled
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_serving")}
+
     def _check_params(self) -> None:
         """Validate family settings (raise ValidationError naming the setting)."""
 
@@ -265,8 +280,8 @@ class DemandEstimator:
                                   dtype=np.float64), counts)
         if np.any(lp <= 0):
             raise ValidationError("demand query", "list_price", "must be positive")
-        X = c.matrix(rows, counts, price_feature_arrays(price, lp, comp, self.exponent_))
-        p = self.calibrator_.apply(self._core_proba(X))
+        p = self.calibrator_.apply(
+            self._curve_proba(rows, counts, price_feature_arrays(price, lp, comp, self.exponent_)))
         if n == 1:
             return [p]
         return np.split(p, np.cumsum(counts)[:-1])
@@ -300,6 +315,56 @@ class LogisticDemand(DemandEstimator):
 
     def _core_proba(self, X: F64) -> F64:
         z = X @ self.coef_ + self.intercept_
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def _serving_terms(self) -> tuple[F64, list[tuple[str, int, int | None, F64]]] | None:
+        """(context coefficients with the price columns zeroed, per price feature: its name,
+        numeric index, missing-indicator column and the coefficients of both), or None when the
+        encoding is not the scaled one (then the generic matrix path runs)."""
+        cached = self.__dict__.get("_serving_terms_")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        c = self.compiled_
+        if c.fill is None:
+            return None
+        coef = np.zeros(c.n_out)
+        if c.support is None:
+            coef[:] = self.coef_
+        else:
+            coef[np.flatnonzero(c.support)] = self.coef_  # dropped columns weigh nothing
+        ctx = coef.copy()
+        terms: list[tuple[str, int, int | None, F64]] = []
+        n_num = len(c.numeric)
+        for i, name in zip(c.price_idx, c.price_names, strict=True):
+            ind = [n_num + k for k, feat in enumerate(c.indicator_of.tolist()) if feat == i]
+            col = ind[0] if ind else None
+            terms.append((name, i, col, np.array([coef[i], coef[col] if col is not None else 0.0])))
+            ctx[i] = 0.0
+            if col is not None:
+                ctx[col] = 0.0
+        out = (ctx, terms)
+        self.__dict__["_serving_terms_"] = out
+        return out
+
+    def _curve_proba(self, rows: F64, counts: Sequence[int], price_values: Mapping[str, F64]) -> F64:
+        """The logit is linear: context part once per product, plus the price terms per
+        candidate (scaled and imputed exactly as the pipeline does), no (rows x columns) matrix."""
+        serving = self._serving_terms()
+        if serving is None:
+            return super()._curve_proba(rows, counts, price_values)
+        ctx_coef, terms = serving
+        c = self.compiled_
+        base = rows @ ctx_coef + self.intercept_
+        z = np.repeat(base, counts) if len(counts) > 1 else np.full(counts[0], base[0])
+        fill, mean, scale = c.fill, c.mean, c.scale
+        assert fill is not None
+        for name, i, col, w in terms:
+            v = price_values[name]
+            isnan = np.isnan(v)
+            filled = np.where(isnan, fill[i], v) if isnan.any() else v
+            z += w[0] * ((filled - mean[i]) / scale[i])
+            if col is not None:
+                z += w[1] * ((isnan.astype(np.float64) - mean[col]) / scale[col])
         return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -417,6 +482,36 @@ class LGBMDemand(DemandEstimator):
 
     def _core_proba(self, X: F64) -> F64:
         return np.asarray(self.booster_.predict(X, num_threads=1), dtype=np.float64)
+
+    def _serving_forest(self) -> tuple[CompiledForest, list[tuple[int, str]]] | None:
+        """The booster compiled for curves (:mod:`pricepilot.demand.treecurves`) and the input
+        column of each price feature; None if the booster uses something not compiled."""
+        if "_serving_forest_" in self.__dict__:
+            return self.__dict__["_serving_forest_"]  # type: ignore[no-any-return]
+        c = self.compiled_
+        cols: list[tuple[int, str]] = []
+        kept = np.flatnonzero(c.support) if c.support is not None else None
+        for i, name in zip(c.price_idx, c.price_names, strict=True):
+            if kept is None:
+                cols.append((i, name))
+            elif c.support is not None and c.support[i]:
+                cols.append((int(np.searchsorted(kept, i)), name))
+        forest = compile_forest(self.booster_, [col for col, _ in cols])
+        n_in = c.n_out if kept is None else len(kept)
+        out = (forest, cols) if forest is not None and forest.n_columns == n_in else None
+        self.__dict__["_serving_forest_"] = out
+        return out
+
+    def _curve_proba(self, rows: F64, counts: Sequence[int], price_values: Mapping[str, F64]) -> F64:
+        """Context splits once per product, price splits by table lookup (same scores as the
+        booster; see :mod:`pricepilot.demand.treecurves`)."""
+        serving = self._serving_forest()
+        if serving is None:
+            return super()._curve_proba(rows, counts, price_values)
+        forest, cols = serving
+        c = self.compiled_
+        ctx = rows if c.support is None else rows[:, c.support]
+        return forest.proba(ctx, counts, {col: price_values[name] for col, name in cols})
 
 
 FAMILIES: dict[str, type[DemandEstimator]] = {
