@@ -1,11 +1,14 @@
-"""Latency of one price decision and of a page of 100, in process, with an analytic model.
+"""Latency of one price decision and of a page of 100, in process, per demand model family.
 
-    PYTHONPATH=src python benchmarks/decide.py [--n 3000]
+    PYTHONPATH=src python benchmarks/decide.py [--n 3000] [--models analytic,lgbm,logistic]
 
-Reports p50/p99 of: the model's own cost (predict_curve / predict_curves alone), the whole
-decision, and the decision excluding the model (measured side by side in one run). Cases: a grid
+For each model (the analytic test ``LogitDemand``; LightGBM and logistic fitted with default
+settings on synthetic rows, as ``pricepilot train`` fits them) reports p50/p99 of: the model's own
+cost (predict_curve / predict_curves alone), the whole decision *including the model*, and the
+decision excluding the model's median cost (measured side by side in one run). Cases: a grid
 product with 20 candidates and no stock limit; the same with finite stock (inventory LP); a
-ladder product; a consenting shopper (personal layer, two model calls); a page of 100.
+ladder product; a consenting shopper (personal layer); a page of 100. The engine has a demand
+posterior, so every grid decision makes 64 Thompson draws (16 with the LP).
 """
 
 from __future__ import annotations
@@ -42,18 +45,33 @@ def _time(fn: Callable[[], object], n: int) -> np.ndarray:
     return out / 1e6  # ms
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3000)
-    n = ap.parse_args().n
+def _model(name: str, train_rows: int, protected: list[str]) -> tuple[object, list[dict[str, object]]]:
+    """The model and 100 feature dicts (one per page product; the first is the single case)."""
+    if name == "analytic":
+        feats = {"u_tier": "gold", "p_category": "c", "c_hour": 12.0}
+        return LogitDemand(a=1.0, b=4.0, shifts={("u_tier", "gold"): -1.0}), [feats] * 100
+    from pricepilot.demand.base import FEATURES, PRICE_FEATURES
+    from pricepilot.demand.models import make_model
+    from pricepilot.demand.synthetic import synthetic_frame
+
+    frame = synthetic_frame(train_rows, seed=1)
+    # default settings, as `pricepilot train` / the simulated shop fit them (lgbm: 100 trees of
+    # 15 leaves; logistic: the scaled one-hot pipeline)
+    model = make_model(name, protected_attributes=protected).fit(frame)
+    rows = synthetic_frame(100, seed=7)
+    feats = [{k: row[k] for k in FEATURES if k not in PRICE_FEATURES} for _, row in rows.iterrows()]
+    return model, feats
+
+
+def run(model_name: str, n: int, train_rows: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     settings = load_settings(path=None, env={})
-    model = LogitDemand(a=1.0, b=4.0, shifts={("u_tier", "gold"): -1.0})
+    model, page_feats = _model(model_name, train_rows, list(settings.compliance.protected_attributes))
     post = DemandPosterior()
     for i in range(200):
         post.learn_one(Outcome(product_id="G", category="c", price=1000 + i, list_price=1000,
                                model_prob=0.4, purchased=i % 3 == 0))
     engine = PricingEngine(settings, model, post, InMemoryPriceHistory(), FixedClock(T0), seed=0)
-    feats = {"u_tier": "gold", "p_category": "c", "c_hour": 12.0}
+    feats = page_feats[0]
     grid = Product(product_id="G", title="g", category="c", currency="EUR", unit_cost=500,
                    list_price=1000, guardrails=Guardrails(min_margin=0.2))
     stocked = Product(product_id="S", title="s", category="c", currency="EUR", unit_cost=500,
@@ -63,37 +81,54 @@ def main() -> None:
     ctx = Context(current_price=1000, competitor_price=1050, arrivals_per_hour=3.0)
     cands = np.rint(np.linspace(700, 1300, 20)).astype(np.int64)
     base = {k: v for k, v in feats.items() if not k.startswith("u_")}
+    shopper = Shopper(shopper_id="s", personalisation_consent=True)
 
     rows: list[tuple[str, np.ndarray, np.ndarray]] = []
     model_one = _time(lambda: model.predict_curve(base, cands, 1000, 1050), n)
+    rows.append(("model alone: predict_curve, 20 prices", model_one, model_one * np.nan))
     for name, fn, calls in [
         ("grid, 20 candidates", lambda: engine.decide(grid, feats, None, ctx), 1),
         ("grid + inventory LP", lambda: engine.decide(stocked, feats, None, ctx), 1),
         ("ladder, 20 prices (Beta TS)", lambda: engine.decide(ladder, feats, None, ctx), 1),
-        ("grid + personal layer", lambda: engine.decide(grid, feats, Shopper(shopper_id="s"), ctx), 2),
+        ("grid + personal layer", lambda: engine.decide(grid, feats, shopper, ctx), 2),
     ]:
         total = _time(fn, n)
         rows.append((name, total, total - calls * np.median(model_one)))
     page = [(Product(product_id=f"P{i}", title="p", category="c", currency="EUR", unit_cost=500,
-                     list_price=1000 + i, guardrails=Guardrails(price_ending=99)), feats, ctx)
+                     list_price=1000 + i, guardrails=Guardrails(price_ending=99)), page_feats[i], ctx)
             for i in range(100)]
+    page_base = [{k: v for k, v in f.items() if not k.startswith("u_")} for f in page_feats]
     page_m = max(50, n // 30)
-    model_page = _time(lambda: model.predict_curves([base] * 100, [cands] * 100, [1000] * 100, [1050] * 100), page_m)
+    model_page = _time(lambda: model.predict_curves(page_base, [cands] * 100,
+                                                    [1000 + i for i in range(100)], [1050] * 100), page_m)
+    rows.append(("model alone: predict_curves, 100 x 20", model_page, model_page * np.nan))
     total = _time(lambda: engine.decide_page(page), page_m)
     rows.append(("page of 100", total, total - np.median(model_page)))
     singles = _time(lambda: [engine.decide(p, f, None, c) for p, f, c in page], page_m)
     rows.append(("100 single decides (same products)", singles, singles - 100 * np.median(model_one)))
+    return rows
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, 2 shared cores, "
-          f"load average {load:.1f}; n={n}")
-    print("| case | p50 ms | p99 ms | p50 ms excl. model | p99 ms excl. model |")
-    print("|---|---|---|---|---|")
-    print(f"| model alone: predict_curve, 20 prices | {np.median(model_one):.3f} | {np.percentile(model_one, 99):.3f} | – | – |")
-    print(f"| model alone: predict_curves, 100 x 20 | {np.median(model_page):.3f} | {np.percentile(model_page, 99):.3f} | – | – |")
-    for name, t, ex in rows:
-        print(f"| {name} | {np.median(t):.3f} | {np.percentile(t, 99):.3f} | {np.median(ex):.3f} | {np.percentile(ex, 99):.3f} |")
-    print("reproduce: PYTHONPATH=src python benchmarks/decide.py --n", n)
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--models", default="analytic,lgbm,logistic",
+                    help="comma-separated: analytic (the test LogitDemand), lgbm, logistic")
+    ap.add_argument("--train-rows", type=int, default=50_000,
+                    help="synthetic rows the lgbm / logistic models are fitted on")
+    args = ap.parse_args()
+    for name in args.models.split(","):
+        rows = run(name, args.n, args.train_rows)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"\n## model: {name}  (machine: {platform.machine()}, Python {platform.python_version()}, "
+              f"2 shared cores, load average {load:.1f}; n={args.n})")
+        print("| case | p50 ms | p99 ms | p50 ms excl. model | p99 ms excl. model |")
+        print("|---|---|---|---|---|")
+        for case, t, ex in rows:
+            excl = ("– | –" if np.isnan(ex).all()
+                    else f"{np.median(ex):.3f} | {np.percentile(ex, 99):.3f}")
+            print(f"| {case} | {np.median(t):.3f} | {np.percentile(t, 99):.3f} | {excl} |")
+    print(f"reproduce: PYTHONPATH=src python benchmarks/decide.py --n {args.n} --models {args.models}")
 
 
 if __name__ == "__main__":

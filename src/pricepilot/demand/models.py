@@ -284,7 +284,8 @@ class DemandEstimator:
             self._curve_proba(rows, counts, price_feature_arrays(price, lp, comp, self.exponent_)))
         if n == 1:
             return [p]
-        return np.split(p, np.cumsum(counts)[:-1])
+        ends = np.cumsum(counts).tolist()  # slices, not np.split (~4 µs of overhead per piece)
+        return [p[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 class LogisticDemand(DemandEstimator):

@@ -23,7 +23,7 @@ features) is refused with :class:`~pricepilot.errors.ValidationError`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 import numpy as np
@@ -117,6 +117,7 @@ class PricingEngine:
         # over every servable base price one of (spec, candidates, current price)
         self._personal_cache: dict[tuple[GuardrailSpec, int], I64] = {}
         self._union_cache: dict[tuple[object, ...], I64] = {}
+        self._rules_cache: dict[GuardrailSpec, dict[str, str]] = {}
 
     # ---- public API -----------------------------------------------------------------------
     def decide(
@@ -277,6 +278,12 @@ class PricingEngine:
 
     @staticmethod
     def _checked_page(preps: list[_Prep], res: Sequence[object]) -> tuple[list[F | None], list[str]]:
+        # the usual case, float arrays of the right lengths all inside [0, 1], in one range check
+        if all(type(c) is np.ndarray and c.dtype == np.float64 and c.shape == p.cands.shape
+               for p, c in zip(preps, res, strict=True)):
+            flat = np.concatenate(res) if len(res) > 1 else res[0]  # type: ignore[arg-type]
+            if ((flat >= 0.0) & (flat <= 1.0)).all():  # type: ignore[operator]
+                return list(res), [""] * len(res)  # type: ignore[arg-type]
         curves: list[F | None] = []
         reasons: list[str] = []
         for p, c in zip(preps, res, strict=True):
@@ -357,15 +364,20 @@ class PricingEngine:
         now = self.clock.now()
         ps = self.settings.pricing
         n = len(preps)
-        k = max(p.cands.shape[0] for p in preps)
-        cands = np.empty((n, k), dtype=np.int64)
-        curve = np.empty((n, k))
-        for r, (p, c) in enumerate(zip(preps, curves_in, strict=True)):
-            m = p.cands.shape[0]
-            cands[r, :m] = p.cands
-            cands[r, m:] = p.cands[-1]
-            curve[r, :m] = c
-            curve[r, m:] = c[-1] if c is not None else 0.0
+        widths = [p.cands.shape[0] for p in preps]
+        k = max(widths)
+        if min(widths) == k and all(c is not None for c in curves_in):  # the usual case: one width
+            cands = np.stack([p.cands for p in preps])
+            curve = np.stack(curves_in)  # type: ignore[arg-type]
+        else:
+            cands = np.empty((n, k), dtype=np.int64)
+            curve = np.empty((n, k))
+            for r, (p, c) in enumerate(zip(preps, curves_in, strict=True)):
+                m = p.cands.shape[0]
+                cands[r, :m] = p.cands
+                cands[r, m:] = p.cands[-1]
+                curve[r, :m] = c
+                curve[r, m:] = c[-1] if c is not None else 0.0
         cost = np.array([p.product.unit_cost for p in preps], dtype=np.float64)[:, None]
         scale = np.array([10.0 ** exponent(p.product.currency) for p in preps])[:, None]
         pf = cands.astype(np.float64)
@@ -382,17 +394,16 @@ class PricingEngine:
         if post is None:
             draws, mean = curve[:, None, :], curve
         else:
-            mus = np.empty((n, 2))
-            chols = np.empty((n, 2, 2))
-            for r, p in enumerate(preps):
-                mu, cov = post.correction(p.product.product_id, p.product.category)
-                mus[r] = mu
-                chols[r] = cov
+            mus, chols = _corrections(post, preps)
             mean = post.corrected_batch(curve, ratios, mus[:, None, :])[:, 0, :]
             if ps.exploration:
                 chols = np.linalg.cholesky(chols)
                 z = self.rng.standard_normal((n, self.draws, 2))
-                thetas = mus[:, None, :] + np.einsum("pmj,pij->pmi", z, chols)
+                # θ = μ + L z per draw, written out for 2 x 2 (einsum's generic loop cost ~0.5 ms)
+                z0, z1 = z[:, :, 0], z[:, :, 1]
+                thetas = np.empty_like(z)
+                for i in (0, 1):
+                    thetas[:, :, i] = mus[:, None, i] + (z0 * chols[:, None, i, 0] + z1 * chols[:, None, i, 1])
                 draws = post.corrected_batch(curve, ratios, thetas)
             else:
                 draws = mean[:, None, :]
@@ -402,7 +413,8 @@ class PricingEngine:
                 for p in preps]
         lp_rows = np.array([c is not None for c in caps])
         best = np.argmax(rewards, axis=2)  # (n, M)
-        probs = (best[:, :, None] == np.arange(k)[None, None, :]).mean(axis=1)
+        # share of draws choosing each candidate (counts / M, as the mean of indicators)
+        probs = np.bincount((best + k * np.arange(n)[:, None]).ravel(), minlength=n * k).reshape(n, k) / m
         chosen = best[:, 0].copy()
         greedy = np.argmax(mean * weights, axis=1)
         if lp_rows.any():
@@ -429,24 +441,56 @@ class PricingEngine:
         idx = np.arange(n)
         served = finals[idx, chosen]
         propensity = np.where(finals == served[:, None], probs, 0.0).sum(axis=1)
+        # every per-product number as Python ints at once (one conversion per array, not per item)
+        model_prices = cands[idx, chosen].tolist()
+        greedy_prices = cands[idx, greedy].tolist()
+        smoothed_at = smoothed[idx, chosen].tolist()
+        stage_vals = [(name, b[idx, chosen].tolist(), a[idx, chosen].tolist()) for name, b, a in trace]
+        served_l = served.tolist()
+        prop_l = propensity.tolist()
+        lp_l = lp_rows.tolist()
+        stamp = self._stamp(now)
         out = []
         for r, p in enumerate(preps):
-            i = int(chosen[r])
-            rules = stage_rules(p.spec)
-            stages = [StageEffect(stage="smoothing", before=int(cands[r, i]), after=int(smoothed[r, i]),
+            rules = self._stage_rules(p.spec)
+            stages = [StageEffect(stage="smoothing", before=model_prices[r], after=smoothed_at[r],
                                   rule=_smoothing_rule(p.ctx.current_price, ps.smoothing_alpha))]
-            stages += [StageEffect(stage=name, before=int(b[r, i]), after=int(a[r, i]), rule=rules[name])
-                       for name, b, a in trace]
+            stages += [StageEffect(stage=name, before=b[r], after=a[r], rule=rules[name])
+                       for name, b, a in stage_vals]
             expl = Explanation(
-                model_price=int(cands[r, i]), greedy_price=int(cands[r, greedy[r]]), stages=stages,
+                model_price=model_prices[r], greedy_price=greedy_prices[r], stages=stages,
                 binding_rule=_binding(stages),
-                reason="inventory LP (TS-update)" if lp_rows[r] else "unconstrained optimum",
+                reason="inventory LP (TS-update)" if lp_l[r] else "unconstrained optimum",
                 lp_capacity=caps[r],
             )
-            price = int(served[r])
+            price = served_l[r]
             self._record(p.product.product_id, price)
-            out.append(self._decision(p, price, price, False, False, expl, float(propensity[r])))
+            out.append(self._decision(p, price, price, False, False, expl, prop_l[r], stamp))
         return out
+
+    def _stage_rules(self, spec: GuardrailSpec) -> dict[str, str]:
+        """:func:`stage_rules`, cached: a pure function of the (frozen) spec."""
+        rules = self._rules_cache.get(spec)
+        if rules is None:
+            rules = stage_rules(spec)
+            if len(self._rules_cache) >= 100_000:
+                self._rules_cache.clear()
+            self._rules_cache[spec] = rules
+        return rules
+
+    def _stamp(self, now: datetime) -> tuple[datetime, datetime, datetime, datetime, str | None]:
+        """What every decision made at ``now`` shares: (now, expiry, prior-price window start and
+        end, model version), computed once for a page."""
+        days = self.settings.compliance.prior_price_days
+        version = None
+        if self.model is not None:
+            try:
+                version = str(self.model.version)
+            except Exception:  # a broken model must not break the fallback path; version unknown
+                version = None
+        # strictly before now: the price being decided is not its own prior price
+        return (now, now + timedelta(seconds=self.settings.security.quote_ttl_seconds),
+                now - timedelta(days=days), now - timedelta(microseconds=1), version)
 
     def _draws(self, prep: _Prep, curve: F) -> tuple[F, F]:
         """(M, K) posterior draws of P(buy) and the posterior mean curve."""
@@ -556,22 +600,15 @@ class PricingEngine:
 
     # ---- result -----------------------------------------------------------------------------
     def _decision(self, prep: _Prep, price: int, base_price: int, personalised: bool, fallback: bool,
-                  expl: Explanation, propensity: float) -> Decision:
-        now = self.clock.now()
+                  expl: Explanation, propensity: float,
+                  stamp: tuple[datetime, datetime, datetime, datetime, str | None] | None = None,
+                  ) -> Decision:
+        now, expires, since, until, version = stamp or self._stamp(self.clock.now())
         product = prep.product
         reference = None
         if self.history is not None:
-            days = self.settings.compliance.prior_price_days
-            # strictly before now: the price being decided is not its own prior price
-            reference = self.history.lowest(product.product_id, now - timedelta(days=days),
-                                            now - timedelta(microseconds=1))
+            reference = self.history.lowest(product.product_id, since, until)
         current = prep.ctx.current_price if prep.ctx.current_price is not None else product.list_price
-        version = None
-        if self.model is not None:
-            try:
-                version = str(self.model.version)
-            except Exception:  # a broken model must not break the fallback path; version unknown
-                version = None
         return Decision(
             product_id=product.product_id, price=price, base_price=base_price,
             list_price=product.list_price, reference_price=reference,
@@ -579,7 +616,7 @@ class PricingEngine:
             personalised=personalised, fallback=fallback, explanation=expl,
             model_version=version, propensity=propensity,
             candidates_evaluated=int(prep.cands.shape[0]), decided_at=now,
-            expires_at=now + timedelta(seconds=self.settings.security.quote_ttl_seconds),
+            expires_at=expires,
         )
 
     def _record(self, product_id: str, price: int) -> None:
@@ -588,6 +625,46 @@ class PricingEngine:
             return
         self.history.record(product_id, self.clock.now(), price)
         self._last_recorded[product_id] = price
+
+
+def _corrections(post: DemandPosterior, preps: list[_Prep]) -> tuple[F, F]:
+    """``post.correction`` of every product of a page, (P, 2) means and (P, 2, 2) covariances,
+    with one stacked matrix inverse instead of one per product (the same LAPACK call per
+    matrix, so the same numbers; tests/pricing/test_engine_speed.py compares them). A posterior
+    of another class is asked product by product."""
+    n = len(preps)
+    mus = np.empty((n, 2))
+    covs = np.empty((n, 2, 2))
+    if type(post) is not DemandPosterior:
+        for r, p in enumerate(preps):
+            mus[r], covs[r] = post.correction(p.product.product_id, p.product.category)
+        return mus, covs
+    precs: list[F] = []
+    targets: list[int] = []
+    prior = np.eye(2) * post.prior_sd**2
+    for r, p in enumerate(preps):
+        g = post.products_.get(p.product.product_id)
+        if g is not None:
+            mus[r] = g.mean
+            precs.append(g.prec)
+            targets.append(r)
+            continue
+        cat = post.categories_.get(p.product.category)
+        if cat is None:
+            mus[r] = 0.0
+            covs[r] = prior
+        else:
+            mus[r] = cat.mean
+            precs.append(cat.prec)
+            targets.append(~r)  # prior + inverse of the category's precision
+    if precs:
+        inv = np.linalg.inv(np.stack(precs))
+        for j, r in enumerate(targets):
+            if r >= 0:
+                covs[r] = inv[j]
+            else:
+                covs[~r] = prior + inv[j]
+    return mus, covs
 
 
 def _checked(curve: object, k: int) -> F | str:
