@@ -56,7 +56,7 @@ def price_feature_arrays(
 
     A competitor price that is NaN or 0 gives NaN, as ``price_features`` does for ``None``.
     """
-    comp = np.where(np.nan_to_num(competitor_price, nan=0.0) > 0, competitor_price, np.nan)
+    comp = np.where(np.asarray(competitor_price) > 0, competitor_price, np.nan)  # NaN > 0 is False
     scale = np.power(10.0, np.asarray(exponent, dtype=np.float64))
     return {
         "x_price_ratio_list": price / list_price,

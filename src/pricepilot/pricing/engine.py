@@ -118,6 +118,7 @@ class PricingEngine:
         self._personal_cache: dict[tuple[GuardrailSpec, int], I64] = {}
         self._union_cache: dict[tuple[object, ...], I64] = {}
         self._rules_cache: dict[GuardrailSpec, dict[str, str]] = {}
+        self._static_cache: dict[tuple[object, ...], tuple[F, F, I64, I64, list[tuple[str, I64, I64]]]] = {}
 
     # ---- public API -----------------------------------------------------------------------
     def decide(
@@ -378,18 +379,7 @@ class PricingEngine:
                 cands[r, m:] = p.cands[-1]
                 curve[r, :m] = c
                 curve[r, m:] = c[-1] if c is not None else 0.0
-        cost = np.array([p.product.unit_cost for p in preps], dtype=np.float64)[:, None]
-        scale = np.array([10.0 ** exponent(p.product.currency) for p in preps])[:, None]
-        pf = cands.astype(np.float64)
-        if ps.objective == "revenue":
-            weights = pf
-        elif ps.objective == "profit":
-            weights = pf - cost
-        else:
-            weights = ps.revenue_weight * pf + (1.0 - ps.revenue_weight) * (pf - cost)
-        weights = weights / scale
-        lists = np.array([p.product.list_price for p in preps], dtype=np.float64)[:, None]
-        ratios = cands / lists
+        weights, ratios, smoothed, finals, trace = self._page_static(preps, cands, min(widths) == k)
         post = self.posterior
         if post is None:
             draws, mean = curve[:, None, :], curve
@@ -431,13 +421,6 @@ class PricingEngine:
             xg, _ = solve_single_resource(mean[rows] * weights[rows], mean[rows], cap_v)
             greedy[rows] = np.where(xg.sum(axis=1) > 0, np.argmax(xg, axis=1),
                                     [preps[r].cands.shape[0] - 1 for r in rows])
-        cur = np.array([p.ctx.current_price if p.ctx.current_price is not None else -1 for p in preps],
-                       dtype=np.float64)[:, None]
-        if ps.smoothing_alpha < 1.0:
-            smoothed = np.where(cur > 0, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
-        else:
-            smoothed = cands
-        finals, trace = apply_guardrails_batch(smoothed, GuardrailArrays.of([p.spec for p in preps]))
         idx = np.arange(n)
         served = finals[idx, chosen]
         propensity = np.where(finals == served[:, None], probs, 0.0).sum(axis=1)
@@ -467,6 +450,63 @@ class PricingEngine:
             self._record(p.product.product_id, price)
             out.append(self._decision(p, price, price, False, False, expl, prop_l[r], stamp))
         return out
+
+    def _page_static(self, preps: list[_Prep], cands: I64, uniform: bool) -> tuple[
+            F, F, I64, I64, list[tuple[str, I64, I64]]]:
+        """(weights, price / list ratios, smoothed candidates, final prices, guardrail trace) of a
+        page, (P, K) each. All are pure functions of (candidates, guardrail spec, current price)
+        and the settings, so each product's rows are computed once and cached; a page stacks them.
+        """
+        if not uniform:  # padded candidates: computed for the page, not cached
+            return self._compute_static(preps, cands)
+        cache = self._static_cache
+        keys = [(p.cand_key, p.spec, p.ctx.current_price) for p in preps]
+        rows = [cache.get(key) for key in keys]
+        missing = [r for r, row in enumerate(rows) if row is None]
+        if missing:
+            w, ra, sm, fi, tr = self._compute_static([preps[r] for r in missing], cands[missing])
+            if len(cache) + len(missing) > 100_000:
+                cache.clear()
+            for j, r in enumerate(missing):
+                row = (w[j], ra[j], sm[j], fi[j], [(name, b[j], a[j]) for name, b, a in tr])
+                for arr in (row[0], row[1], row[2], row[3], *(x for _, b, a in row[4] for x in (b, a))):
+                    arr.flags.writeable = False  # shared between decisions
+                cache[keys[r]] = row
+                rows[r] = row
+        if len(rows) == 1:
+            w0, ra0, sm0, fi0, tr0 = rows[0]  # type: ignore[misc]
+            return (w0[None], ra0[None], sm0[None], fi0[None],
+                    [(name, b[None], a[None]) for name, b, a in tr0])
+        names = [name for name, _, _ in rows[0][4]]  # type: ignore[index]
+        return (np.stack([row[0] for row in rows]), np.stack([row[1] for row in rows]),  # type: ignore[index]
+                np.stack([row[2] for row in rows]), np.stack([row[3] for row in rows]),  # type: ignore[index]
+                [(name, np.stack([row[4][t][1] for row in rows]),  # type: ignore[index]
+                  np.stack([row[4][t][2] for row in rows]))  # type: ignore[index]
+                 for t, name in enumerate(names)])
+
+    def _compute_static(self, preps: list[_Prep], cands: I64) -> tuple[
+            F, F, I64, I64, list[tuple[str, I64, I64]]]:
+        ps = self.settings.pricing
+        cost = np.array([p.product.unit_cost for p in preps], dtype=np.float64)[:, None]
+        scale = np.array([10.0 ** exponent(p.product.currency) for p in preps])[:, None]
+        pf = cands.astype(np.float64)
+        if ps.objective == "revenue":
+            weights = pf
+        elif ps.objective == "profit":
+            weights = pf - cost
+        else:
+            weights = ps.revenue_weight * pf + (1.0 - ps.revenue_weight) * (pf - cost)
+        weights = weights / scale
+        lists = np.array([p.product.list_price for p in preps], dtype=np.float64)[:, None]
+        ratios = cands / lists
+        cur = np.array([p.ctx.current_price if p.ctx.current_price is not None else -1 for p in preps],
+                       dtype=np.float64)[:, None]
+        if ps.smoothing_alpha < 1.0:
+            smoothed = np.where(cur > 0, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
+        else:
+            smoothed = cands
+        finals, trace = apply_guardrails_batch(smoothed, GuardrailArrays.of([p.spec for p in preps]))
+        return weights, ratios, smoothed, finals, trace
 
     def _stage_rules(self, spec: GuardrailSpec) -> dict[str, str]:
         """:func:`stage_rules`, cached: a pure function of the (frozen) spec."""

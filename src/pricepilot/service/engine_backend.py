@@ -23,6 +23,8 @@ True
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import hashlib
@@ -181,6 +183,8 @@ class EngineBackend:
             shopper_ttl_seconds = 1.0 if store.dialect == "sqlite" else 0.0
         self.shopper_ttl = shopper_ttl_seconds
         self._shoppers: dict[str, tuple[float, Shopper | None]] = {}
+        self._reader = threading.local()  # per thread: the SQLite connection shoppers are read on
+        self._reader_conns: list[Any] = []
         self._promos: _PromoState | None = None
         self._market: tuple[float, MarketState] | None = None
         # one thread: the pricing engine (its random state, caches) is used by one thread only
@@ -252,8 +256,12 @@ class EngineBackend:
     def _sqlite_shopper(self, user_id: str) -> Shopper | None:
         # The store opens every SQLite transaction with BEGIN IMMEDIATE (the write lock), so its
         # reads queue behind the write-behind flushes; a plain autocommit SELECT reads the last
-        # committed WAL snapshot without taking a lock.
-        raw = self.store.engine.raw_connection()
+        # committed WAL snapshot without taking a lock. The connection is kept per thread (the
+        # quote thread): a pool checkout and its reset on return cost more than the read.
+        raw = getattr(self._reader, "conn", None)
+        if raw is None:
+            raw = self._reader.conn = self.store.engine.raw_connection()
+            self._reader_conns.append(raw)
         try:
             cur = raw.cursor()
             cur.execute("SELECT tier, device, region, channel, attributes, personalisation_consent"
@@ -261,9 +269,10 @@ class EngineBackend:
             row = cur.fetchone()
             cur.close()
         except sqlite3.Error as e:
+            self._reader.conn = None  # a fresh connection next time
+            with contextlib.suppress(Exception):
+                raw.invalidate()
             raise Unavailable("store", f"shopper read failed: {e}") from e
-        finally:
-            raw.close()
         if row is None:
             return None
         attrs = row[4]
@@ -766,6 +775,10 @@ class EngineBackend:
             self._quote_executor.shutdown(wait=False, cancel_futures=True)
         self.decisions.close()
         self.features.close()
+        for conn in self._reader_conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._reader_conns.clear()
         self.store.close()
 
 
