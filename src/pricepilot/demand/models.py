@@ -362,10 +362,19 @@ class LogisticDemand(DemandEstimator):
         for name, i, col, w in terms:
             v = price_values[name]
             isnan = np.isnan(v)
-            filled = np.where(isnan, fill[i], v) if isnan.any() else v
-            z += w[0] * ((filled - mean[i]) / scale[i])
-            if col is not None:
-                z += w[1] * ((isnan.astype(np.float64) - mean[col]) / scale[col])
+            n_nan = int(np.count_nonzero(isnan))
+            if n_nan == 0:  # the same arithmetic, the indicator a constant (0 everywhere)
+                z += w[0] * ((v - mean[i]) / scale[i])
+                if col is not None:
+                    z += w[1] * ((0.0 - mean[col]) / scale[col])
+            elif n_nan == v.shape[0]:  # e.g. no competitor price: imputed everywhere
+                z += w[0] * ((fill[i] - mean[i]) / scale[i])
+                if col is not None:
+                    z += w[1] * ((1.0 - mean[col]) / scale[col])
+            else:
+                z += w[0] * ((np.where(isnan, fill[i], v) - mean[i]) / scale[i])
+                if col is not None:
+                    z += w[1] * ((isnan.astype(np.float64) - mean[col]) / scale[col])
         return 1.0 / (1.0 + np.exp(-z))
 
 
