@@ -41,6 +41,7 @@ from pricepilot.pricing.explore import Choice, thompson_choice
 from pricepilot.pricing.guardrails import (
     GuardrailArrays,
     GuardrailSpec,
+    StageTrace,
     apply_guardrails,
     apply_guardrails_batch,
     stage_rules,
@@ -118,6 +119,7 @@ class PricingEngine:
         self._personal_cache: dict[tuple[GuardrailSpec, int], I64] = {}
         self._union_cache: dict[tuple[object, ...], I64] = {}
         self._rules_cache: dict[GuardrailSpec, dict[str, str]] = {}
+        self._single_cache: dict[tuple[object, ...], tuple[F, I64, I64, list[StageTrace]]] = {}
         self._static_cache: dict[tuple[object, ...], tuple[F, F, I64, I64, list[tuple[str, I64, I64]]]] = {}
 
     # ---- public API -----------------------------------------------------------------------
@@ -310,8 +312,7 @@ class PricingEngine:
         ps = self.settings.pricing
         if curve is None:
             return self._fallback(prep, reason)
-        weights = margin_weights(prep.cands, product.unit_cost, ps.objective, ps.revenue_weight)
-        weights = weights / 10.0 ** exponent(product.currency)
+        weights, smoothed, finals, trace = self._single_static(prep)
         draws, mean = self._draws(prep, curve)
         cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour)
         # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
@@ -322,10 +323,8 @@ class PricingEngine:
         else:
             x, _ = solve_single_resource((mean * weights)[None], mean[None], np.array([cap]))
             greedy = int(np.argmax(x[0])) if x[0].sum() > 0 else prep.cands.shape[0] - 1
-        # map every candidate through smoothing + guardrails: the served price's propensity is
-        # the policy probability of all candidates that end at it
-        smoothed = smooth(prep.cands, prep.ctx.current_price, ps.smoothing_alpha)
-        finals, trace = apply_guardrails(smoothed, prep.spec)
+        # every candidate mapped through smoothing + guardrails (above): the served price's
+        # propensity is the policy probability of all candidates that end at it
         i = choice.index
         price = int(finals[i])
         propensity = float(choice.probs[finals == price].sum())
@@ -450,6 +449,26 @@ class PricingEngine:
             self._record(p.product.product_id, price)
             out.append(self._decision(p, price, price, False, False, expl, prop_l[r], stamp))
         return out
+
+    def _single_static(self, prep: _Prep) -> tuple[F, I64, I64, list[StageTrace]]:
+        """(weights, smoothed candidates, final prices, guardrail trace) of one product: pure
+        functions of (candidates, guardrail spec, current price) and the settings, cached."""
+        key = (prep.cand_key, prep.spec, prep.ctx.current_price)
+        hit = self._single_cache.get(key)
+        if hit is None:
+            ps = self.settings.pricing
+            product = prep.product
+            weights = margin_weights(prep.cands, product.unit_cost, ps.objective, ps.revenue_weight)
+            weights = weights / 10.0 ** exponent(product.currency)
+            smoothed = smooth(prep.cands, prep.ctx.current_price, ps.smoothing_alpha)
+            finals, trace = apply_guardrails(smoothed, prep.spec)
+            for arr in (weights, smoothed, finals, *(x for t in trace for x in (t.before, t.after))):
+                if arr.flags.owndata:
+                    arr.flags.writeable = False  # shared between decisions
+            if len(self._single_cache) >= 100_000:
+                self._single_cache.clear()
+            hit = self._single_cache[key] = (weights, smoothed, finals, trace)
+        return hit
 
     def _page_static(self, preps: list[_Prep], cands: I64, uniform: bool) -> tuple[
             F, F, I64, I64, list[tuple[str, I64, I64]]]:
