@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from typing import Any
+
 import msgspec
 import numpy as np
 import numpy.typing as npt
@@ -378,7 +380,7 @@ class PricingEngine:
                 cands[r, m:] = p.cands[-1]
                 curve[r, :m] = c
                 curve[r, m:] = c[-1] if c is not None else 0.0
-        weights, ratios, smoothed, finals, trace = self._page_static(preps, cands, min(widths) == k)
+        weights, ratios, smoothed, finals, trace = self._page_static(preps, cands)
         post = self.posterior
         if post is None:
             draws, mean = curve[:, None, :], curve
@@ -470,38 +472,27 @@ class PricingEngine:
             hit = self._single_cache[key] = (weights, smoothed, finals, trace)
         return hit
 
-    def _page_static(self, preps: list[_Prep], cands: I64, uniform: bool) -> tuple[
+    def _page_static(self, preps: list[_Prep], cands: I64) -> tuple[
             F, F, I64, I64, list[tuple[str, I64, I64]]]:
         """(weights, price / list ratios, smoothed candidates, final prices, guardrail trace) of a
-        page, (P, K) each. All are pure functions of (candidates, guardrail spec, current price)
-        and the settings, so each product's rows are computed once and cached; a page stacks them.
+        page, (P, K) each: pure functions of (candidates, guardrail spec, current price) and the
+        settings. A one-product page (the usual quote) reads them from a per-product cache; for a
+        larger page one vectorised computation costs no more than stacking cached rows.
         """
-        if not uniform:  # padded candidates: computed for the page, not cached
+        if len(preps) > 1:
             return self._compute_static(preps, cands)
-        cache = self._static_cache
-        keys = [(p.cand_key, p.spec, p.ctx.current_price) for p in preps]
-        rows = [cache.get(key) for key in keys]
-        missing = [r for r, row in enumerate(rows) if row is None]
-        if missing:
-            w, ra, sm, fi, tr = self._compute_static([preps[r] for r in missing], cands[missing])
-            if len(cache) + len(missing) > 100_000:
-                cache.clear()
-            for j, r in enumerate(missing):
-                row = (w[j], ra[j], sm[j], fi[j], [(name, b[j], a[j]) for name, b, a in tr])
-                for arr in (row[0], row[1], row[2], row[3], *(x for _, b, a in row[4] for x in (b, a))):
-                    arr.flags.writeable = False  # shared between decisions
-                cache[keys[r]] = row
-                rows[r] = row
-        if len(rows) == 1:
-            w0, ra0, sm0, fi0, tr0 = rows[0]  # type: ignore[misc]
-            return (w0[None], ra0[None], sm0[None], fi0[None],
-                    [(name, b[None], a[None]) for name, b, a in tr0])
-        names = [name for name, _, _ in rows[0][4]]  # type: ignore[index]
-        return (np.stack([row[0] for row in rows]), np.stack([row[1] for row in rows]),  # type: ignore[index]
-                np.stack([row[2] for row in rows]), np.stack([row[3] for row in rows]),  # type: ignore[index]
-                [(name, np.stack([row[4][t][1] for row in rows]),  # type: ignore[index]
-                  np.stack([row[4][t][2] for row in rows]))  # type: ignore[index]
-                 for t, name in enumerate(names)])
+        p = preps[0]
+        key = (p.cand_key, p.spec, p.ctx.current_price)
+        row = self._static_cache.get(key)
+        if row is None:
+            w, ra, sm, fi, tr = self._compute_static(preps, cands)
+            row = (w, ra, sm, fi, tr)
+            for arr in (w, ra, sm, fi, *(x for _, b, a in tr for x in (b, a))):
+                arr.flags.writeable = False  # shared between decisions
+            if len(self._static_cache) >= 100_000:
+                self._static_cache.clear()
+            self._static_cache[key] = row
+        return row
 
     def _compute_static(self, preps: list[_Prep], cands: I64) -> tuple[
             F, F, I64, I64, list[tuple[str, I64, I64]]]:
