@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import hashlib
 import json
@@ -76,6 +75,7 @@ from pricepilot.service.adapters import (
 from pricepilot.service.decision_log import DecisionLog
 from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
+from pricepilot.service.quote_thread import QuoteThread
 from pricepilot.service.orders import refuse_exhausted_coupons
 from pricepilot.service.price_history import StorePriceHistory
 from pricepilot.service.tables import service_orders as orders_t
@@ -190,8 +190,7 @@ class EngineBackend:
         # one thread: the pricing engine (its random state, caches) is used by one thread only
         deadline_ms = settings.service.quote_deadline_ms
         self._quote_deadline = deadline_ms / 1000
-        self._quote_executor = (ThreadPoolExecutor(1, thread_name_prefix="pricepilot-quote")
-                                if deadline_ms else None)
+        self._quote_thread = QuoteThread() if deadline_ms else None
 
     # ================================================================== model, hot reload
     def _build_pricing(self, loaded: Loaded) -> _PricingState:
@@ -308,12 +307,10 @@ class EngineBackend:
         included). Past the deadline the caller gets :class:`Unavailable` and serves the guarded
         fallback; the stuck decision ends on its own thread.
         """
-        if self._quote_executor is None:
+        if self._quote_thread is None:
             return self._quote(request)
-        future = asyncio.get_running_loop().run_in_executor(
-            self._quote_executor, self._quote, request)
         try:
-            return await asyncio.wait_for(future, self._quote_deadline)
+            return await self._quote_thread.call(self._quote, request, self._quote_deadline)
         except TimeoutError:
             raise Unavailable("quote engine",
                               f"no decision within {self._quote_deadline * 1000:.0f} ms") from None
@@ -771,8 +768,8 @@ class EngineBackend:
         return s.Readiness(ready=ready, dependencies=deps)
 
     def close(self) -> None:
-        if self._quote_executor is not None:
-            self._quote_executor.shutdown(wait=False, cancel_futures=True)
+        if self._quote_thread is not None:
+            self._quote_thread.close()
         self.decisions.close()
         self.features.close()
         for conn in self._reader_conns:
