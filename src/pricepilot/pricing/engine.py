@@ -113,7 +113,8 @@ class PricingEngine:
         self.lp_draws = max(1, min(lp_draws, self.draws))
         self.rng = np.random.default_rng(seed)
         self._attrs = ShopperAttributes(settings.compliance.protected_attributes)
-        self._checked_keys: set[frozenset[str]] = set()
+        # feature-name sets already checked for protected attributes -> their non-shopper names
+        self._checked_keys: dict[frozenset[str], tuple[str, ...]] = {}
         self._last_recorded: dict[str, int] = {}
         self._cand_cache: dict[tuple[object, ...], I64] = {}
         # personal candidates are a pure function of (guardrail spec, base price) and their union
@@ -195,9 +196,14 @@ class PricingEngine:
     # ---- preparation and model calls ----------------------------------------------------------
     def _prepare(self, product: Product, features: Mapping[str, object], context: Context | None) -> _Prep:
         keys = frozenset(features)
-        if keys not in self._checked_keys:
+        base_keys = self._checked_keys.get(keys)
+        if base_keys is None:
             self._attrs.check_feature_names(keys)  # raises ValidationError naming them
-            self._checked_keys.add(keys)
+            # the public base price is decided without the shopper's features
+            base_keys = tuple(k for k in features if not k.startswith(SHOPPER_PREFIX))
+            if len(self._checked_keys) >= 10_000:
+                self._checked_keys.clear()
+            self._checked_keys[keys] = base_keys
         ctx = context or Context()
         g = effective_guardrails(product, self.categories)
         ps = self.settings.pricing
@@ -215,7 +221,7 @@ class PricingEngine:
             if len(self._cand_cache) >= 100_000:
                 self._cand_cache.clear()
             self._cand_cache[key] = cands
-        base_features = {k: v for k, v in features.items() if not k.startswith(SHOPPER_PREFIX)}
+        base_features = {k: features[k] for k in base_keys}
         return _Prep(product, g, ctx, cands, base_features, features, spec, key)
 
     def _base_curve_one(self, prep: _Prep) -> tuple[F | None, str]:
