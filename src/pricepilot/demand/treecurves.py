@@ -187,11 +187,11 @@ class CompiledForest:
             row = ctx[0].tolist()
             words = self.all_ones_row.copy()
             for f in self.context:
-                words &= f.rows[f.index_one(row[f.column])]
+                np.bitwise_and(words, f.rows[f.index_one(row[f.column])], out=words)
             return words[:, None]
         words = np.broadcast_to(self.all_ones_row, (n, self.n_trees)).copy()
         for f in self.context:
-            words &= f.rows[f.index(ctx[:, f.column])]
+            np.bitwise_and(words, f.rows[f.index(ctx[:, f.column])], out=words)
         return np.ascontiguousarray(words.T)
 
     def raw_scores(self, ctx: F64, counts: Sequence[int], price_values: dict[int, F64]) -> F64:
@@ -211,7 +211,7 @@ class CompiledForest:
             leaf = np.bitwise_count((w & (~w + np.uint64(1))) - np.uint64(1))
         values = np.take(self.leaf_values_flat, leaf + self.tree_offset)
         # tree by tree, in LightGBM's order (a reduction over the outer axis adds rows in turn)
-        return np.add.reduce(values, axis=0)
+        return np.asarray(np.add.reduce(values, axis=0), dtype=np.float64)
 
     def proba(self, ctx: F64, counts: Sequence[int], price_values: dict[int, F64]) -> F64:
         """P(purchase) as ``Booster.predict`` gives it (the binary objective's sigmoid)."""

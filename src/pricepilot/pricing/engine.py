@@ -292,9 +292,10 @@ class PricingEngine:
         # the usual case, float arrays of the right lengths all inside [0, 1], in one range check
         if all(type(c) is np.ndarray and c.dtype == np.float64 and c.shape == p.cands.shape
                for p, c in zip(preps, res, strict=True)):
-            flat = np.concatenate(res) if len(res) > 1 else res[0]  # type: ignore[arg-type]
-            if ((flat >= 0.0) & (flat <= 1.0)).all():  # type: ignore[operator]
-                return list(res), [""] * len(res)  # type: ignore[arg-type]
+            arrays: list[F] = list(res)  # type: ignore[arg-type]
+            flat = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+            if bool(((flat >= 0.0) & (flat <= 1.0)).all()):
+                return list(arrays), [""] * len(arrays)
         curves: list[F | None] = []
         reasons: list[str] = []
         for p, c in zip(preps, res, strict=True):
@@ -394,7 +395,7 @@ class PricingEngine:
             mus, chols = _corrections(post, preps)
             mean = post.corrected_batch(curve, ratios, mus[:, None, :])[:, 0, :]
             if ps.exploration:
-                chols = np.linalg.cholesky(chols)
+                chols = np.asarray(np.linalg.cholesky(chols), dtype=np.float64)
                 z = self.rng.standard_normal((n, self.draws, 2))
                 # θ = μ + L z per draw, written out for 2 x 2 (einsum's generic loop cost ~0.5 ms)
                 z0, z1 = z[:, :, 0], z[:, :, 1]
