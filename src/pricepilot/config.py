@@ -113,6 +113,9 @@ class PricingSettings(_Section):
     exploration: bool = True
     personal_discount_max: float = 0.10  # personal layer: at most 10% below the base price
     allow_surcharge: bool = False
+    # "logit_linear": optimise over a smooth logit-linear fit of the model's curve instead of the
+    # step-shaped curve a tree model gives (pricing/curve_fit.py); "none": the curve as it is
+    curve_fit: Literal["none", "logit_linear"] = "logit_linear"
 
 
 class PromotionSettings(_Section):
