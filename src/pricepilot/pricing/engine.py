@@ -339,7 +339,8 @@ class PricingEngine:
         weights = margin_weights(prep.cands, product.unit_cost, ps.objective, ps.revenue_weight)
         weights = weights / 10.0 ** exponent(product.currency)
         draws, mean = self._draws(prep, curve)
-        cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour)
+        cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour,
+                             self._horizon_hours())
         # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
         choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
                                          weights, cap, self.rng)
@@ -434,7 +435,8 @@ class PricingEngine:
                 draws = mean[:, None, :]
         m = draws.shape[1]
         rewards = draws * weights[:, None, :]
-        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour)
+        horizon = self._horizon_hours()
+        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour, horizon)
                 for p in preps]
         lp_rows = np.array([c is not None for c in caps])
         best = np.argmax(rewards, axis=2)  # (n, M)
@@ -568,6 +570,10 @@ class PricingEngine:
             return f"personal curve failed: {type(e).__name__}: {e}"
         chk = _checked(curve, prices.shape[0])
         return chk if isinstance(chk, str) else self._smooth_curve(chk, prices, prep.product.list_price)
+
+    def _horizon_hours(self) -> float | None:
+        days = self.settings.pricing.stock_horizon_days
+        return days * 24.0 if days > 0 else None
 
     def _fit_note(self) -> str:
         return " on the logit-linear fit of the model's curve" if self.settings.pricing.curve_fit == "logit_linear" else ""
