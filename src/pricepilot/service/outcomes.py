@@ -1,0 +1,277 @@
+"""Live outcome attribution: which quoted prices were bought, fed to the demand posterior.
+
+The pricing engine explores around its demand model with Thompson sampling over a
+:class:`~pricepilot.pricing.posterior.DemandPosterior`; the posterior learns from outcomes (a
+shown price, bought or not). In the service a price is shown as a signed quote, and whether it
+was bought is known only later, from a purchase event or a confirmed order. :class:`OutcomeTracker`
+joins the two:
+
+* :meth:`~OutcomeTracker.remember` (on the quote path, one ``deque.append``): each model-priced
+  quote for an identified shopper, with the features its price was decided from;
+* :meth:`~OutcomeTracker.purchased` (after a purchase event is stored or an order confirmed): the
+  shopper bought the product. It is matched to the quote it names (``quote_id``), or else to the
+  shopper's latest quote of that product whose window (decision time − ``tolerance``, expiry)
+  holds the purchase time. That quote is an outcome *bought at the quoted price*; the shopper's
+  earlier unresolved quotes of the product are outcomes *not bought* (views that did not convert);
+* a quote neither bought nor superseded by ``expires_at + grace`` is an outcome *not bought*.
+
+A background thread (every ``interval`` seconds, or :meth:`~OutcomeTracker.flush`) does the work
+off the request path: one batched model call computes the model's P(buy) at each quoted price (the
+probability the posterior corrects, as in :mod:`pricepilot.experiments.shop_policy`), purchases
+and expiries are resolved, and the outcomes go to ``posterior.learn_many`` under ``learn_lock``
+(the lock the quote path holds while deciding, so a decision never sees half an update).
+
+Bounds and rules: at most ``max_pending`` quotes are remembered (beyond it the oldest are
+dropped, counted in ``dropped``, and not learnt: a guess would bias the posterior). Outcomes are
+learnt against the model version that priced the quote; quotes of an older model are dropped
+when the model changes (the engine starts a new posterior with each model). :meth:`forget`
+drops a shopper's pending quotes (erasure, consent withdrawn); what was already learnt is an
+aggregate per product and category, with nothing about the shopper in it.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from pricepilot.clock import FixedClock
+>>> from pricepilot.pricing.posterior import DemandPosterior
+>>> from pricepilot.pricing.testing import LogitDemand
+>>> t = datetime(2026, 3, 2, tzinfo=timezone.utc)
+>>> clock, post = FixedClock(t), DemandPosterior()
+>>> tracker = OutcomeTracker(clock, lambda: ("v1", LogitDemand(a=1.0, b=4.0), post), interval=0)
+>>> tracker.remember([PendingQuote(quote_id="q1", user_id="u", product_id="MUG",
+...     category="kitchen", price=899, list_price=999, decided_at=t,
+...     expires_at=t + timedelta(minutes=15), model_version="v1", features={})])
+>>> tracker.purchased("u", "MUG", t + timedelta(minutes=1))
+>>> tracker.flush(), tracker.bought, tracker.not_bought
+(1, 1, 0)
+>>> post.counts_[("MUG", 899)]
+[1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from pricepilot.clock import Clock
+from pricepilot.demand.base import DemandModel
+from pricepilot.pricing.engine import SHOPPER_PREFIX
+from pricepilot.pricing.posterior import DemandPosterior, Outcome
+
+log = logging.getLogger("pricepilot.service.outcomes")
+
+# What the tracker learns into: (model version, model, posterior) of the current pricing engine.
+Source = Callable[[], tuple[str | None, DemandModel | None, DemandPosterior | None]]
+
+
+@dataclass(eq=False)
+class PendingQuote:
+    """A quoted price waiting for its outcome (ids pseudonymous; prices in minor units)."""
+
+    quote_id: str
+    user_id: str
+    product_id: str
+    category: str
+    price: int
+    list_price: int
+    decided_at: datetime
+    expires_at: datetime
+    model_version: str
+    # the features the price was decided from (shopper features are left out: the posterior
+    # corrects the public curve); dropped once the model's P(buy) at ``price`` is computed
+    features: Mapping[str, object] | None = None
+    competitor_price: int | None = None
+    model_prob: float = math.nan
+    resolved: bool = field(default=False)
+
+
+@dataclass(frozen=True)
+class _Purchase:
+    user_id: str
+    product_id: str
+    ts: datetime
+    quote_id: str | None
+
+
+class OutcomeTracker:
+    """Remembers quotes, attributes purchases and expiries, feeds the posterior; see the module."""
+
+    def __init__(self, clock: Clock, source: Source, *, grace_seconds: float = 60.0,
+                 tolerance_seconds: float = 5.0, max_pending: int = 100_000,
+                 interval: float = 0.5, learn_lock: threading.Lock | None = None) -> None:
+        self.clock = clock
+        self.source = source
+        self.grace = timedelta(seconds=grace_seconds)
+        self.tolerance = timedelta(seconds=tolerance_seconds)
+        self.max_pending = max_pending
+        self.interval = interval
+        self.learn_lock = learn_lock or threading.Lock()
+        # counters (read by tests, /readyz-style reports and the docs)
+        self.bought = 0
+        self.not_bought = 0
+        self.dropped = 0  # not learnt: over the memory bound, or priced by a replaced model
+        # lock-free hand-over from the request paths (deque.append/popleft are thread-safe)
+        self._new: deque[PendingQuote] = deque()
+        self._purchases: deque[_Purchase] = deque()
+        # the index, touched only under _lock
+        self._lock = threading.Lock()
+        self._order: deque[PendingQuote] = deque()  # by decision time (expiry sweep, eviction)
+        self._by_id: dict[str, PendingQuote] = {}
+        self._by_key: dict[tuple[str, str], list[PendingQuote]] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if interval > 0:
+            self._thread = threading.Thread(target=self._run, name="pricepilot-outcomes",
+                                            daemon=True)
+            self._thread.start()
+
+    # ---- request paths (cheap) ----------------------------------------------------------------
+    def remember(self, quotes: Sequence[PendingQuote]) -> None:
+        """Quotes just served (model-priced, identified shoppers only)."""
+        if len(self._new) + len(quotes) > self.max_pending:
+            self.dropped += len(quotes)  # the learner is far behind: do not grow without bound
+            return
+        self._new.extend(quotes)
+
+    def purchased(self, user_id: str, product_id: str, ts: datetime,
+                  quote_id: str | None = None) -> None:
+        """The shopper bought the product at ``ts`` (from a stored purchase event or an order)."""
+        if len(self._purchases) < self.max_pending:
+            self._purchases.append(_Purchase(user_id, product_id, ts, quote_id))
+
+    def forget(self, user_id: str) -> int:
+        """Drop every pending quote of ``user_id`` (erasure, consent withdrawn); returns how many."""
+        with self._lock:
+            self._take_new()
+            n = 0
+            for key in [k for k in self._by_key if k[0] == user_id]:
+                for q in self._by_key.pop(key):
+                    q.resolved = True
+                    self._by_id.pop(q.quote_id, None)
+                    n += 1
+            self._purchases = deque(p for p in self._purchases if p.user_id != user_id)
+        return n
+
+    @property
+    def pending(self) -> int:
+        return len(self._by_id) + len(self._new)
+
+    # ---- the learner ----------------------------------------------------------------------------
+    def flush(self) -> int:
+        """Attribute everything known now and learn it; returns the number of outcomes learnt."""
+        with self._lock:
+            version, model, posterior = self.source()
+            self._take_new(model, version)
+            resolved: list[tuple[PendingQuote, bool]] = []
+            while self._purchases:
+                self._attribute(self._purchases.popleft(), resolved)
+            self._expire(self.clock.now(), resolved)
+        # learnt against the model that priced the quote, or not at all
+        learn = [(q, b) for q, b in resolved if q.model_version == version]
+        self.dropped += len(resolved) - len(learn)
+        if not learn or posterior is None:
+            self.dropped += len(learn)
+            return 0
+        outcomes = [Outcome(product_id=q.product_id, category=q.category, price=q.price,
+                            list_price=q.list_price, model_prob=q.model_prob, purchased=b)
+                    for q, b in learn]
+        with self.learn_lock:
+            posterior.learn_many(outcomes)
+        n_bought = sum(1 for _, b in learn if b)
+        self.bought += n_bought
+        self.not_bought += len(learn) - n_bought
+        return len(learn)
+
+    def _take_new(self, model: DemandModel | None = None, version: str | None = None) -> None:
+        """Move new quotes into the index, scoring them with one batched model call."""
+        batch: list[PendingQuote] = []
+        while self._new:
+            batch.append(self._new.popleft())
+        if not batch:
+            return
+        if model is None and version is None:
+            version, model, _ = self.source()
+        keep = [q for q in batch if q.model_version == version]
+        self.dropped += len(batch) - len(keep)
+        if model is not None and keep:
+            try:
+                curves = model.predict_curves(
+                    [{k: v for k, v in (q.features or {}).items()
+                      if not k.startswith(SHOPPER_PREFIX)} for q in keep],
+                    [np.array([q.price], dtype=np.int64) for q in keep],
+                    [q.list_price for q in keep], [q.competitor_price for q in keep])
+                for q, c in zip(keep, curves, strict=True):
+                    p = float(np.asarray(c, dtype=np.float64)[0])
+                    q.model_prob = p if 0.0 <= p <= 1.0 else math.nan
+            except Exception:  # a failing model costs only the Gaussian step (Beta counts stay)
+                log.exception("outcome attribution: model call failed; learning counts only")
+        for q in keep:
+            q.features = None
+            self._order.append(q)
+            self._by_id[q.quote_id] = q
+            self._by_key.setdefault((q.user_id, q.product_id), []).append(q)
+        while len(self._by_id) > self.max_pending and self._order:
+            old = self._order.popleft()
+            if not old.resolved:
+                self._unindex(old)
+                self.dropped += 1
+
+    def _attribute(self, p: _Purchase, out: list[tuple[PendingQuote, bool]]) -> None:
+        quotes = self._by_key.get((p.user_id, p.product_id))
+        if not quotes:
+            return
+        target = None
+        if p.quote_id is not None:
+            q = self._by_id.get(p.quote_id)
+            if q is not None and q.user_id == p.user_id and q.product_id == p.product_id:
+                target = q
+        if target is None:
+            within = [q for q in quotes if q.decided_at - self.tolerance <= p.ts <= q.expires_at]
+            if not within:
+                return
+            target = max(within, key=lambda q: q.decided_at)
+        # the bought quote, and the shopper's earlier quotes of the product: views not bought
+        for q in [q for q in quotes if q.decided_at <= target.decided_at]:
+            self._unindex(q)
+            out.append((q, q is target))
+
+    def _expire(self, now: datetime, out: list[tuple[PendingQuote, bool]]) -> None:
+        while self._order and (self._order[0].resolved
+                               or self._order[0].expires_at + self.grace < now):
+            q = self._order.popleft()
+            if not q.resolved:
+                self._unindex(q)
+                out.append((q, False))
+
+    def _unindex(self, q: PendingQuote) -> None:
+        q.resolved = True
+        self._by_id.pop(q.quote_id, None)
+        key = (q.user_id, q.product_id)
+        rest = [x for x in self._by_key.get(key, ()) if x is not q]
+        if rest:
+            self._by_key[key] = rest
+        else:
+            self._by_key.pop(key, None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # never let the learner die: the next tick tries again
+                log.exception("outcome attribution failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+__all__ = ["OutcomeTracker", "PendingQuote"]
