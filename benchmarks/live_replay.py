@@ -34,9 +34,17 @@ def main() -> None:
     ap.add_argument("--hours", type=int, default=6)
     ap.add_argument("--family", default="lgbm")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--learn", choices=["auto", "on", "off"], default="auto",
+                    help="service.learn_outcomes: the live demand posterior (auto: on here)")
+    ap.add_argument("--quote-ttl", type=int, default=900,
+                    help="security.quote_ttl_seconds (real seconds): a replay compresses hours "
+                         "into seconds, so unbought quotes are learnt only once they expire")
+    ap.add_argument("--outcome-grace", type=int, default=60, help="service.outcome_grace_seconds")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pp-live-"))
-    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(root)})
+    settings = load_settings(path=None, env={}, overrides={
+        "paths.data_dir": str(root), "service.learn_outcomes": a.learn,
+        "security.quote_ttl_seconds": a.quote_ttl, "service.outcome_grace_seconds": a.outcome_grace})
     settings = msgspec.structs.replace(settings, compliance=msgspec.structs.replace(
         settings.compliance, audit_only=[*settings.compliance.audit_only, "gender"]))
     today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -372,3 +372,15 @@ def test_learning_is_on_by_default_in_process_and_off_with_redis(tmp_path: Path)
 class _NullLedger:
     def configure(self, definitions: Any) -> None:
         pass
+
+
+def test_a_view_naming_its_quote_puts_the_purchase_window_on_the_shops_clock() -> None:
+    t = Tracked()
+    t.tracker.remember([pending("q1", NOW)])
+    shop_time = NOW - timedelta(days=1)  # a replay of yesterday, or a shop clock far behind
+    t.tracker.purchased("u1", "MUG", shop_time + timedelta(minutes=1))  # before the view: no
+    t.tracker.flush()
+    assert t.tracker.bought == 0
+    t.tracker.shown("u1", "MUG", shop_time, "q1")
+    t.tracker.purchased("u1", "MUG", shop_time + timedelta(minutes=1))
+    assert t.tracker.flush() == 1 and t.counts() == [1.0, 1.0]

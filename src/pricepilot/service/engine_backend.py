@@ -55,7 +55,14 @@ from pricepilot.errors import (
     Unavailable,
     ValidationError,
 )
-from pricepilot.events.schemas import Calendar, CompetitorPrice, Event, Inventory, Purchase
+from pricepilot.events.schemas import (
+    Calendar,
+    CompetitorPrice,
+    Event,
+    Inventory,
+    Purchase,
+    View,
+)
 from pricepilot.features.online import OnlineFeatures, open_online_features
 from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.engine import Context, PricingEngine
@@ -338,6 +345,8 @@ class EngineBackend:
             for e in evs:
                 if isinstance(e, Purchase):
                     self.outcomes.purchased(e.user_id, e.product_id, e.ts, e.quote_id)
+                elif isinstance(e, View) and e.quote_id is not None:
+                    self.outcomes.shown(e.user_id, e.product_id, e.ts, e.quote_id)
         return s.IngestResult(accepted=accepted, duplicates=duplicates)
 
     # ================================================================== quotes

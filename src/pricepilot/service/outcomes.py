@@ -87,6 +87,12 @@ class PendingQuote:
     competitor_price: int | None = None
     model_prob: float = math.nan
     resolved: bool = field(default=False)
+    shown_at: datetime | None = None  # the shop's time of the view that showed it, if reported
+
+    def window(self) -> tuple[datetime, datetime]:
+        """When a purchase counts for this quote, on the shop's clock when the view said so."""
+        start = self.shown_at or self.decided_at
+        return start, start + (self.expires_at - self.decided_at)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class _Purchase:
     product_id: str
     ts: datetime
     quote_id: str | None
+    view: bool = False  # a view naming its quote: sets the quote's shown_at, buys nothing
 
 
 class OutcomeTracker:
@@ -143,6 +150,15 @@ class OutcomeTracker:
         """The shopper bought the product at ``ts`` (from a stored purchase event or an order)."""
         if len(self._purchases) < self.max_pending:
             self._purchases.append(_Purchase(user_id, product_id, ts, quote_id))
+
+    def shown(self, user_id: str, product_id: str, ts: datetime, quote_id: str) -> None:
+        """A view event naming the quote it showed: the purchase window runs on the shop's clock.
+
+        Shops (and replays of simulated time) stamp events with their own clock; a purchase
+        without a quote id is matched against the view's time when the view reported it.
+        """
+        if len(self._purchases) < self.max_pending:
+            self._purchases.append(_Purchase(user_id, product_id, ts, quote_id, view=True))
 
     def forget(self, user_id: str) -> int:
         """Drop every pending quote of ``user_id`` (erasure, consent withdrawn); returns how many."""
@@ -225,18 +241,24 @@ class OutcomeTracker:
         quotes = self._by_key.get((p.user_id, p.product_id))
         if not quotes:
             return
+        if p.view:
+            q = self._by_id.get(p.quote_id or "")
+            if q is not None and q.user_id == p.user_id and q.product_id == p.product_id:
+                q.shown_at = p.ts
+            return
         target = None
         if p.quote_id is not None:
             q = self._by_id.get(p.quote_id)
             if q is not None and q.user_id == p.user_id and q.product_id == p.product_id:
                 target = q
         if target is None:
-            within = [q for q in quotes if q.decided_at - self.tolerance <= p.ts <= q.expires_at]
+            within = [q for q in quotes
+                      if (w := q.window())[0] - self.tolerance <= p.ts <= w[1]]
             if not within:
                 return
-            target = max(within, key=lambda q: q.decided_at)
+            target = max(within, key=lambda q: q.window()[0])
         # the bought quote, and the shopper's earlier quotes of the product: views not bought
-        for q in [q for q in quotes if q.decided_at <= target.decided_at]:
+        for q in [q for q in quotes if q.window()[0] <= target.window()[0]]:
             self._unindex(q)
             out.append((q, q is target))
 
