@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import msgspec
 
 from pricepilot.config import load_settings
@@ -76,11 +77,16 @@ def main() -> None:
         with live_display(cfg.currency, a.hours) as show:
             r = replay_live(settings, market, start=start, hours=a.hours, base_url=svc.base_url,
                             api_key=svc.api_key, progress=show)
+        if a.learn != "off" and a.quote_ttl + a.outcome_grace <= 60:
+            time.sleep(a.quote_ttl + a.outcome_grace + 1.0)  # the last quotes expire, are learnt
+        learning = httpx.get(f"{svc.base_url}/readyz", timeout=10).json()["dependencies"].get(
+            "outcome_learning", {"detail": "off"})["detail"]
     t["replay"] = r.seconds
     print(f"model {manifest.version} ({a.family}), {len(frame):,} training rows")
     print(r.hourly.to_string(index=False))
     print(r.totals().to_string(index=False))
     print(f"quotes {r.quotes:,} (fallback {r.fallbacks:,}), events {r.events_accepted:,}/{r.events_sent:,}")
+    print(f"outcome learning: {learning}")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
     print(f"data in {root}")
 

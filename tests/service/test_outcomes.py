@@ -210,6 +210,8 @@ def test_a_purchase_event_after_a_quote_is_learnt_as_bought(live: Client, clock:
     backend.outcomes.flush()
     assert post.counts_[("SKU-2", q[1]["price"])] == [0.0, 1.0]
     assert backend.outcomes.not_bought == 1
+    learning = client.get("/readyz").json()["dependencies"]["outcome_learning"]
+    assert learning == {"ok": True, "detail": "1 bought, 1 not bought, 0 pending, 0 dropped"}
 
 
 def test_a_confirmed_order_carrying_the_quote_is_learnt_as_bought(live: Client) -> None:

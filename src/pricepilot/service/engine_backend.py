@@ -342,11 +342,11 @@ class EngineBackend:
         if any(isinstance(e, (Calendar, CompetitorPrice, Inventory)) for e in evs):
             self._market = None
         if self.outcomes is not None:
-            for e in evs:
-                if isinstance(e, Purchase):
-                    self.outcomes.purchased(e.user_id, e.product_id, e.ts, e.quote_id)
-                elif isinstance(e, View) and e.quote_id is not None:
-                    self.outcomes.shown(e.user_id, e.product_id, e.ts, e.quote_id)
+            for ev in evs:
+                if isinstance(ev, Purchase):
+                    self.outcomes.purchased(ev.user_id, ev.product_id, ev.ts, ev.quote_id)
+                elif isinstance(ev, View) and ev.quote_id is not None:
+                    self.outcomes.shown(ev.user_id, ev.product_id, ev.ts, ev.quote_id)
         return s.IngestResult(accepted=accepted, duplicates=duplicates)
 
     # ================================================================== quotes
@@ -934,6 +934,11 @@ class EngineBackend:
         deps["demand_model"] = s.DependencyStatus(
             ok=loaded.model is not None,
             detail=loaded.version if loaded.model is not None else f"fallback: {loaded.reason}")
+        if self.outcomes is not None:  # informational: learning never makes the service unready
+            o = self.outcomes
+            deps["outcome_learning"] = s.DependencyStatus(
+                ok=True, detail=f"{o.bought} bought, {o.not_bought} not bought, {o.pending} "
+                                f"pending, {o.dropped} dropped")
         ready = deps["store"].ok and deps["online_features"].ok
         return s.Readiness(ready=ready, dependencies=deps)
 
