@@ -53,6 +53,8 @@ def test_a_purchase_within_the_window_is_learnt_as_bought_at_the_quoted_price() 
     t = Tracked()
     t.tracker.remember([pending("q1", NOW)])
     t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=3))
+    assert t.tracker.flush() == 0 and t.tracker.pending == 1  # learnt when its window closes
+    t.clock.set(NOW + TTL + timedelta(seconds=61))
     assert t.tracker.flush() == 1
     assert t.counts() == [1.0, 1.0] and t.tracker.bought == 1 and t.tracker.pending == 0
     # the model's P(buy) at the quoted price was computed and fed the Gaussian step too
@@ -84,6 +86,7 @@ def test_the_latest_quote_is_bought_and_the_earlier_views_are_not() -> None:
     t.tracker.remember([pending("q1", NOW, price=949), pending("q2", NOW + timedelta(minutes=1))])
     t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=2))
     t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=2))  # a resent purchase: nothing left
+    t.clock.set(NOW + timedelta(minutes=20))
     assert t.tracker.flush() == 2
     assert t.counts(price=899) == [1.0, 1.0] and t.counts(price=949) == [0.0, 1.0]
 
@@ -93,6 +96,8 @@ def test_a_purchase_naming_its_quote_is_matched_by_quote_id_whatever_its_time() 
     t.tracker.remember([pending("q1", NOW, price=949), pending("q2", NOW + timedelta(minutes=1))])
     # a simulated or back-dated purchase: the quote id ties it to q1, not to the latest quote
     t.tracker.purchased("u1", "MUG", NOW - timedelta(days=2), quote_id="q1")
+    t.tracker.purchased("u1", "MUG", NOW - timedelta(days=2), quote_id="q1")  # resent: once
+    t.clock.set(NOW + TTL + timedelta(seconds=61))  # q1's window closed, q2's not yet
     assert t.tracker.flush() == 1
     assert t.counts(price=949) == [1.0, 1.0] and t.tracker.pending == 1
 
@@ -125,6 +130,7 @@ def test_quotes_of_a_replaced_model_are_not_learnt_by_the_new_one() -> None:
     t.tracker.flush()
     t.version = "v2"
     t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=1))
+    t.clock.set(NOW + timedelta(hours=1))
     assert t.tracker.flush() == 0 and t.tracker.dropped == 1 and not t.posterior.counts_
 
 
@@ -134,11 +140,12 @@ def test_a_failing_model_still_learns_the_counts() -> None:
             raise RuntimeError("boom")
 
     post = DemandPosterior()
-    tracker = OutcomeTracker(FixedClock(NOW), lambda: ("v1", Broken(a=1.0, b=4.0), post),
-                             interval=0)
+    clock = FixedClock(NOW)
+    tracker = OutcomeTracker(clock, lambda: ("v1", Broken(a=1.0, b=4.0), post), interval=0)
     q = pending("q1", NOW)
     tracker.remember([q])
     tracker.purchased("u1", "MUG", NOW + timedelta(minutes=1))
+    clock.set(NOW + timedelta(hours=1))
     assert tracker.flush() == 1
     assert math.isnan(q.model_prob) and post.counts_[("MUG", 899)] == [1.0, 1.0]
     assert "MUG" not in post.products_  # no Gaussian step without the model's probability
@@ -202,19 +209,19 @@ def test_a_purchase_event_after_a_quote_is_learnt_as_bought(live: Client, clock:
     assert backend.outcomes is not None
     clock.advance(timedelta(minutes=2))
     purchase(client, 1, "SKU-1", q[0]["price"], at=clock.now())
-    backend.outcomes.flush()
+    assert backend.outcomes.flush() == 0 and backend.outcomes.pending == 2  # windows open
+    clock.advance(timedelta(minutes=30))  # both windows closed: SKU-1 bought, SKU-2 not
+    assert backend.outcomes.flush() == 2
     post = posterior(backend)
     assert post.counts_[("SKU-1", q[0]["price"])] == [1.0, 1.0]
-    assert backend.outcomes.bought == 1 and backend.outcomes.pending == 1  # SKU-2 still open
-    clock.advance(timedelta(minutes=30))  # SKU-2's quote expired unbought
-    backend.outcomes.flush()
     assert post.counts_[("SKU-2", q[1]["price"])] == [0.0, 1.0]
-    assert backend.outcomes.not_bought == 1
+    assert backend.outcomes.bought == 1 and backend.outcomes.not_bought == 1
     learning = client.get("/readyz").json()["dependencies"]["outcome_learning"]
     assert learning == {"ok": True, "detail": "1 bought, 1 not bought, 0 pending, 0 dropped"}
 
 
-def test_a_confirmed_order_carrying_the_quote_is_learnt_as_bought(live: Client) -> None:
+def test_a_confirmed_order_carrying_the_quote_is_learnt_as_bought(live: Client,
+                                                                 clock: FixedClock) -> None:
     client, backend = live
     q = quote(client, "SKU-3")["quotes"][0]
     order = {"order_id": "o1", "currency": "EUR", "customer_id": "c1",
@@ -223,6 +230,7 @@ def test_a_confirmed_order_carrying_the_quote_is_learnt_as_bought(live: Client) 
     assert client.post("/v1/orders", headers=SF, json=order).status_code == 201
     assert client.post("/v1/orders", headers=SF, json=order).status_code == 200  # replay
     assert backend.outcomes is not None
+    clock.advance(timedelta(minutes=30))
     backend.outcomes.flush()
     assert posterior(backend).counts_[("SKU-3", q["price"])] == [1.0, 1.0]
     assert backend.outcomes.bought == 1
@@ -385,4 +393,8 @@ def test_a_view_naming_its_quote_puts_the_purchase_window_on_the_shops_clock() -
     assert t.tracker.bought == 0
     t.tracker.shown("u1", "MUG", shop_time, "q1")
     t.tracker.purchased("u1", "MUG", shop_time + timedelta(minutes=1))
+    assert t.tracker.flush() == 0  # bought; its window (on the shop's clock) is still open
+    # the shop's clock moves past the window (a later event of anyone): the outcome is learnt,
+    # although the service's own clock has not reached the quote's expiry
+    t.tracker.purchased("u7", "LAMP", shop_time + TTL + timedelta(seconds=61))
     assert t.tracker.flush() == 1 and t.counts() == [1.0, 1.0]

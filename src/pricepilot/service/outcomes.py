@@ -8,18 +8,28 @@ joins the two:
 
 * :meth:`~OutcomeTracker.remember` (on the quote path, one ``deque.append``): each model-priced
   quote for an identified shopper, with the features its price was decided from;
+* :meth:`~OutcomeTracker.shown` (a stored view event naming its quote): the quote's window now
+  runs on the shop's clock, from that view;
 * :meth:`~OutcomeTracker.purchased` (after a purchase event is stored or an order confirmed): the
   shopper bought the product. It is matched to the quote it names (``quote_id``), or else to the
-  shopper's latest quote of that product whose window (decision time − ``tolerance``, expiry)
-  holds the purchase time. That quote is an outcome *bought at the quoted price*; the shopper's
-  earlier unresolved quotes of the product are outcomes *not bought* (views that did not convert);
-* a quote neither bought nor superseded by ``expires_at + grace`` is an outcome *not bought*.
+  shopper's latest open quote of that product whose window (from its decision or view, minus
+  ``tolerance`` for clock skew, for the quote's time to live) holds the purchase time. That
+  quote was *bought at the quoted price*; the shopper's earlier open quotes of the product were
+  views *not bought*. Both are closed to further purchases.
+
+Every quote becomes an outcome when its window closes: ``expires_at + grace`` on the service's
+clock, or the view's window ``+ grace`` on the shop's clock (the latest event time the shop
+reported), whichever comes first; bought if a purchase was attributed to it, else not bought.
+Waiting for the window to close before learning *either* outcome keeps the posterior unbiased:
+learning purchases at once but non-purchases only at expiry would overstate demand by the
+non-purchases still waiting (in a replay that runs simulated hours in seconds, all of them).
 
 A background thread (every ``interval`` seconds, or :meth:`~OutcomeTracker.flush`) does the work
 off the request path: one batched model call computes the model's P(buy) at each quoted price (the
 probability the posterior corrects, as in :mod:`pricepilot.experiments.shop_policy`), purchases
-and expiries are resolved, and the outcomes go to ``posterior.learn_many`` under ``learn_lock``
-(the lock the quote path holds while deciding, so a decision never sees half an update).
+and closed windows are resolved, and the outcomes go to ``posterior.learn_many`` under
+``learn_lock`` (the lock the quote path holds while deciding, so a decision never sees half an
+update).
 
 Bounds and rules: at most ``max_pending`` quotes are remembered (beyond it the oldest are
 dropped, counted in ``dropped``, and not learnt: a guess would bias the posterior). Outcomes are
@@ -39,7 +49,9 @@ aggregate per product and category, with nothing about the shopper in it.
 ...     category="kitchen", price=899, list_price=999, decided_at=t,
 ...     expires_at=t + timedelta(minutes=15), model_version="v1", features={})])
 >>> tracker.purchased("u", "MUG", t + timedelta(minutes=1))
->>> tracker.flush(), tracker.bought, tracker.not_bought
+>>> tracker.flush()  # bought, learnt when the quote's window closes
+0
+>>> clock.set(t + timedelta(minutes=17)); tracker.flush(), tracker.bought, tracker.not_bought
 (1, 1, 0)
 >>> post.counts_[("MUG", 899)]
 [1.0, 1.0]
@@ -64,6 +76,8 @@ from pricepilot.pricing.posterior import DemandPosterior, Outcome
 
 log = logging.getLogger("pricepilot.service.outcomes")
 
+SCAN_AHEAD = 2_000  # quotes past the oldest open one checked per flush (mixed clocks)
+
 # What the tracker learns into: (model version, model, posterior) of the current pricing engine.
 Source = Callable[[], tuple[str | None, DemandModel | None, DemandPosterior | None]]
 
@@ -86,8 +100,10 @@ class PendingQuote:
     features: Mapping[str, object] | None = None
     competitor_price: int | None = None
     model_prob: float = math.nan
-    resolved: bool = field(default=False)
+    resolved: bool = field(default=False)  # learnt, or dropped: out of the index
     shown_at: datetime | None = None  # the shop's time of the view that showed it, if reported
+    bought: bool = False  # a purchase was attributed to it
+    closed: bool = False  # no purchase can be attributed to it any more (bought, superseded)
 
     def window(self) -> tuple[datetime, datetime]:
         """When a purchase counts for this quote, on the shop's clock when the view said so."""
@@ -129,6 +145,7 @@ class OutcomeTracker:
         self._order: deque[PendingQuote] = deque()  # by decision time (expiry sweep, eviction)
         self._by_id: dict[str, PendingQuote] = {}
         self._by_key: dict[tuple[str, str], list[PendingQuote]] = {}
+        self._watermark: datetime | None = None  # the shop's clock: latest event time reported
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -185,7 +202,7 @@ class OutcomeTracker:
             self._take_new(model, version)
             resolved: list[tuple[PendingQuote, bool]] = []
             while self._purchases:
-                self._attribute(self._purchases.popleft(), resolved)
+                self._attribute(self._purchases.popleft())
             self._expire(self.clock.now(), resolved)
         # learnt against the model that priced the quote, or not at all
         learn = [(q, b) for q, b in resolved if q.model_version == version]
@@ -237,7 +254,9 @@ class OutcomeTracker:
                 self._unindex(old)
                 self.dropped += 1
 
-    def _attribute(self, p: _Purchase, out: list[tuple[PendingQuote, bool]]) -> None:
+    def _attribute(self, p: _Purchase) -> None:
+        if self._watermark is None or p.ts > self._watermark:
+            self._watermark = p.ts
         quotes = self._by_key.get((p.user_id, p.product_id))
         if not quotes:
             return
@@ -246,10 +265,13 @@ class OutcomeTracker:
             if q is not None and q.user_id == p.user_id and q.product_id == p.product_id:
                 q.shown_at = p.ts
             return
+        quotes = [q for q in quotes if not q.closed]
         target = None
         if p.quote_id is not None:
             q = self._by_id.get(p.quote_id)
             if q is not None and q.user_id == p.user_id and q.product_id == p.product_id:
+                if q.closed:
+                    return  # already bought (a resent purchase) or superseded
                 target = q
         if target is None:
             within = [q for q in quotes
@@ -257,18 +279,35 @@ class OutcomeTracker:
             if not within:
                 return
             target = max(within, key=lambda q: q.window()[0])
-        # the bought quote, and the shopper's earlier quotes of the product: views not bought
-        for q in [q for q in quotes if q.window()[0] <= target.window()[0]]:
-            self._unindex(q)
-            out.append((q, q is target))
+        # the bought quote, and the shopper's earlier quotes of the product (views not bought):
+        # closed to further purchases; learnt when their windows close
+        target.bought = True
+        for q in quotes:
+            if q.window()[0] <= target.window()[0]:
+                q.closed = True
+
+    def _due(self, q: PendingQuote, now: datetime) -> bool:
+        """Has the quote's attribution window closed, on the service's or the shop's clock?"""
+        if q.expires_at + self.grace < now:
+            return True
+        wm = self._watermark
+        return q.shown_at is not None and wm is not None and q.window()[1] + self.grace < wm
 
     def _expire(self, now: datetime, out: list[tuple[PendingQuote, bool]]) -> None:
-        while self._order and (self._order[0].resolved
-                               or self._order[0].expires_at + self.grace < now):
-            q = self._order.popleft()
+        """Quotes whose window closed become outcomes: bought or not, learnt alike."""
+        order = self._order
+        while order and (order[0].resolved or self._due(order[0], now)):
+            q = order.popleft()
             if not q.resolved:
                 self._unindex(q)
-                out.append((q, False))
+                out.append((q, q.bought))
+        # windows close roughly in decision order; look a little past a quote still open
+        for i, q in enumerate(order):
+            if i >= SCAN_AHEAD:
+                break
+            if not q.resolved and self._due(q, now):
+                self._unindex(q)
+                out.append((q, q.bought))
 
     def _unindex(self, q: PendingQuote) -> None:
         q.resolved = True
