@@ -227,7 +227,6 @@ class EngineBackend:
             self.outcomes = OutcomeTracker(
                 self.clock, self._outcome_source,
                 grace_seconds=settings.service.outcome_grace_seconds,
-                tolerance_seconds=settings.ingest.future_tolerance_seconds,
                 max_pending=settings.service.max_pending_outcomes,
                 interval=outcome_flush_seconds, learn_lock=self._learn_lock)
 
