@@ -143,8 +143,9 @@ class ServiceSettings(_Section):
     # Events, carts, orders, erasure, consent and admin calls do their store / ledger I/O on a pool
     # of `write_threads` threads; past `write_deadline_ms` the request is answered 503 with
     # Retry-After (the write may still finish; every write is idempotent, so the retry is safe).
-    # 0: run inline on the event loop, no deadline.
-    write_deadline_ms: int = 2000
+    # 0: run inline on the event loop, no deadline. Queueing for a thread counts: on an overloaded
+    # host a deadline too tight turns slow writes into 503s (the client resends; idempotent).
+    write_deadline_ms: int = 5000
     write_threads: int = 4
     # Live outcome attribution feeding the pricing engine's demand posterior (Thompson sampling):
     # "auto" = on with in-process online features (one worker), off with Redis (several workers
