@@ -9,10 +9,10 @@ id resent to either process, even ten times at once, redeems once.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,16 @@ import httpx
 import pytest
 
 from .harness import ServiceProcess
-from .scenario import AD, SF, make_settings, model_price, purchase, quote_body, register_model, seed_store
+from .scenario import (
+    AD,
+    SF,
+    make_settings,
+    model_price,
+    purchase,
+    quote_body,
+    register_model,
+    seed_store,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
