@@ -89,13 +89,16 @@ class Served:
         self.server.should_exit = True
         self.thread.join(10)
 
-    def client(self, headers: dict[str, str], timeout: float = 5.0) -> httpx.Client:
+    def client(self, headers: dict[str, str], timeout: float = 10.0) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
 
 def serve(tmp_path: Path, **overrides: object) -> Served:
+    # deadlines generous enough that a healthy call on a loaded CI host is never late: only the
+    # gated call misses its deadline (quotes never depend on the gate, so they get 5 s)
     settings = engine_settings(tmp_path, **{"service.retry_after_seconds": 2,
-                                            "service.write_deadline_ms": 300, **overrides})
+                                            "service.write_deadline_ms": 1500,
+                                            "service.quote_deadline_ms": 5000, **overrides})
     promote_small_model(settings.models_dir)
     store = open_store(f"sqlite:///{tmp_path / 'pp.db'}")
     store.migrate()
@@ -153,7 +156,7 @@ def test_a_hanging_event_write_is_a_503_naming_it_while_quotes_and_health_keep_a
         assert gate.entered.is_set()
         # the write is still stuck on its thread: the worker answers everything else
         assert_model_quotes(c)
-        assert httpx.get(f"{served.url}/healthz", timeout=2).status_code == 200
+        assert httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200
         assert store.count_events() == 0  # not acknowledged, and indeed not written (yet)
         # the database answers again: the stuck write lands late, and the shop's resend of
         # the refused batch is a duplicate, so each event is stored exactly once
@@ -180,7 +183,7 @@ def test_quotes_are_answered_while_an_event_write_hangs_however_long_its_deadlin
         sender = threading.Thread(target=send)
         sender.start()
         assert gate.entered.wait(10)
-        with served.client(SF, timeout=3) as c:
+        with served.client(SF, timeout=10) as c:
             for _ in range(3):
                 assert_model_quotes(c)
         assert not answers  # the event is still waiting for its write, unacknowledged
@@ -291,7 +294,7 @@ def test_readiness_reports_a_hanging_store_instead_of_freezing(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     gate = Gate()
     monkeypatch.setattr(served.backend, "_probe_store", gate.wrap(served.backend._probe_store))
-    r = httpx.get(f"{served.url}/readyz", timeout=3)
+    r = httpx.get(f"{served.url}/readyz", timeout=10)
     assert r.status_code == 503
     store = r.json()["dependencies"]["store"]
     assert store["ok"] is False and "store probe did not finish" in store["detail"]
