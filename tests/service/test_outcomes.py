@@ -398,3 +398,14 @@ def test_a_view_naming_its_quote_puts_the_purchase_window_on_the_shops_clock() -
     # although the service's own clock has not reached the quote's expiry
     t.tracker.purchased("u7", "LAMP", shop_time + TTL + timedelta(seconds=61))
     assert t.tracker.flush() == 1 and t.counts() == [1.0, 1.0]
+
+
+def test_a_purchase_naming_a_quote_not_remembered_closes_the_earlier_quotes_unbought() -> None:
+    t = Tracked()
+    t.tracker.remember([pending("q1", NOW)])
+    # bought at another quote's price (a fallback quote, one issued by another process)
+    t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=2), quote_id="q-elsewhere")
+    t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=3))  # the same sale, without an id
+    t.clock.set(NOW + timedelta(hours=1))
+    assert t.tracker.flush() == 1
+    assert t.counts() == [0.0, 1.0] and t.tracker.not_bought == 1

@@ -269,10 +269,16 @@ class OutcomeTracker:
         target = None
         if p.quote_id is not None:
             q = self._by_id.get(p.quote_id)
-            if q is not None and q.user_id == p.user_id and q.product_id == p.product_id:
-                if q.closed:
-                    return  # already bought (a resent purchase) or superseded
-                target = q
+            if q is None or q.user_id != p.user_id or q.product_id != p.product_id:
+                # bought at a quote not remembered here (a fallback price, another process):
+                # the shopper's open quotes shown before it were not bought at their prices
+                for q in quotes:
+                    if q.window()[0] - self.tolerance <= p.ts:
+                        q.closed = True
+                return
+            if q.closed:
+                return  # already bought (a resent purchase) or superseded
+            target = q
         if target is None:
             within = [q for q in quotes
                       if (w := q.window())[0] - self.tolerance <= p.ts <= w[1]]
