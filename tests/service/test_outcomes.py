@@ -409,3 +409,23 @@ def test_a_purchase_naming_a_quote_not_remembered_closes_the_earlier_quotes_unbo
     t.clock.set(NOW + timedelta(hours=1))
     assert t.tracker.flush() == 1
     assert t.counts() == [0.0, 1.0] and t.tracker.not_bought == 1
+
+
+def test_a_large_batch_is_learnt_in_chunks_so_quotes_never_wait_for_all_of_it() -> None:
+    from pricepilot.service.outcomes import LEARN_CHUNK
+
+    t = Tracked()
+    sizes: list[int] = []
+    real = t.posterior.learn_many
+
+    def spy(outcomes: Any) -> None:
+        assert t.tracker.learn_lock.locked()  # each chunk under the quote path's lock
+        sizes.append(len(outcomes))
+        real(outcomes)
+
+    t.posterior.learn_many = spy  # type: ignore[method-assign]
+    t.tracker.remember([pending(f"q{i}", NOW, user=f"u{i}") for i in range(600)])
+    t.clock.set(NOW + timedelta(hours=1))
+    assert t.tracker.flush() == 600
+    assert sizes == [LEARN_CHUNK, LEARN_CHUNK, 600 - 2 * LEARN_CHUNK]
+    assert t.counts() == [0.0, 600.0]

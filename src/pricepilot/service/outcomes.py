@@ -77,6 +77,7 @@ from pricepilot.pricing.posterior import DemandPosterior, Outcome
 log = logging.getLogger("pricepilot.service.outcomes")
 
 SCAN_AHEAD = 2_000  # quotes past the oldest open one checked per flush (mixed clocks)
+LEARN_CHUNK = 256  # outcomes learnt per hold of the lock the quote path decides under
 
 # What the tracker learns into: (model version, model, posterior) of the current pricing engine.
 Source = Callable[[], tuple[str | None, DemandModel | None, DemandPosterior | None]]
@@ -213,8 +214,9 @@ class OutcomeTracker:
         outcomes = [Outcome(product_id=q.product_id, category=q.category, price=q.price,
                             list_price=q.list_price, model_prob=q.model_prob, purchased=b)
                     for q, b in learn]
-        with self.learn_lock:
-            posterior.learn_many(outcomes)
+        for i in range(0, len(outcomes), LEARN_CHUNK):
+            with self.learn_lock:  # in chunks: a quote waits for at most one chunk
+                posterior.learn_many(outcomes[i:i + LEARN_CHUNK])
         n_bought = sum(1 for _, b in learn if b)
         self.bought += n_bought
         self.not_bought += len(learn) - n_bought
