@@ -12,6 +12,8 @@ naming the setting.
 
 from __future__ import annotations
 
+import math
+
 import os
 import re
 import tomllib
@@ -113,6 +115,12 @@ class PricingSettings(_Section):
     exploration: bool = True
     personal_discount_max: float = 0.10  # personal layer: at most 10% below the base price
     allow_surcharge: bool = False
+    # "logit_linear": optimise over a smooth logit-linear fit of the model's curve instead of the
+    # step-shaped curve a tree model gives (pricing/curve_fit.py); "none": the curve as it is
+    curve_fit: Literal["none", "logit_linear"] = "logit_linear"
+    # finite stock with no season end still to come is planned to last this many days (the
+    # inventory LP over a rolling horizon, e.g. the restock lead time); 0: sell it unconstrained
+    stock_horizon_days: float = 28.0
 
 
 class PromotionSettings(_Section):
@@ -238,6 +246,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("pricing.personal_discount_max", "must be in [0, 1)")
     if s.pricing.grid_size < 2:
         raise ConfigError("pricing.grid_size", "must be at least 2")
+    if not (s.pricing.stock_horizon_days >= 0.0 and math.isfinite(s.pricing.stock_horizon_days)):
+        raise ConfigError("pricing.stock_horizon_days", "must be a finite number of days, 0 or more")
     if not s.security.quote_key_order:
         raise ConfigError("security.quote_key_order", "needs at least one key id")
     for kid in s.security.quote_key_order:

@@ -38,7 +38,7 @@ from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings, load_settings
 from pricepilot.demand.evaluation import CalibrationBin, bins
 from pricepilot.demand.registry import ModelRegistry
-from pricepilot.demand.training import train_model
+from pricepilot.demand.training import in_stock, train_model
 from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
 from pricepilot.experiments.shop_policy import PricepilotPolicy
 from pricepilot.features.backends import MemoryBackend
@@ -276,7 +276,7 @@ def evaluate_shop(
                                  for s in shopper_rows.values()])
         frame = build_training_set(events, catalogue, sh_frame, threads=1)
         cutoff = to_micros(end - timedelta(days=holdout_days))
-        train, held = frame[frame["ts"] < cutoff], frame[frame["ts"] >= cutoff]
+        train, held = frame[frame["ts"] < cutoff], in_stock(frame[frame["ts"] >= cutoff])
         say("train model", 0.3)
         registry = ModelRegistry.from_settings(settings, clock)
         manifest = train_model(train.reset_index(drop=True), settings, family=family,
