@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from pricepilot.catalog.models import Product
 from pricepilot.clock import FixedClock
 from pricepilot.config import load_settings
 from pricepilot.errors import ConfigError
+from pricepilot.pricing.engine import PricingEngine
 from pricepilot.pricing.posterior import DemandPosterior
 from pricepilot.pricing.testing import LogitDemand
 from pricepilot.service.engine_backend import EngineBackend
@@ -31,18 +33,22 @@ TTL = timedelta(minutes=15)
 
 def pending(qid: str, at: datetime, user: str = "u1", product: str = "MUG", price: int = 899,
             version: str = "v1") -> PendingQuote:
-    return PendingQuote(quote_id=qid, user_id=user, product_id=product, category="kitchen",
-                        price=price, list_price=999, decided_at=at, expires_at=at + TTL,
-                        model_version=version, features={"p_views_7d": 3.0})
+    p = Product(product_id=product, title=product, category="kitchen", currency="EUR",
+                unit_cost=400, list_price=999)
+    return PendingQuote(quote_id=qid, user_id=user, product=p, price=price, decided_at=at,
+                        expires_at=at + TTL, model_version=version, features={"p_views_7d": 3.0})
 
 
 class Tracked:
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, model: Any = None, **kw: Any) -> None:
         self.clock = FixedClock(NOW)
         self.posterior = DemandPosterior()
         self.version = "v1"
+        self.engine = PricingEngine(load_settings(path=None, env={}),
+                                    model or LogitDemand(a=1.0, b=4.0), self.posterior,
+                                    clock=self.clock)
         self.tracker = OutcomeTracker(
-            self.clock, lambda: (self.version, LogitDemand(a=1.0, b=4.0), self.posterior),
+            self.clock, lambda: (self.version, self.engine, self.posterior),
             interval=0, grace_seconds=60, **kw)
 
     def counts(self, product: str = "MUG", price: int = 899) -> list[float]:
@@ -51,13 +57,17 @@ class Tracked:
 
 def test_a_purchase_within_the_window_is_learnt_as_bought_at_the_quoted_price() -> None:
     t = Tracked()
-    t.tracker.remember([pending("q1", NOW)])
+    q = pending("q1", NOW)
+    t.tracker.remember([q])
     t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=3))
     assert t.tracker.flush() == 0 and t.tracker.pending == 1  # learnt when its window closes
+    expected = t.engine.public_probabilities([(q.product, {"p_views_7d": 3.0}, None)], [899])[0]
+    assert 0 < q.model_prob < 1 and q.model_prob == pytest.approx(expected)
     t.clock.set(NOW + TTL + timedelta(seconds=61))
     assert t.tracker.flush() == 1
     assert t.counts() == [1.0, 1.0] and t.tracker.bought == 1 and t.tracker.pending == 0
-    # the model's P(buy) at the quoted price was computed and fed the Gaussian step too
+    # the public curve's P(buy) at the quoted price, as the engine's optimiser sees it, was
+    # computed and fed the Gaussian step too
     assert t.posterior.products_["MUG"].n == 1
 
 
@@ -139,16 +149,14 @@ def test_a_failing_model_still_learns_the_counts() -> None:
         def predict_curves(self, *a: Any, **k: Any) -> Any:
             raise RuntimeError("boom")
 
-    post = DemandPosterior()
-    clock = FixedClock(NOW)
-    tracker = OutcomeTracker(clock, lambda: ("v1", Broken(a=1.0, b=4.0), post), interval=0)
+    t = Tracked(model=Broken(a=1.0, b=4.0))
     q = pending("q1", NOW)
-    tracker.remember([q])
-    tracker.purchased("u1", "MUG", NOW + timedelta(minutes=1))
-    clock.set(NOW + timedelta(hours=1))
-    assert tracker.flush() == 1
-    assert math.isnan(q.model_prob) and post.counts_[("MUG", 899)] == [1.0, 1.0]
-    assert "MUG" not in post.products_  # no Gaussian step without the model's probability
+    t.tracker.remember([q])
+    t.tracker.purchased("u1", "MUG", NOW + timedelta(minutes=1))
+    t.clock.set(NOW + timedelta(hours=1))
+    assert t.tracker.flush() == 1
+    assert math.isnan(q.model_prob) and t.counts() == [1.0, 1.0]
+    assert "MUG" not in t.posterior.products_  # no Gaussian step without the model's probability
 
 
 # -------------------------------------------------------------------------- through the API

@@ -241,9 +241,9 @@ class EngineBackend:
                                categories=self.categories, seed=self._seed)
         return _PricingState(loaded, engine)
 
-    def _outcome_source(self) -> tuple[str | None, Any, DemandPosterior | None]:
+    def _outcome_source(self) -> tuple[str | None, PricingEngine, DemandPosterior | None]:
         state = self._pricing_state()
-        return state.loaded.version, state.loaded.model, state.engine.posterior
+        return state.loaded.version, state.engine, state.engine.posterior
 
     def _on_model_swap(self, loaded: Loaded) -> None:
         if hasattr(self, "_pricing"):
@@ -398,10 +398,9 @@ class EngineBackend:
         assert self.outcomes is not None
         version = state.loaded.version or ""
         self.outcomes.remember([
-            PendingQuote(quote_id=q.quote_id, user_id=user_id, product_id=d.product_id,
-                         category=p.category, price=d.price, list_price=d.list_price,
+            PendingQuote(quote_id=q.quote_id, user_id=user_id, product=p, price=d.price,
                          decided_at=d.decided_at, expires_at=d.expires_at, model_version=version,
-                         features=f, competitor_price=c.competitor_price)
+                         features=f, context=c)
             for (p, f, c), d, q in zip(items, decisions, response.quotes, strict=True)
             if not d.fallback])
 

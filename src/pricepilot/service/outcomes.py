@@ -25,8 +25,9 @@ learning purchases at once but non-purchases only at expiry would overstate dema
 non-purchases still waiting (in a replay that runs simulated hours in seconds, all of them).
 
 A background thread (every ``interval`` seconds, or :meth:`~OutcomeTracker.flush`) does the work
-off the request path: one batched model call computes the model's P(buy) at each quoted price (the
-probability the posterior corrects, as in :mod:`pricepilot.experiments.shop_policy`), purchases
+off the request path: one batched call of the engine's ``public_probabilities`` computes the public
+curve's P(buy) at each quoted price, as the optimiser saw it (the probability the posterior
+corrects, as in :mod:`pricepilot.experiments.shop_policy`), purchases
 and closed windows are resolved, and the outcomes go to ``posterior.learn_many`` under
 ``learn_lock`` (the lock the quote path holds while deciding, so a decision never sees half an
 update).
@@ -40,14 +41,19 @@ aggregate per product and category, with nothing about the shopper in it.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from pricepilot.clock import FixedClock
+>>> from pricepilot.catalog.models import Product
+>>> from pricepilot.config import load_settings
+>>> from pricepilot.pricing.engine import PricingEngine
 >>> from pricepilot.pricing.posterior import DemandPosterior
 >>> from pricepilot.pricing.testing import LogitDemand
 >>> t = datetime(2026, 3, 2, tzinfo=timezone.utc)
 >>> clock, post = FixedClock(t), DemandPosterior()
->>> tracker = OutcomeTracker(clock, lambda: ("v1", LogitDemand(a=1.0, b=4.0), post), interval=0)
->>> tracker.remember([PendingQuote(quote_id="q1", user_id="u", product_id="MUG",
-...     category="kitchen", price=899, list_price=999, decided_at=t,
-...     expires_at=t + timedelta(minutes=15), model_version="v1", features={})])
+>>> engine = PricingEngine(load_settings(None, env={}), LogitDemand(a=1.0, b=4.0), post, clock=clock)
+>>> mug = Product(product_id="MUG", title="Mug", category="kitchen", currency="EUR",
+...               unit_cost=400, list_price=999)
+>>> tracker = OutcomeTracker(clock, lambda: ("v1", engine, post), interval=0)
+>>> tracker.remember([PendingQuote(quote_id="q1", user_id="u", product=mug, price=899,
+...     decided_at=t, expires_at=t + timedelta(minutes=15), model_version="v1", features={})])
 >>> tracker.purchased("u", "MUG", t + timedelta(minutes=1))
 >>> tracker.flush()  # bought, learnt when the quote's window closes
 0
@@ -66,12 +72,11 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-import numpy as np
-
+from pricepilot.catalog.models import Product
 from pricepilot.clock import Clock
-from pricepilot.demand.base import DemandModel
-from pricepilot.pricing.engine import SHOPPER_PREFIX
+from pricepilot.pricing.engine import Context
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
 
 log = logging.getLogger("pricepilot.service.outcomes")
@@ -79,8 +84,19 @@ log = logging.getLogger("pricepilot.service.outcomes")
 SCAN_AHEAD = 2_000  # quotes past the oldest open one checked per flush (mixed clocks)
 LEARN_CHUNK = 256  # outcomes learnt per hold of the lock the quote path decides under
 
-# What the tracker learns into: (model version, model, posterior) of the current pricing engine.
-Source = Callable[[], tuple[str | None, DemandModel | None, DemandPosterior | None]]
+
+
+class Scorer(Protocol):
+    """What scores a quoted price: :meth:`PricingEngine.public_probabilities
+    <pricepilot.pricing.engine.PricingEngine.public_probabilities>`."""
+
+    def public_probabilities(
+        self, items: Sequence[tuple[Product, Mapping[str, object], Context | None]],
+        prices: Sequence[int]) -> list[float]: ...
+
+
+# What the tracker learns into: (model version, pricing engine, posterior) of the current engine.
+Source = Callable[[], tuple[str | None, Scorer | None, DemandPosterior | None]]
 
 
 @dataclass(eq=False)
@@ -89,22 +105,24 @@ class PendingQuote:
 
     quote_id: str
     user_id: str
-    product_id: str
-    category: str
+    product: Product
     price: int
-    list_price: int
     decided_at: datetime
     expires_at: datetime
     model_version: str
-    # the features the price was decided from (shopper features are left out: the posterior
-    # corrects the public curve); dropped once the model's P(buy) at ``price`` is computed
+    # what the price was decided from; dropped once the public curve's P(buy) at ``price`` is
+    # computed (the engine leaves the shopper features out: the posterior corrects that curve)
     features: Mapping[str, object] | None = None
-    competitor_price: int | None = None
+    context: Context | None = None
     model_prob: float = math.nan
     resolved: bool = field(default=False)  # learnt, or dropped: out of the index
     shown_at: datetime | None = None  # the shop's time of the view that showed it, if reported
     bought: bool = False  # a purchase was attributed to it
     closed: bool = False  # no purchase can be attributed to it any more (bought, superseded)
+
+    @property
+    def product_id(self) -> str:
+        return self.product.product_id
 
     def window(self) -> tuple[datetime, datetime]:
         """When a purchase counts for this quote, on the shop's clock when the view said so."""
@@ -199,8 +217,8 @@ class OutcomeTracker:
     def flush(self) -> int:
         """Attribute everything known now and learn it; returns the number of outcomes learnt."""
         with self._lock:
-            version, model, posterior = self.source()
-            self._take_new(model, version)
+            version, scorer, posterior = self.source()
+            self._take_new(scorer, version)
             resolved: list[tuple[PendingQuote, bool]] = []
             while self._purchases:
                 self._attribute(self._purchases.popleft())
@@ -211,8 +229,8 @@ class OutcomeTracker:
         if not learn or posterior is None:
             self.dropped += len(learn)
             return 0
-        outcomes = [Outcome(product_id=q.product_id, category=q.category, price=q.price,
-                            list_price=q.list_price, model_prob=q.model_prob, purchased=b)
+        outcomes = [Outcome(product_id=q.product_id, category=q.product.category, price=q.price,
+                            list_price=q.product.list_price, model_prob=q.model_prob, purchased=b)
                     for q, b in learn]
         for i in range(0, len(outcomes), LEARN_CHUNK):
             with self.learn_lock:  # in chunks: a quote waits for at most one chunk
@@ -222,31 +240,34 @@ class OutcomeTracker:
         self.not_bought += len(learn) - n_bought
         return len(learn)
 
-    def _take_new(self, model: DemandModel | None = None, version: str | None = None) -> None:
-        """Move new quotes into the index, scoring them with one batched model call."""
+    def _take_new(self, scorer: Scorer | None = None, version: str | None = None) -> None:
+        """Move new quotes into the index, scoring them in batched calls of the engine."""
         batch: list[PendingQuote] = []
         while self._new:
             batch.append(self._new.popleft())
         if not batch:
             return
-        if model is None and version is None:
-            version, model, _ = self.source()
+        if scorer is None and version is None:
+            version, scorer, _ = self.source()
         keep = [q for q in batch if q.model_version == version]
         self.dropped += len(batch) - len(keep)
-        if model is not None and keep:
-            try:
-                curves = model.predict_curves(
-                    [{k: v for k, v in (q.features or {}).items()
-                      if not k.startswith(SHOPPER_PREFIX)} for q in keep],
-                    [np.array([q.price], dtype=np.int64) for q in keep],
-                    [q.list_price for q in keep], [q.competitor_price for q in keep])
-                for q, c in zip(keep, curves, strict=True):
-                    p = float(np.asarray(c, dtype=np.float64)[0])
+        if scorer is not None:
+            for i in range(0, len(keep), LEARN_CHUNK):
+                chunk = keep[i:i + LEARN_CHUNK]
+                try:
+                    # under the decision lock: the engine's caches serve one thread at a time
+                    with self.learn_lock:
+                        probs = scorer.public_probabilities(
+                            [(q.product, q.features or {}, q.context) for q in chunk],
+                            [q.price for q in chunk])
+                except Exception:  # costs only the Gaussian step (the Beta counts stay)
+                    log.exception("outcome attribution: scoring failed; learning counts only")
+                    continue
+                for q, p in zip(chunk, probs, strict=True):
                     q.model_prob = p if 0.0 <= p <= 1.0 else math.nan
-            except Exception:  # a failing model costs only the Gaussian step (Beta counts stay)
-                log.exception("outcome attribution: model call failed; learning counts only")
         for q in keep:
             q.features = None
+            q.context = None
             self._order.append(q)
             self._by_id[q.quote_id] = q
             self._by_key.setdefault((q.user_id, q.product_id), []).append(q)
