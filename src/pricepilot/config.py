@@ -148,6 +148,21 @@ class ServiceSettings(_Section):
     # A quote not decided within this many milliseconds is served as the guarded fallback, so a
     # hanging dependency cannot hold the storefront (or freeze the worker). 0: no deadline.
     quote_deadline_ms: int = 500
+    # Events, carts, orders, erasure, consent and admin calls do their store / ledger I/O on a pool
+    # of `write_threads` threads; past `write_deadline_ms` the request is answered 503 with
+    # Retry-After (the write may still finish; every write is idempotent, so the retry is safe).
+    # 0: run inline on the event loop, no deadline. Queueing for a thread counts: on an overloaded
+    # host a deadline too tight turns slow writes into 503s (the client resends; idempotent).
+    write_deadline_ms: int = 5000
+    write_threads: int = 4
+    # Live outcome attribution feeding the pricing engine's demand posterior (Thompson sampling):
+    # "auto" = on with in-process online features (one worker), off with Redis (several workers
+    # would each keep their own posterior and miss purchases sent to another worker).
+    learn_outcomes: Literal["auto", "on", "off"] = "auto"
+    # a quote unanswered this long after it expired counts as "not bought"
+    outcome_grace_seconds: int = 60
+    # quotes remembered for attribution at most (the oldest are dropped, not learnt, beyond it)
+    max_pending_outcomes: int = 100_000
     # "module:factory" building the ServiceBackend; empty: pricepilot.service.wiring's default.
     backend: str = ""
 
@@ -257,6 +272,19 @@ def _validate(s: Settings) -> None:
         raise ConfigError("service.workers", "more than one worker needs online.type = 'redis'")
     if s.service.quote_deadline_ms < 0:
         raise ConfigError("service.quote_deadline_ms", "must not be negative")
+    if s.service.write_deadline_ms < 0:
+        raise ConfigError("service.write_deadline_ms", "must not be negative")
+    if not 1 <= s.service.write_threads <= 256:
+        raise ConfigError("service.write_threads", "must be in 1-256")
+    if s.service.outcome_grace_seconds < 0:
+        raise ConfigError("service.outcome_grace_seconds", "must not be negative")
+    if s.service.max_pending_outcomes < 1:
+        raise ConfigError("service.max_pending_outcomes", "must be positive")
+    if s.service.learn_outcomes == "on" and s.service.workers > 1:
+        # each worker would learn only the outcomes it sees: a purchase sent to another worker
+        # would be counted as "not bought" by the worker that quoted
+        raise ConfigError("service.learn_outcomes",
+                          "'on' needs a single worker (each worker keeps its own posterior)")
     if s.service.retry_after_seconds < 1:
         raise ConfigError("service.retry_after_seconds", "must be at least 1")
     from pricepilot.service.auth import validate_api_keys
