@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import msgspec
 
 from pricepilot.config import load_settings
@@ -34,9 +35,17 @@ def main() -> None:
     ap.add_argument("--hours", type=int, default=6)
     ap.add_argument("--family", default="lgbm")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--learn", choices=["auto", "on", "off"], default="auto",
+                    help="service.learn_outcomes: the live demand posterior (auto: on here)")
+    ap.add_argument("--quote-ttl", type=int, default=900,
+                    help="security.quote_ttl_seconds (real seconds): a replay compresses hours "
+                         "into seconds, so unbought quotes are learnt only once they expire")
+    ap.add_argument("--outcome-grace", type=int, default=60, help="service.outcome_grace_seconds")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pp-live-"))
-    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(root)})
+    settings = load_settings(path=None, env={}, overrides={
+        "paths.data_dir": str(root), "service.learn_outcomes": a.learn,
+        "security.quote_ttl_seconds": a.quote_ttl, "service.outcome_grace_seconds": a.outcome_grace})
     settings = msgspec.structs.replace(settings, compliance=msgspec.structs.replace(
         settings.compliance, audit_only=[*settings.compliance.audit_only, "gender"]))
     today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -68,11 +77,16 @@ def main() -> None:
         with live_display(cfg.currency, a.hours) as show:
             r = replay_live(settings, market, start=start, hours=a.hours, base_url=svc.base_url,
                             api_key=svc.api_key, progress=show)
+        if a.learn != "off" and a.quote_ttl + a.outcome_grace <= 60:
+            time.sleep(a.quote_ttl + a.outcome_grace + 1.0)  # the last quotes expire, are learnt
+        learning = httpx.get(f"{svc.base_url}/readyz", timeout=10).json()["dependencies"].get(
+            "outcome_learning", {"detail": "off"})["detail"]
     t["replay"] = r.seconds
     print(f"model {manifest.version} ({a.family}), {len(frame):,} training rows")
     print(r.hourly.to_string(index=False))
     print(r.totals().to_string(index=False))
     print(f"quotes {r.quotes:,} (fallback {r.fallbacks:,}), events {r.events_accepted:,}/{r.events_sent:,}")
+    print(f"outcome learning: {learning}")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
     print(f"data in {root}")
 

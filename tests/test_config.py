@@ -37,6 +37,10 @@ def test_invalid_values_fail_at_start_up() -> None:
         load_settings(path=None, env={"PRICEPILOT_SHOP__TIMEZONE": "Mars/Olympus"})
     with pytest.raises(ConfigError, match="store.url"):
         load_settings(path=None, env={"PRICEPILOT_STORE__TYPE": "postgresql"})
+    with pytest.raises(ConfigError, match="pricing.stock_horizon_days"):
+        load_settings(path=None, env={"PRICEPILOT_PRICING__STOCK_HORIZON_DAYS": "-1"})
+    with pytest.raises(ConfigError, match="pricing.curve_fit"):
+        load_settings(path=None, env={"PRICEPILOT_PRICING__CURVE_FIT": "spline"})
 
 
 def test_a_named_file_that_is_missing_is_an_error(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ naming the setting.
 
 from __future__ import annotations
 
+import math
+
 import os
 import re
 import tomllib
@@ -113,6 +115,12 @@ class PricingSettings(_Section):
     exploration: bool = True
     personal_discount_max: float = 0.10  # personal layer: at most 10% below the base price
     allow_surcharge: bool = False
+    # "logit_linear": optimise over a smooth logit-linear fit of the model's curve instead of the
+    # step-shaped curve a tree model gives (pricing/curve_fit.py); "none": the curve as it is
+    curve_fit: Literal["none", "logit_linear"] = "logit_linear"
+    # finite stock with no season end still to come is planned to last this many days (the
+    # inventory LP over a rolling horizon, e.g. the restock lead time); 0: sell it unconstrained
+    stock_horizon_days: float = 28.0
 
 
 class PromotionSettings(_Section):
@@ -140,6 +148,21 @@ class ServiceSettings(_Section):
     # A quote not decided within this many milliseconds is served as the guarded fallback, so a
     # hanging dependency cannot hold the storefront (or freeze the worker). 0: no deadline.
     quote_deadline_ms: int = 500
+    # Events, carts, orders, erasure, consent and admin calls do their store / ledger I/O on a pool
+    # of `write_threads` threads; past `write_deadline_ms` the request is answered 503 with
+    # Retry-After (the write may still finish; every write is idempotent, so the retry is safe).
+    # 0: run inline on the event loop, no deadline. Queueing for a thread counts: on an overloaded
+    # host a deadline too tight turns slow writes into 503s (the client resends; idempotent).
+    write_deadline_ms: int = 5000
+    write_threads: int = 4
+    # Live outcome attribution feeding the pricing engine's demand posterior (Thompson sampling):
+    # "auto" = on with in-process online features (one worker), off with Redis (several workers
+    # would each keep their own posterior and miss purchases sent to another worker).
+    learn_outcomes: Literal["auto", "on", "off"] = "auto"
+    # a quote unanswered this long after it expired counts as "not bought"
+    outcome_grace_seconds: int = 60
+    # quotes remembered for attribution at most (the oldest are dropped, not learnt, beyond it)
+    max_pending_outcomes: int = 100_000
     # "module:factory" building the ServiceBackend; empty: pricepilot.service.wiring's default.
     backend: str = ""
 
@@ -223,6 +246,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("pricing.personal_discount_max", "must be in [0, 1)")
     if s.pricing.grid_size < 2:
         raise ConfigError("pricing.grid_size", "must be at least 2")
+    if not (s.pricing.stock_horizon_days >= 0.0 and math.isfinite(s.pricing.stock_horizon_days)):
+        raise ConfigError("pricing.stock_horizon_days", "must be a finite number of days, 0 or more")
     if not s.security.quote_key_order:
         raise ConfigError("security.quote_key_order", "needs at least one key id")
     for kid in s.security.quote_key_order:
@@ -247,6 +272,19 @@ def _validate(s: Settings) -> None:
         raise ConfigError("service.workers", "more than one worker needs online.type = 'redis'")
     if s.service.quote_deadline_ms < 0:
         raise ConfigError("service.quote_deadline_ms", "must not be negative")
+    if s.service.write_deadline_ms < 0:
+        raise ConfigError("service.write_deadline_ms", "must not be negative")
+    if not 1 <= s.service.write_threads <= 256:
+        raise ConfigError("service.write_threads", "must be in 1-256")
+    if s.service.outcome_grace_seconds < 0:
+        raise ConfigError("service.outcome_grace_seconds", "must not be negative")
+    if s.service.max_pending_outcomes < 1:
+        raise ConfigError("service.max_pending_outcomes", "must be positive")
+    if s.service.learn_outcomes == "on" and s.service.workers > 1:
+        # each worker would learn only the outcomes it sees: a purchase sent to another worker
+        # would be counted as "not bought" by the worker that quoted
+        raise ConfigError("service.learn_outcomes",
+                          "'on' needs a single worker (each worker keeps its own posterior)")
     if s.service.retry_after_seconds < 1:
         raise ConfigError("service.retry_after_seconds", "must be at least 1")
     from pricepilot.service.auth import validate_api_keys

@@ -104,6 +104,26 @@ class Unavailable(PricepilotError):
         super().__init__(f"{dependency} unavailable: {reason}")
 
 
+class DeadlineExceeded(Unavailable):
+    """A call to a dependency did not finish in time; its outcome is unknown, the caller retries.
+
+    >>> e = DeadlineExceeded("event write", 2000)
+    >>> e.http_status, e.code, str(e)
+    (503, 'deadline_exceeded', 'event write did not finish within 2000 ms (the database or Redis is not answering); the outcome is unknown: retry, the call is idempotent')
+    """
+
+    code = "deadline_exceeded"
+
+    def __init__(self, operation: str, deadline_ms: int) -> None:
+        self.operation = operation
+        self.deadline_ms = deadline_ms
+        self.dependency = operation
+        self.reason = f"did not finish within {deadline_ms} ms"
+        PricepilotError.__init__(
+            self, f"{operation} did not finish within {deadline_ms} ms (the database or Redis "
+                  "is not answering); the outcome is unknown: retry, the call is idempotent")
+
+
 class Unauthorized(PricepilotError):
     http_status = 401
     code = "unauthorized"

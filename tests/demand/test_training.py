@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from pricepilot.config import load_settings
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.demand.synthetic import synthetic_frame
-from pricepilot.demand.training import train_model
+from pricepilot.demand.training import in_stock, train_model
 from pricepilot.errors import ValidationError
 
 
@@ -25,9 +25,25 @@ def test_train_model_evaluates_out_of_time_registers_and_promotes(settings):
     assert m.metrics["log_loss"] < m.metrics["log_loss_constant"]
     assert len(m.folds) == 2 and all(f.train_ts_max < f.test_ts_min for f in m.folds)
     assert m.calibration and m.elasticity["(all)"] < 0
-    assert m.data.rows == 3000 and m.data.ts_max == int(frame["ts"].max())
-    assert reg.load_current().n_rows_ == 3000  # the registered model saw every row
+    in_stock_rows = int((~(frame["p_stock"] <= 0)).sum())
+    assert m.metrics["rows_sold_out_dropped"] == 3000 - in_stock_rows
+    assert m.data.rows == in_stock_rows and m.data.ts_max <= int(frame["ts"].max())
+    assert reg.load_current().n_rows_ == in_stock_rows  # every in-stock row
     assert any(msg.startswith("evaluate") for msg, _ in seen) and seen[-1] == ("fit on all rows", 1.0)
+
+
+def test_views_of_sold_out_products_are_not_demand_observations(settings):
+    frame = synthetic_frame(2000, seed=33)
+    frame.loc[:499, "p_stock"] = 0.0  # sold out: nobody could buy, whatever the price
+    frame.loc[:499, "y"] = 0
+    assert len(in_stock(frame)) == 2000 - 500 - int((frame.loc[500:, "p_stock"] <= 0).sum())
+    m = train_model(frame, settings, family="logistic", n_splits=2)
+    assert m.metrics["rows_sold_out_dropped"] >= 500
+    frame["p_stock"] = 0.0
+    with pytest.raises(ValidationError, match="sold-out"):
+        train_model(frame, settings, family="logistic", n_splits=2)
+    no_stock = synthetic_frame(200, seed=34).drop(columns=["p_stock"])
+    assert len(in_stock(no_stock)) == 200  # nothing to judge by: every row stays
 
 
 def test_search_picks_a_point_of_the_declared_grid(settings):

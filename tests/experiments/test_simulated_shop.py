@@ -121,3 +121,26 @@ def test_fairness_compares_within_product_day_cells() -> None:
     assert set(table["group"]) == {"f", "m"}
     assert table.set_index("group")["cells"].to_dict() == {"f": 2, "m": 2}
     assert gap == pytest.approx(1100 / 1050 - 1000 / 1050)
+
+
+def test_history_outcomes_use_the_public_probability_at_the_shown_price() -> None:
+    from pricepilot.demand.models import make_model
+    from pricepilot.demand.synthetic import synthetic_frame
+    from pricepilot.experiments.simulated_shop import history_outcomes
+
+    frame = synthetic_frame(1500, seed=41)
+    model = make_model("logistic").fit(frame)
+    got = history_outcomes(frame.head(50), model)
+    assert len(got) == 50
+    row = frame.iloc[0]
+    assert (got[0].product_id, got[0].price, got[0].list_price, got[0].purchased) == (
+        str(row["product_id"]), int(row["price"]), int(row["list_price"]), bool(row["y"]))
+    # shopper features do not enter: the engine corrects its public (non-personal) curve
+    other = frame.head(50).copy()
+    for col in other.columns:
+        if col.startswith("u_") and pd.api.types.is_numeric_dtype(other[col]):
+            other[col] = other[col] * 3 + 1
+    again = history_outcomes(other, model)
+    assert [o.model_prob for o in again] == pytest.approx([o.model_prob for o in got])
+    assert all(0.0 < o.model_prob < 1.0 for o in got)
+    assert history_outcomes(frame.head(0), model) == []

@@ -21,6 +21,15 @@ def test_stock_capacity_is_stock_per_remaining_arrival() -> None:
     assert stock_capacity(10, T0 + timedelta(hours=50), T0, 2.0) == pytest.approx(0.1)
 
 
+def test_stock_without_a_season_to_come_is_planned_over_the_horizon() -> None:
+    assert stock_capacity(10, None, T0, 2.0, horizon_hours=50.0) == pytest.approx(0.1)
+    past = T0 - timedelta(hours=1)
+    assert stock_capacity(10, past, T0, 2.0, horizon_hours=50.0) == pytest.approx(0.1)
+    # a season end still to come wins over the horizon
+    assert stock_capacity(10, T0 + timedelta(hours=5), T0, 2.0, horizon_hours=50.0) == pytest.approx(1.0)
+    assert stock_capacity(10, None, T0, 2.0, horizon_hours=0.0) is None
+
+
 @pytest.mark.parametrize("stock,end,rate", [
     (None, T0 + timedelta(days=1), 1.0),  # not stock-limited
     (10, None, 1.0),  # no season end

@@ -290,6 +290,63 @@ def test_a_hanging_database_neither_holds_quotes_nor_freezes_the_worker(
             assert httpx.get(f"{svc.base_url}/healthz", timeout=1).status_code == 200
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_hanging_database_refuses_writes_within_the_deadline_and_loses_nothing(
+    pg_url: str, tmp_path: Path, start_service: Callable[[Settings], ServiceProcess]
+) -> None:
+    host, port = url_port(pg_url, 5432)
+    with FaultProxy(host, port) as proxy:
+        direct = make_settings(tmp_path / "data", store_url=pg_url)
+        seed_store(direct)
+        register_model(direct)
+        svc = start_service(make_settings(tmp_path / "data", store_url=proxy.url(pg_url),
+                                          **{"service.write_deadline_ms": 2000}))
+        # client timeouts well above the deadline: a frozen worker fails the test, not hangs it
+        with svc.client(SF, timeout=10) as c, svc.client(AD, timeout=10) as admin:
+            r = admin.post("/v1/admin/promotions", json={
+                "name": "Welcome", "benefits": [{"type": "amount_off", "amount": 100}],
+                "coupon_code": "WELCOME", "usage_limit": 10, "stage": "order"})
+            assert r.status_code == 201, r.text
+            pid = r.json()["promotion_id"]
+            assert_engine(quotes(c))
+            before = [view(f"h-{k}", "c-1") for k in range(3)]
+            assert c.post("/v1/events", json=before).status_code == 202
+
+            proxy.stall()  # queries are taken and never answered: a lock, a stalled network
+            refused = [view(f"h-stall-{k}", "c-2") for k in range(3)]
+            order = {"order_id": "o-hang", "currency": "EUR", "customer_id": "c-3",
+                     "lines": [{"product_id": "MUG"}], "coupons": ["WELCOME"]}
+            cart = {k: v for k, v in order.items() if k != "order_id"}
+            for path, body, operation in (("/v1/events", refused, "event write"),
+                                          ("/v1/orders", order, "order confirmation"),
+                                          ("/v1/carts/price", cart, "cart pricing")):
+                r = c.post(path, json=body)
+                assert r.status_code == 503, (path, r.text)
+                assert r.headers["Retry-After"] == "2"
+                assert r.json()["error"] == "deadline_exceeded"
+                assert operation in r.json()["message"]
+            assert_fallback(quotes(c))  # quotes still answer, with guarded fallback prices
+            assert httpx.get(f"{svc.base_url}/healthz", timeout=5).status_code == 200
+            assert c.get("/readyz").status_code == 503
+
+            # the network finally gives up on the stalled connections (in production:
+            # tcp_user_timeout / keepalives in the store URL), and the database is back
+            proxy.cut()
+            proxy.restore()
+            eventually(lambda: c.get("/readyz").status_code == 200, what="ready again")
+            r = c.post("/v1/events", json=refused)  # the shop resends
+            assert r.status_code == 202, r.text
+            first = c.post("/v1/orders", json=order)
+            assert first.status_code in (200, 201), first.text  # 200: the stuck attempt landed
+            again = c.post("/v1/orders", json=order)
+            assert again.status_code == 200 and again.json()["replayed"] is True
+            promo = admin.get(f"/v1/admin/promotions/{pid}").json()
+            assert promo["redemptions"] == 1, promo
+        stored = stored_event_ids(direct)
+        assert stored == {e["event_id"] for e in before + refused}
+
+
 # ---------------------------------------------------------------------------------- model files
 
 

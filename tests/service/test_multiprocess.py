@@ -9,6 +9,7 @@ id resent to either process, even ten times at once, redeems once.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,16 @@ import httpx
 import pytest
 
 from .harness import ServiceProcess
-from .scenario import AD, SF, make_settings, model_price, purchase, quote_body, register_model, seed_store
+from .scenario import (
+    AD,
+    SF,
+    make_settings,
+    model_price,
+    purchase,
+    quote_body,
+    register_model,
+    seed_store,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -87,6 +97,19 @@ def _create_coupon(admin: httpx.Client, code: str, uses: int) -> str:
     return pid
 
 
+def _post_order(base_url: str, order: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+    """POST an order as a shop does: a 503 (a write past its deadline on an overloaded host) is
+    resent, as its Retry-After says; returns (final status, body, whether it was resent)."""
+    resent = False
+    for _ in range(30):
+        r = httpx.post(f"{base_url}/v1/orders", json=order, headers=SF, timeout=60)
+        if r.status_code != 503:
+            return r.status_code, r.json(), resent
+        resent = True
+        time.sleep(0.2)
+    raise AssertionError(f"order {order['order_id']} still 503 after 30 attempts: {r.text}")
+
+
 def _order(order_id: str, code: str, customer: str) -> dict[str, Any]:
     return {"order_id": order_id, "currency": "EUR", "customer_id": customer,
             "lines": [{"product_id": "MUG", "quantity": 1}], "coupons": [code]}
@@ -102,8 +125,10 @@ def test_a_coupon_with_50_uses_is_redeemed_exactly_50_times_and_a_replayed_order
 
         def send(i: int) -> tuple[int, dict[str, Any]]:
             proc = a if i % 2 == 0 else b
-            r = httpx.post(f"{proc.base_url}/v1/orders", json=orders[i], headers=SF, timeout=60)
-            return r.status_code, r.json()
+            code, body, resent = _post_order(proc.base_url, orders[i])
+            if resent and code == 200 and body.get("replayed"):
+                code = 201  # the attempt that missed its deadline landed: confirmed once
+            return code, body
 
         with ThreadPoolExecutor(max_workers=24) as pool:
             results = list(pool.map(send, range(200)))
@@ -148,13 +173,16 @@ def test_a_coupon_with_50_uses_is_redeemed_exactly_50_times_and_a_replayed_order
         once = _create_coupon(admin_a, "ONCE", 5)
         dup = _order("ord-dup", "ONCE", "cust-dup")
 
-        def send_dup(i: int) -> tuple[int, dict[str, Any]]:
+        def send_dup(i: int) -> tuple[int, dict[str, Any], bool]:
             proc = a if i % 2 == 0 else b
-            r = httpx.post(f"{proc.base_url}/v1/orders", json=dup, headers=SF, timeout=60)
-            return r.status_code, r.json()
+            return _post_order(proc.base_url, dup)
 
         with ThreadPoolExecutor(max_workers=10) as pool:
-            burst = list(pool.map(send_dup, range(10)))
-        assert Counter(code for code, _ in burst) == {201: 1, 200: 9}, burst
+            sent = list(pool.map(send_dup, range(10)))
+        burst = [(code, body) for code, body, _ in sent]
+        if not any(resent for _, _, resent in sent):
+            assert Counter(code for code, _ in burst) == {201: 1, 200: 9}, burst
+        else:  # the 201 may have gone to an attempt answered 503: its resend is then replayed
+            assert Counter(code for code, _ in burst) in ({201: 1, 200: 9}, {200: 10}), burst
         assert all(body["replayed"] for code, body in burst if code == 200)
         assert admin_b.get(f"/v1/admin/promotions/{once}").json()["redemptions"] == 1

@@ -23,6 +23,19 @@ from pricepilot.demand.registry import ModelManifest, ModelRegistry, data_range
 from pricepilot.errors import ValidationError
 
 
+def in_stock(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that observe demand: views of a sold-out product (``p_stock`` known and 0 or
+    less) are dropped. Nobody could buy at any price, so they say nothing about the price
+    response, and a model trained on them learns "this product does not sell" from its
+    stock-outs (through the product id and its recent conversion), then under-prices or ignores
+    it once it is back in stock."""
+    if "p_stock" not in frame.columns:
+        return frame
+    stock = pd.to_numeric(frame["p_stock"], errors="coerce")
+    keep = ~(stock <= 0).to_numpy()
+    return frame if keep.all() else frame.loc[keep].reset_index(drop=True)
+
+
 def train_model(
     frame: pd.DataFrame,
     settings: Settings,
@@ -40,12 +53,18 @@ def train_model(
     Metrics in the manifest are the mean over the time folds (out of time); the calibration table
     and per-category elasticities come from the last fold. The registered model is refitted on
     the whole frame. Protected attributes from ``settings.compliance`` are refused as features.
+    Views of sold-out products are not demand observations and are left out (:func:`in_stock`);
+    the manifest's ``rows_sold_out_dropped`` metric says how many.
     """
     if family not in FAMILIES:
         raise ValidationError("demand model", "family", f"{family!r} is not one of {sorted(FAMILIES)}")
     registry = registry or ModelRegistry.from_settings(settings)
     base = {**dict(params or {}), "protected_attributes": list(settings.compliance.protected_attributes)}
     make_model(family, **base)._feature_kinds(frame)  # fail on bad features before any fitting
+    total = len(frame)
+    frame = in_stock(frame)
+    if len(frame) == 0:
+        raise ValidationError("training set", "p_stock", f"all {total} views are of sold-out products")
 
     def step(name: str) -> Progress | None:
         if progress is None:
@@ -62,7 +81,8 @@ def train_model(
     if progress:
         progress("fit on all rows", 1.0)
     manifest = registry.register(
-        model, data=data_range(frame), metrics=evaluation.metrics, folds=evaluation.folds,
+        model, data=data_range(frame), metrics={**evaluation.metrics, "rows_sold_out_dropped": float(total - len(frame))},
+        folds=evaluation.folds,
         calibration=evaluation.calibration, elasticity=evaluation.elasticity,
     )
     if promote:

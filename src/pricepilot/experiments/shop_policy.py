@@ -26,7 +26,6 @@ from pricepilot.catalog.models import Product
 from pricepilot.clock import FixedClock, from_micros, to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.compliance.identity import Pseudonymiser
-from pricepilot.demand.base import DemandModel
 from pricepilot.events.schemas import Event, Inventory, Purchase, View
 from pricepilot.features.online import OnlineFeatures
 from pricepilot.pricing.engine import MAX_PAGE, Context, PricingEngine
@@ -35,7 +34,6 @@ from pricepilot.sim.policy import ViewBatch, ViewRequest
 
 I64 = npt.NDArray[np.int64]
 DAY_US = 86_400_000_000
-SHOPPER_PREFIX = "u_"
 
 
 class _Pending(msgspec.Struct):
@@ -59,7 +57,6 @@ class PricepilotPolicy:
                  shoppers: Mapping[str, Shopper], pseudonymiser: Pseudonymiser,
                  clock: FixedClock) -> None:
         self.engine = engine
-        self.model: DemandModel | None = engine.model
         self.features = features
         self.products: dict[str, Product] = {p.product_id: p for p in products}
         self.shoppers = dict(shoppers)
@@ -155,20 +152,9 @@ class PricepilotPolicy:
 
     def _model_probs(self, page: list[tuple[int, str, Product, dict[str, object], Context, Shopper | None]],
                      prices: list[int]) -> list[float]:
-        """The model's public (no shopper features) P(buy) at each served price: the posterior
-        corrects that curve, so outcomes are learnt against it."""
-        model = self.model
-        if model is None:
-            return [float("nan")] * len(page)
-        try:
-            curves = model.predict_curves(
-                [{k: v for k, v in f.items() if not k.startswith(SHOPPER_PREFIX)} for _, _, _, f, _, _ in page],
-                [np.array([p], dtype=np.int64) for p in prices],
-                [p.list_price for _, _, p, _, _, _ in page],
-                [c.competitor_price for _, _, _, _, c, _ in page])
-            return [float(c[0]) for c in curves]
-        except Exception:  # a failing model only loses the posterior update, like the engine
-            return [float("nan")] * len(page)
+        """The public curve's P(buy) at each served price, as the engine's optimiser sees it: the
+        posterior corrects that curve, so outcomes are learnt against it."""
+        return self.engine.public_probabilities([(p, f, c) for _, _, p, f, c, _ in page], prices)
 
     # ---- learning -----------------------------------------------------------------------------
     def observe(self, events: Sequence[Event]) -> None:

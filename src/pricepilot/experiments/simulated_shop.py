@@ -8,8 +8,10 @@
 3. the point-in-time training set is built from the store's event log; the last
    ``holdout_days`` days are held out; a LightGBM demand model is trained on the rest,
    registered and promoted, and its calibration is measured on the held-out days;
-4. the online feature state is warmed with the whole history, and :class:`PricepilotPolicy`
-   (engine + posterior + online features) prices the next ``days`` days;
+4. the online feature state is warmed with the whole history, the demand posterior learns the
+   history's in-stock views (:func:`history_outcomes`: each product's own correction of the pooled
+   model, level and price slope), and :class:`PricepilotPolicy` (engine + posterior + online
+   features) prices the next ``days`` days;
 5. every baseline (list price, cost-plus, competitor match, per-product Thompson sampling) and
    both oracles run on the same views (same run seed: common random numbers).
 
@@ -38,7 +40,7 @@ from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings, load_settings
 from pricepilot.demand.evaluation import CalibrationBin, bins
 from pricepilot.demand.registry import ModelRegistry
-from pricepilot.demand.training import train_model
+from pricepilot.demand.training import in_stock, train_model
 from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
 from pricepilot.experiments.shop_policy import PricepilotPolicy
 from pricepilot.features.backends import MemoryBackend
@@ -47,7 +49,7 @@ from pricepilot.features.training import build_training_set
 from pricepilot.pricing.candidates import ending_modulus
 from pricepilot.pricing.engine import PricingEngine
 from pricepilot.pricing.history import InMemoryPriceHistory
-from pricepilot.pricing.posterior import DemandPosterior
+from pricepilot.pricing.posterior import DemandPosterior, Outcome
 from pricepilot.sim import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy, Market,
                             PeriodOracle, PersonalisedOracle, SimConfig, ThompsonPolicy,
                             events_frame, generate_history)
@@ -197,6 +199,24 @@ def fairness_table(events: pd.DataFrame, gender: Mapping[str, str],
     return table, spread
 
 
+def history_outcomes(frame: pd.DataFrame, model: Any) -> list[Outcome]:
+    """The history's views as posterior outcomes: each shown price, bought or not, with the
+    model's public probability there (shopper features left out, as the engine's base curve).
+    Learning them gives every product its own correction of the pooled model (level and price
+    slope) before the first live decision, instead of starting at its category's."""
+    if frame.empty:
+        return []
+    public = frame.copy()
+    for col in public.columns:
+        if col.startswith("u_"):
+            public[col] = np.nan if pd.api.types.is_numeric_dtype(public[col]) else None
+    probs = model.predict_proba(public)
+    return [Outcome(product_id=str(pid), category=str(cat), price=int(price), list_price=int(lp),
+                    model_prob=float(q), purchased=bool(y))
+            for pid, cat, price, lp, q, y in zip(frame["product_id"], frame["p_category"], frame["price"],
+                                                 frame["list_price"], probs, frame["y"], strict=True)]
+
+
 def _summary(name: str, run: RunResult) -> dict[str, Any]:
     d = run.daily
     views = int(d["views"].sum())
@@ -224,6 +244,7 @@ def evaluate_shop(
     family: str = "lgbm",
     range_below: float = 0.15,
     range_top: float = 0.9,
+    warm_posterior: bool = True,
     workdir: str | Path | None = None,
     progress: Progress | None = None,
     start: datetime | None = None,
@@ -276,7 +297,7 @@ def evaluate_shop(
                                  for s in shopper_rows.values()])
         frame = build_training_set(events, catalogue, sh_frame, threads=1)
         cutoff = to_micros(end - timedelta(days=holdout_days))
-        train, held = frame[frame["ts"] < cutoff], frame[frame["ts"] >= cutoff]
+        train, held = frame[frame["ts"] < cutoff], in_stock(frame[frame["ts"] >= cutoff])
         say("train model", 0.3)
         registry = ModelRegistry.from_settings(settings, clock)
         manifest = train_model(train.reset_index(drop=True), settings, family=family,
@@ -293,7 +314,11 @@ def evaluate_shop(
             online.set_shopper(s)
         online.learn_many(events)
         engine_clock = FixedClock(end)
-        engine = PricingEngine(settings, model, DemandPosterior(**{**POSTERIOR, **(posterior or {})}), InMemoryPriceHistory(),
+        demand_posterior = DemandPosterior(**{**POSTERIOR, **(posterior or {})})
+        if warm_posterior:
+            say("warm the demand posterior", 0.45)
+            demand_posterior.learn_many(history_outcomes(in_stock(frame), model))
+        engine = PricingEngine(settings, model, demand_posterior, InMemoryPriceHistory(),
                                engine_clock, seed=seed)
         policy = PricepilotPolicy(engine, online, catalogue, shopper_rows, pseudo, engine_clock)
         timings["warm"] = time.perf_counter() - t

@@ -38,6 +38,7 @@ from pricepilot.config import Settings
 from pricepilot.demand.base import DemandModel
 from pricepilot.money import exponent
 from pricepilot.pricing.candidates import candidates
+from pricepilot.pricing.curve_fit import logit_linear
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
 from pricepilot.pricing.explore import Choice, thompson_choice
 from pricepilot.pricing.guardrails import (
@@ -180,12 +181,44 @@ class PricingEngine:
                         [preps[i].ctx.competitor_price for i in want],
                     )
                     for j, i in enumerate(want):
-                        personal[i] = _checked(res[j], pc[j].shape[0])
+                        chk = _checked(res[j], pc[j].shape[0])
+                        personal[i] = chk if isinstance(chk, str) else self._smooth_curve(
+                            chk, pc[j], preps[i].product.list_price)
                 except Exception as e:  # model problems must not reach the caller
                     for i in want:
                         personal[i] = f"personal curve failed: {type(e).__name__}: {e}"
         for i, (prep, b) in enumerate(zip(preps, bases, strict=True)):
             out.append(self._apply_personal(prep, b, personal.get(i), shopper, prices_of.get(i)))
+        return out
+
+    def public_probabilities(
+        self,
+        items: Sequence[tuple[Product, Mapping[str, object], Context | None]],
+        prices: Sequence[int],
+    ) -> list[float]:
+        """The public demand curve (no shopper features, before the posterior) at one price per
+        item, as the optimiser sees it (``pricing.curve_fit`` applied over the item's candidates
+        and that price): the ``model_prob`` an :class:`Outcome` at that price is learnt against.
+        NaN where there is no usable model."""
+        model = self.model
+        if model is None or not items:
+            return [float("nan")] * len(items)
+        preps = [self._prepare(p, f, c) for p, f, c in items]
+        grids = [np.union1d(pr.cands, np.array([price], dtype=np.int64)) for pr, price in zip(preps, prices, strict=True)]
+        try:
+            res = model.predict_curves([pr.base_features for pr in preps], grids,
+                                       [pr.product.list_price for pr in preps],
+                                       [pr.ctx.competitor_price for pr in preps])
+        except Exception:  # a failing model only loses the posterior update, like a decision
+            return [float("nan")] * len(items)
+        out = []
+        for pr, grid, c, price in zip(preps, grids, res, prices, strict=True):
+            chk = _checked(c, grid.shape[0])
+            if isinstance(chk, str):
+                out.append(float("nan"))
+                continue
+            fitted = self._smooth_curve(chk, grid, pr.product.list_price)
+            out.append(float(fitted[int(np.searchsorted(grid, price))]))
         return out
 
     def learn(self, outcome: Outcome) -> None:
@@ -268,7 +301,7 @@ class PricingEngine:
         for i, (u, c) in enumerate(zip(unions, res[n:], strict=True)):
             chk = _checked(c, u.shape[0])
             if not isinstance(chk, str):
-                ahead[i] = (u, chk)
+                ahead[i] = (u, self._smooth_curve(chk, u, preps[i].product.list_price))
         return curves, reasons, ahead
 
     def _base_curves_page(self, preps: list[_Prep]) -> tuple[list[F | None], list[str]]:
@@ -321,9 +354,11 @@ class PricingEngine:
         ps = self.settings.pricing
         if curve is None:
             return self._fallback(prep, reason)
+        curve = self._smooth_curve(curve, prep.cands, product.list_price)
         weights, smoothed, finals, trace = self._single_static(prep)
         draws, mean = self._draws(prep, curve)
-        cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour)
+        cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour,
+                             self._horizon_hours())
         # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
         choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
                                          weights, cap, self.rng)
@@ -341,7 +376,7 @@ class PricingEngine:
                               rule=_smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha))]
         stages += [StageEffect(stage=t.name, before=int(t.before[i]), after=int(t.after[i]), rule=t.rule)
                    for t in trace]
-        notes = "inventory LP (TS-update)" if choice.lp_used else "unconstrained optimum"
+        notes = ("inventory LP (TS-update)" if choice.lp_used else "unconstrained optimum") + self._fit_note()
         expl = Explanation(
             model_price=int(prep.cands[i]), greedy_price=int(prep.cands[greedy]), stages=stages,
             binding_rule=_binding(stages), reason=notes, lp_capacity=cap,
@@ -388,6 +423,8 @@ class PricingEngine:
                 curve[r, :m] = c
                 curve[r, m:] = c[-1] if c is not None else 0.0
         weights, ratios, smoothed, finals, trace = self._page_static(preps, cands)
+        if ps.curve_fit == "logit_linear":
+            curve = logit_linear(curve, ratios)
         post = self.posterior
         if post is None:
             draws, mean = curve[:, None, :], curve
@@ -407,7 +444,8 @@ class PricingEngine:
                 draws = mean[:, None, :]
         m = draws.shape[1]
         rewards = draws * weights[:, None, :]
-        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour)
+        horizon = self._horizon_hours()
+        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour, horizon)
                 for p in preps]
         lp_rows = np.array([c is not None for c in caps])
         best = np.argmax(rewards, axis=2)  # (n, M)
@@ -441,6 +479,7 @@ class PricingEngine:
         prop_l = propensity.tolist()
         lp_l = lp_rows.tolist()
         stamp = self._stamp(now)
+        fit_note = self._fit_note()
         out = []
         for r, p in enumerate(preps):
             rules = self._stage_rules(p.spec)
@@ -451,7 +490,7 @@ class PricingEngine:
             expl = Explanation(
                 model_price=model_prices[r], greedy_price=greedy_prices[r], stages=stages,
                 binding_rule=_binding(stages),
-                reason="inventory LP (TS-update)" if lp_l[r] else "unconstrained optimum",
+                reason=("inventory LP (TS-update)" if lp_l[r] else "unconstrained optimum") + fit_note,
                 lp_capacity=caps[r],
             )
             price = served_l[r]
@@ -630,7 +669,21 @@ class PricingEngine:
                                              prep.ctx.competitor_price)
         except Exception as e:  # model problems must not reach the caller
             return f"personal curve failed: {type(e).__name__}: {e}"
-        return _checked(curve, prices.shape[0])
+        chk = _checked(curve, prices.shape[0])
+        return chk if isinstance(chk, str) else self._smooth_curve(chk, prices, prep.product.list_price)
+
+    def _horizon_hours(self) -> float | None:
+        days = self.settings.pricing.stock_horizon_days
+        return days * 24.0 if days > 0 else None
+
+    def _fit_note(self) -> str:
+        return " on the logit-linear fit of the model's curve" if self.settings.pricing.curve_fit == "logit_linear" else ""
+
+    def _smooth_curve(self, curve: F, prices: I64, list_price: int) -> F:
+        """The curve the optimiser sees: the model's, or its logit-linear fit (settings)."""
+        if self.settings.pricing.curve_fit != "logit_linear":
+            return curve
+        return logit_linear(curve[None, :], (prices / float(list_price))[None, :])[0]
 
     def _apply_personal(self, prep: _Prep, d: Decision, curve: F | str | None,
                         shopper: Shopper | None, prices: I64 | None = None) -> Decision:

@@ -6,7 +6,10 @@ float major units only here, for the optimisation; served prices stay integer mi
 
 With finite stock and a season end, the objective becomes the TS-update LP (see
 :mod:`pricepilot.pricing.lp`): maximise reward subject to expected sales per arrival not exceeding
-``stock / remaining arrivals``; the LP's mixture prices in the opportunity cost of stock.
+``stock / remaining arrivals``; the LP's mixture prices in the opportunity cost of stock. Finite
+stock without a season still to come (none set, or already past) is planned over a rolling
+horizon (``pricing.stock_horizon_days``): the stock should last that long; without a horizon it
+is sold at the unconstrained optimum.
 
 >>> import numpy as np
 >>> margin_weights(np.array([1000, 1500]), 800, "profit", 0.0).tolist()
@@ -33,14 +36,21 @@ def margin_weights(prices: npt.NDArray[np.int64], cost: int, objective: str, rev
 
 
 def stock_capacity(
-    stock: int | None, season_end: datetime | None, now: datetime, arrivals_per_hour: float | None
+    stock: int | None, season_end: datetime | None, now: datetime, arrivals_per_hour: float | None,
+    horizon_hours: float | None = None,
 ) -> float | None:
-    """Stock per remaining arrival, or None when stock is not the binding resource."""
-    if stock is None or season_end is None or arrivals_per_hour is None:
+    """Stock per remaining arrival, or None when stock is not the binding resource.
+
+    The remaining arrivals are counted to the season end, or over ``horizon_hours`` when no
+    season end is still to come (none set, or already past); neither: no constraint.
+    """
+    if stock is None or arrivals_per_hour is None:
         return None
     if not np.isfinite(arrivals_per_hour) or arrivals_per_hour <= 0:
         return None
-    hours = (season_end - now).total_seconds() / 3600.0
+    hours = (season_end - now).total_seconds() / 3600.0 if season_end is not None else 0.0
     if hours <= 0:
-        return None  # season over: sell what is left at the unconstrained optimum
+        if horizon_hours is None or horizon_hours <= 0:
+            return None  # nothing to plan over: sell at the unconstrained optimum
+        hours = horizon_hours
     return float(stock) / (arrivals_per_hour * hours)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import hashlib
 import json
@@ -35,7 +37,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -46,11 +48,26 @@ from pricepilot.compliance.attributes import Shopper
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.demand.registry import ModelRegistry
-from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
-from pricepilot.events.schemas import Calendar, CompetitorPrice, Event, Inventory
+from pricepilot.errors import (
+    Conflict,
+    DeadlineExceeded,
+    NotFound,
+    PricepilotError,
+    Unavailable,
+    ValidationError,
+)
+from pricepilot.events.schemas import (
+    Calendar,
+    CompetitorPrice,
+    Event,
+    Inventory,
+    Purchase,
+    View,
+)
 from pricepilot.features.online import OnlineFeatures, open_online_features
 from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.engine import Context, PricingEngine
+from pricepilot.pricing.posterior import DemandPosterior
 from pricepilot.pricing.quotes import QuoteError, QuoteSigner
 from pricepilot.promotions import model as pm
 from pricepilot.promotions.cart import Cart, CartLine, Customer, MarketState, ShippingLine
@@ -77,6 +94,7 @@ from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
 from pricepilot.service.quote_thread import QuoteThread
 from pricepilot.service.orders import refuse_exhausted_coupons
+from pricepilot.service.outcomes import OutcomeTracker, PendingQuote
 from pricepilot.service.price_history import StorePriceHistory
 from pricepilot.service.tables import service_orders as orders_t
 from pricepilot.service.tables import service_promotions as promos_t
@@ -90,6 +108,9 @@ MARKET_TYPES = ("calendar", "competitor_price", "inventory")
 MARKET_WINDOW = timedelta(days=7)  # calendar and stock events older than this are not read
 MARKET_TTL_SECONDS = 1.0
 ANON_FEATURE_USER = "anonymous"  # online-feature key of shoppers without a customer id
+
+
+T = TypeVar("T")
 
 
 def _micros_now(clock: Clock) -> int:
@@ -138,6 +159,7 @@ class EngineBackend:
         seed: int | None = None,
         decision_flush_seconds: float = 0.2,
         shopper_ttl_seconds: float | None = None,
+        outcome_flush_seconds: float = 0.5,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -160,6 +182,11 @@ class EngineBackend:
                                      also_flush=[self.history.flush])
         self.registry = registry or ModelRegistry.from_settings(settings, self.clock)
         self._seed = seed
+        # live learning: one demand posterior per model version, fed by the outcome tracker
+        learn = settings.service.learn_outcomes
+        self.learn_outcomes = learn == "on" or (learn == "auto" and settings.online.type == "memory")
+        self._posteriors: dict[str, DemandPosterior] = {}
+        self._learn_lock = threading.Lock()  # a decision never reads a half-learnt posterior
         self.models = ModelHolder(self.registry, on_swap=self._on_model_swap)
         self._pricing = self._build_pricing(self.models.current())
         self._fallback_engine = PricingEngine(settings, None, None, None, self.clock,
@@ -191,12 +218,35 @@ class EngineBackend:
         deadline_ms = settings.service.quote_deadline_ms
         self._quote_deadline = deadline_ms / 1000
         self._quote_thread = QuoteThread() if deadline_ms else None
+        # store and ledger I/O of every other call: a pool of threads, a deadline per request
+        write_ms = settings.service.write_deadline_ms
+        self._write_deadline = write_ms / 1000
+        self._write_executor = (ThreadPoolExecutor(settings.service.write_threads,
+                                                   thread_name_prefix="pricepilot-write")
+                                if write_ms else None)
+        self._features_lock = threading.Lock()  # online features: one writer at a time
+        self.outcomes: OutcomeTracker | None = None
+        if self.learn_outcomes:
+            self.outcomes = OutcomeTracker(
+                self.clock, self._outcome_source,
+                grace_seconds=settings.service.outcome_grace_seconds,
+                max_pending=settings.service.max_pending_outcomes,
+                interval=outcome_flush_seconds, learn_lock=self._learn_lock)
 
     # ================================================================== model, hot reload
     def _build_pricing(self, loaded: Loaded) -> _PricingState:
-        engine = PricingEngine(self.settings, loaded.model, None, self.history, self.clock,
+        posterior = None
+        if self.learn_outcomes and loaded.model is not None and loaded.version is not None:
+            # what was learnt is a correction of this model's curve: kept per version, so a
+            # rollback finds its own posterior again
+            posterior = self._posteriors.setdefault(loaded.version, DemandPosterior())
+        engine = PricingEngine(self.settings, loaded.model, posterior, self.history, self.clock,
                                categories=self.categories, seed=self._seed)
         return _PricingState(loaded, engine)
+
+    def _outcome_source(self) -> tuple[str | None, PricingEngine, DemandPosterior | None]:
+        state = self._pricing_state()
+        return state.loaded.version, state.engine, state.engine.posterior
 
     def _on_model_swap(self, loaded: Loaded) -> None:
         if hasattr(self, "_pricing"):
@@ -220,7 +270,8 @@ class EngineBackend:
 
     def _cache_product(self, p: Product) -> None:
         self.catalogue[p.product_id] = p
-        self.features.set_products([p])
+        with self._features_lock:
+            self.features.set_products([p])
         self.live_events.add_products([p.product_id])
 
     def _shopper(self, user_id: str | None) -> Shopper | None:
@@ -281,7 +332,7 @@ class EngineBackend:
                        personalisation_consent=bool(row[5]))
 
     # ================================================================== events
-    async def ingest_events(self, events: Sequence[Event]) -> s.IngestResult:
+    def _do_ingest_events(self, events: Sequence[Event]) -> s.IngestResult:
         evs: list[Event] = []
         for ev in events:
             uid = getattr(ev, "user_id", None)
@@ -290,12 +341,19 @@ class EngineBackend:
         # durable first: the answer is sent only after the store has the events
         accepted, duplicates = self.live_events.ingest(evs)
         try:
-            self.features.learn_many(evs)
+            with self._features_lock:
+                self.features.learn_many(evs)
         except Exception as e:
             # the events are stored; a resend (safe: idempotent) brings the features up to date
             raise Unavailable("online features", f"events stored but not learned: {e}") from e
         if any(isinstance(e, (Calendar, CompetitorPrice, Inventory)) for e in evs):
             self._market = None
+        if self.outcomes is not None:
+            for ev in evs:
+                if isinstance(ev, Purchase):
+                    self.outcomes.purchased(ev.user_id, ev.product_id, ev.ts, ev.quote_id)
+                elif isinstance(ev, View) and ev.quote_id is not None:
+                    self.outcomes.shown(ev.user_id, ev.product_id, ev.ts, ev.quote_id)
         return s.IngestResult(accepted=accepted, duplicates=duplicates)
 
     # ================================================================== quotes
@@ -332,8 +390,25 @@ class EngineBackend:
         items = [(p, f, Context(competitor_price=_opt_int(f.get("competitor_price"))))
                  for p, f in zip(products, feats)]
         personal = shopper if shopper is not None and shopper.personalisation_consent else None
-        decisions = state.engine.decide_page(items, personal)
-        return self._respond(decisions, user_id, request, fallback=False)
+        with self._learn_lock:
+            decisions = state.engine.decide_page(items, personal)
+        response = self._respond(decisions, user_id, request, fallback=False)
+        if self.outcomes is not None and user_id is not None and (
+                shopper is None or shopper.personalisation_consent):
+            self._remember(state, items, decisions, response, user_id)
+        return response
+
+    def _remember(self, state: _PricingState, items: list[tuple[Product, dict[str, object], Context]],
+                  decisions: list[Decision], response: s.QuoteResponse, user_id: str) -> None:
+        """Model-priced quotes wait for their outcome (bought / expired) in the tracker."""
+        assert self.outcomes is not None
+        version = state.loaded.version or ""
+        self.outcomes.remember([
+            PendingQuote(quote_id=q.quote_id, user_id=user_id, product=p, price=d.price,
+                         decided_at=d.decided_at, expires_at=d.expires_at, model_version=version,
+                         features=f, context=c)
+            for (p, f, c), d, q in zip(items, decisions, response.quotes, strict=True)
+            if not d.fallback])
 
     async def fallback_quote(self, request: s.QuoteRequest) -> s.QuoteResponse:
         products = []
@@ -493,7 +568,7 @@ class EngineBackend:
                                    market=self._market_state(now), usage=usage)
         return priced, defs, user_id
 
-    async def price_cart(self, request: s.CartRequest) -> s.PricedCart:
+    def _do_price_cart(self, request: s.CartRequest) -> s.PricedCart:
         priced, _, _ = self._price(request.currency, request.lines, request.coupons,
                                    request.shipping, request.customer_id)
         return wire_cart(priced)
@@ -507,7 +582,7 @@ class EngineBackend:
             return None
         return row.fingerprint, msgspec.json.decode(row.body, type=s.OrderConfirmation)
 
-    async def confirm_order(self, request: s.OrderRequest) -> s.OrderConfirmation:
+    def _do_confirm_order(self, request: s.OrderRequest) -> s.OrderConfirmation:
         user_id = self.pseudonymise(request.customer_id) if request.customer_id else None
         # the shop's customer id never reaches storage, not even inside the fingerprint
         fingerprint = hashlib.sha256(msgspec.json.encode(
@@ -541,6 +616,10 @@ class EngineBackend:
             return self._replay(request.order_id, stored, fingerprint)
         except sa.exc.OperationalError as e:
             raise Unavailable("store", f"order {request.order_id!r} not recorded: {e}") from e
+        if self.outcomes is not None and user_id is not None:
+            now = self.clock.now()
+            for line in request.lines:
+                self.outcomes.purchased(user_id, line.product_id, now, line.quote_id)
         return conf
 
     @staticmethod
@@ -551,7 +630,7 @@ class EngineBackend:
                            "currency or customer")
         return msgspec.structs.replace(stored[1], replayed=True)
 
-    async def cancel_order(self, order_id: str) -> s.OrderConfirmation:
+    def _do_cancel_order(self, order_id: str) -> s.OrderConfirmation:
         stored = self._stored_order(order_id)
         if stored is None:
             raise NotFound("order", order_id)
@@ -588,7 +667,7 @@ class EngineBackend:
     def _definition(self, promotion_id: str, spec: s.PromotionSpec) -> pm.Promotion:
         return promotion_from_spec(promotion_id, spec, default_currency=self.settings.shop.currency)
 
-    async def create_promotion(self, spec: s.PromotionSpec) -> s.Promotion:
+    def _do_create_promotion(self, spec: s.PromotionSpec) -> s.Promotion:
         pid = f"promo-{uuid.uuid4().hex[:12]}"
         self.repository.upsert(self._definition(pid, spec))  # validated with the stored set
         now = _micros_now(self.clock)
@@ -602,7 +681,7 @@ class EngineBackend:
             raise
         return self._wire_promotion(self._promo_row(pid))
 
-    async def update_promotion(self, promotion_id: str, spec: s.PromotionSpec) -> s.Promotion:
+    def _do_update_promotion(self, promotion_id: str, spec: s.PromotionSpec) -> s.Promotion:
         row = self._promo_row(promotion_id)
         definition = self._definition(promotion_id, spec)
         if row.paused:
@@ -614,7 +693,7 @@ class EngineBackend:
                 spec=msgspec.json.encode(spec).decode(), updated_at=_micros_now(self.clock)))
         return self._wire_promotion(self._promo_row(promotion_id))
 
-    async def set_promotion_paused(self, promotion_id: str, paused: bool) -> s.Promotion:
+    def _do_set_promotion_paused(self, promotion_id: str, paused: bool) -> s.Promotion:
         row = self._promo_row(promotion_id)
         if bool(row.paused) != paused:
             if paused:
@@ -627,24 +706,24 @@ class EngineBackend:
                              .values(paused=paused, updated_at=_micros_now(self.clock)))
         return self._wire_promotion(self._promo_row(promotion_id))
 
-    async def delete_promotion(self, promotion_id: str) -> None:
+    def _do_delete_promotion(self, promotion_id: str) -> None:
         row = self._promo_row(promotion_id)
         if not row.paused:
             self.repository.delete(promotion_id)
         with self.store.engine.begin() as conn:
             conn.execute(promos_t.delete().where(promos_t.c.promotion_id == promotion_id))
 
-    async def get_promotion(self, promotion_id: str) -> s.Promotion:
+    def _do_get_promotion(self, promotion_id: str) -> s.Promotion:
         return self._wire_promotion(self._promo_row(promotion_id))
 
-    async def list_promotions(self) -> s.PromotionList:
+    def _do_list_promotions(self) -> s.PromotionList:
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(promos_t).order_by(promos_t.c.created_at,
                                                              promos_t.c.promotion_id)).all()
         usage = self.ledger.usage()
         return s.PromotionList(promotions=[self._wire_promotion(r, usage) for r in rows])
 
-    async def preview_promotion(self, request: s.PromotionPreviewRequest) -> s.PricedCart:
+    def _do_preview_promotion(self, request: s.PromotionPreviewRequest) -> s.PricedCart:
         draft = self._definition("preview", request.promotion)
         c = request.cart
         priced, _, _ = self._price(c.currency, c.lines, c.coupons, c.shipping, c.customer_id,
@@ -652,35 +731,35 @@ class EngineBackend:
         return wire_cart(priced)
 
     # ================================================================== admin: catalogue
-    async def upsert_product(self, product: Product) -> Product:
+    def _do_upsert_product(self, product: Product) -> Product:
         self.store.upsert_products([product])
         stored = self.store.get_product(product.product_id)
         self._cache_product(stored)
         return stored
 
-    async def get_product(self, product_id: str) -> Product:
+    def _do_get_product(self, product_id: str) -> Product:
         return self.store.get_product(product_id)
 
-    async def list_products(self, limit: int, after: str | None) -> s.ProductPage:
+    def _do_list_products(self, limit: int, after: str | None) -> s.ProductPage:
         products = [p for p in self.store.list_products() if after is None or p.product_id > after]
         page = products[:limit]
         more = len(products) > limit
         return s.ProductPage(products=page, next_after=page[-1].product_id if more else None)
 
-    async def set_guardrails(self, category: str, guardrails: Guardrails) -> CategoryPolicy:
+    def _do_set_guardrails(self, category: str, guardrails: Guardrails) -> CategoryPolicy:
         g = validate_guardrails(guardrails, f"guardrails of category {category!r}")
         policy = CategoryPolicy(category=category, guardrails=g)
         self.store.upsert_category_policy(policy)
         self.categories[category] = g  # the dict every pricing engine reads
         return policy
 
-    async def get_guardrails(self, category: str) -> CategoryPolicy:
+    def _do_get_guardrails(self, category: str) -> CategoryPolicy:
         for p in self.store.list_category_policies():
             if p.category == category:
                 return p
         raise NotFound("category guardrails", category)
 
-    async def list_guardrails(self) -> list[CategoryPolicy]:
+    def _do_list_guardrails(self) -> list[CategoryPolicy]:
         return self.store.list_category_policies()
 
     # ================================================================== admin: models
@@ -693,23 +772,23 @@ class EngineBackend:
             metrics={k: float(v) for k, v in m.metrics.items()},
         )
 
-    async def list_models(self) -> s.ModelList:
+    def _do_list_models(self) -> s.ModelList:
         active = self.registry.current_version()
         return s.ModelList(models=[self._model_info(m.version, active)
                                    for m in self.registry.list()], active=active)
 
-    async def promote_model(self, version: str) -> s.ModelInfo:
+    def _do_promote_model(self, version: str) -> s.ModelInfo:
         self.registry.promote(version)
         self.models.reload(force=True)
         return self._model_info(version, self.registry.current_version())
 
-    async def rollback_model(self) -> s.ModelInfo:
+    def _do_rollback_model(self) -> s.ModelInfo:
         version = self.registry.rollback()
         self.models.reload(force=True)
         return self._model_info(version, version)
 
     # ================================================================== shoppers
-    async def erase_shopper(self, customer_id: str) -> s.ErasureResult:
+    def _do_erase_shopper(self, customer_id: str) -> s.ErasureResult:
         user_id = self.pseudonymise(customer_id)
         self._shoppers.pop(user_id, None)
         self.decisions.flush()  # queued decisions of this shopper must not land after erasure
@@ -724,13 +803,16 @@ class EngineBackend:
                 # per-customer counters are keyed "pc:<promotion>:<shopper>", "cc:<code>:<shopper>"
                 erased["usage_counters"] = conn.execute(promotion_counters.delete().where(
                     promotion_counters.c.key.like(f"%:{user_id}"))).rowcount
+        if self.outcomes is not None:
+            self.outcomes.forget(user_id)  # its pending quotes are never learnt
         try:
-            self.features.forget_user(user_id)
+            with self._features_lock:
+                self.features.forget_user(user_id)
         except Exception as e:
             raise Unavailable("online features", f"store erased, online state not: {e}") from e
         return s.ErasureResult(customer_id=customer_id, erased=erased)
 
-    async def set_consent(self, customer_id: str, personalisation: bool) -> s.Consent:
+    def _do_set_consent(self, customer_id: str, personalisation: bool) -> s.Consent:
         user_id = self.pseudonymise(customer_id)
         self._shoppers.pop(user_id, None)
         try:
@@ -740,36 +822,137 @@ class EngineBackend:
                                               personalisation_consent=personalisation))
         finally:
             self._shoppers.pop(user_id, None)  # a quote may have re-read it meanwhile
+        if not personalisation and self.outcomes is not None:
+            self.outcomes.forget(user_id)  # an opted-out shopper's behaviour is not learnt live
         return s.Consent(customer_id=customer_id, personalisation=personalisation,
                          updated_at=self.clock.now())
 
+    # ================================================================== off the event loop
+    async def _io(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` (store, ledger or registry I/O) on the write pool, within the deadline.
+
+        A database or Redis that accepts a connection and never answers would otherwise hold the
+        event loop and freeze the worker: quotes, health checks and every other request. Past
+        ``service.write_deadline_ms`` the caller gets :class:`DeadlineExceeded` (503 +
+        Retry-After). A call still queued then is cancelled; one already running finishes on its
+        thread, so its write may still land: every write here is idempotent (events by
+        ``event_id``, orders by ``order_id``), so the client's retry is safe.
+        """
+        if self._write_executor is None:
+            return _infra_errors(what, fn, *args)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._write_executor, _infra_errors, what, fn, *args)
+        try:
+            return await asyncio.wait_for(future, self._write_deadline)
+        except TimeoutError:
+            raise DeadlineExceeded(what, round(self._write_deadline * 1000)) from None
+
+    async def ingest_events(self, events: Sequence[Event]) -> s.IngestResult:
+        return await self._io("event write", self._do_ingest_events, events)
+
+    async def price_cart(self, request: s.CartRequest) -> s.PricedCart:
+        return await self._io("cart pricing", self._do_price_cart, request)
+
+    async def confirm_order(self, request: s.OrderRequest) -> s.OrderConfirmation:
+        return await self._io("order confirmation", self._do_confirm_order, request)
+
+    async def cancel_order(self, order_id: str) -> s.OrderConfirmation:
+        return await self._io("order cancellation", self._do_cancel_order, order_id)
+
+    async def create_promotion(self, spec: s.PromotionSpec) -> s.Promotion:
+        return await self._io("promotion admin", self._do_create_promotion, spec)
+
+    async def update_promotion(self, promotion_id: str, spec: s.PromotionSpec) -> s.Promotion:
+        return await self._io("promotion admin", self._do_update_promotion, promotion_id, spec)
+
+    async def set_promotion_paused(self, promotion_id: str, paused: bool) -> s.Promotion:
+        return await self._io("promotion admin", self._do_set_promotion_paused, promotion_id, paused)
+
+    async def delete_promotion(self, promotion_id: str) -> None:
+        return await self._io("promotion admin", self._do_delete_promotion, promotion_id)
+
+    async def get_promotion(self, promotion_id: str) -> s.Promotion:
+        return await self._io("promotion admin", self._do_get_promotion, promotion_id)
+
+    async def list_promotions(self) -> s.PromotionList:
+        return await self._io("promotion admin", self._do_list_promotions)
+
+    async def preview_promotion(self, request: s.PromotionPreviewRequest) -> s.PricedCart:
+        return await self._io("promotion preview", self._do_preview_promotion, request)
+
+    async def upsert_product(self, product: Product) -> Product:
+        return await self._io("catalogue admin", self._do_upsert_product, product)
+
+    async def get_product(self, product_id: str) -> Product:
+        return await self._io("catalogue admin", self._do_get_product, product_id)
+
+    async def list_products(self, limit: int, after: str | None) -> s.ProductPage:
+        return await self._io("catalogue admin", self._do_list_products, limit, after)
+
+    async def set_guardrails(self, category: str, guardrails: Guardrails) -> CategoryPolicy:
+        return await self._io("guardrails admin", self._do_set_guardrails, category, guardrails)
+
+    async def get_guardrails(self, category: str) -> CategoryPolicy:
+        return await self._io("guardrails admin", self._do_get_guardrails, category)
+
+    async def list_guardrails(self) -> list[CategoryPolicy]:
+        return await self._io("guardrails admin", self._do_list_guardrails)
+
+    async def list_models(self) -> s.ModelList:
+        return await self._io("model registry", self._do_list_models)
+
+    async def promote_model(self, version: str) -> s.ModelInfo:
+        return await self._io("model registry", self._do_promote_model, version)
+
+    async def rollback_model(self) -> s.ModelInfo:
+        return await self._io("model registry", self._do_rollback_model)
+
+    async def erase_shopper(self, customer_id: str) -> s.ErasureResult:
+        return await self._io("shopper erasure", self._do_erase_shopper, customer_id)
+
+    async def set_consent(self, customer_id: str, personalisation: bool) -> s.Consent:
+        return await self._io("consent write", self._do_set_consent, customer_id, personalisation)
+
     # ================================================================== health
+    def _probe_store(self) -> str:
+        with self.store.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return self.store.dialect
+
+    def _probe_features(self) -> str:
+        self.features.features_many(ANON_FEATURE_USER, [], self.clock.now())
+        return self.settings.online.type
+
+    async def _probe(self, name: str, fn: Callable[[], str]) -> s.DependencyStatus:
+        try:  # off the loop too: a hanging database makes the service unready, not frozen
+            return s.DependencyStatus(ok=True, detail=await self._io(f"{name} probe", fn))
+        except Exception as e:  # readiness reports, never raises
+            return s.DependencyStatus(ok=False, detail=f"{type(e).__name__}: {e}")
+
     async def ready(self) -> s.Readiness:
         deps: dict[str, s.DependencyStatus] = {}
-        try:
-            with self.store.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            deps["store"] = s.DependencyStatus(ok=True, detail=self.store.dialect)
-        except Exception as e:  # readiness reports, never raises
-            deps["store"] = s.DependencyStatus(ok=False, detail=f"{type(e).__name__}: {e}")
-        try:
-            self.features.features_many(ANON_FEATURE_USER, [], self.clock.now())
-            deps["online_features"] = s.DependencyStatus(ok=True,
-                                                         detail=self.settings.online.type)
-        except Exception as e:
-            deps["online_features"] = s.DependencyStatus(ok=False,
-                                                         detail=f"{type(e).__name__}: {e}")
+        deps["store"] = await self._probe("store", self._probe_store)
+        deps["online_features"] = await self._probe("online features", self._probe_features)
         loaded = self.models.current()
         # no model is not "not ready": quotes are then guarded list prices (fallback)
         deps["demand_model"] = s.DependencyStatus(
             ok=loaded.model is not None,
             detail=loaded.version if loaded.model is not None else f"fallback: {loaded.reason}")
+        if self.outcomes is not None:  # informational: learning never makes the service unready
+            o = self.outcomes
+            deps["outcome_learning"] = s.DependencyStatus(
+                ok=True, detail=f"{o.bought} bought, {o.not_bought} not bought, {o.pending} "
+                                f"pending, {o.dropped} dropped")
         ready = deps["store"].ok and deps["online_features"].ok
         return s.Readiness(ready=ready, dependencies=deps)
 
     def close(self) -> None:
         if self._quote_thread is not None:
             self._quote_thread.close()
+        if self._write_executor is not None:
+            self._write_executor.shutdown(wait=False, cancel_futures=True)
+        if self.outcomes is not None:
+            self.outcomes.close()
         self.decisions.close()
         self.features.close()
         for conn in self._reader_conns:
@@ -777,6 +960,27 @@ class EngineBackend:
                 conn.close()
         self._reader_conns.clear()
         self.store.close()
+
+
+def _infra_errors(what: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, with a dependency's own connection errors turned into :class:`Unavailable`.
+
+    The stores already raise ``Unavailable`` for a lost PostgreSQL connection; this catches what
+    reaches the backend raw (a Redis client error, SQLite's "database is locked", a socket error),
+    so an outage is a 503 with Retry-After and never a 500. Anything else is a bug and stays one.
+    """
+    try:
+        return fn(*args)
+    except PricepilotError:
+        raise
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+        raise Unavailable("database", f"{what}: {str(e.orig).strip().splitlines()[0]}") from e
+    except (OSError, TimeoutError) as e:  # ConnectionError, socket timeouts
+        raise Unavailable(what, f"{type(e).__name__}: {e}") from e
+    except Exception as e:
+        if type(e).__module__.split(".")[0] == "redis":  # redis.RedisError and its subclasses
+            raise Unavailable("redis", f"{what}: {type(e).__name__}: {e}") from e
+        raise
 
 
 def _disclosure(d: Decision) -> str | None:

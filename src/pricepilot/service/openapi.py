@@ -25,7 +25,8 @@ _REASONS = {
     400: "Bad request", 401: "No or unknown API key", 403: "The API key lacks the scope",
     404: "Not found", 409: "Conflicts with stored state", 413: "Request body too large",
     422: "Invalid input (field-level details)", 500: "Internal error",
-    503: "A dependency is unavailable; retry after Retry-After seconds",
+    503: ("A dependency is unavailable or did not answer in time (error deadline_exceeded); "
+          "retry after Retry-After seconds"),
 }
 
 
