@@ -118,3 +118,21 @@ def test_public_probabilities_are_the_curve_the_optimiser_sees() -> None:
     assert got[0] == pytest.approx(float(_sig(np.array(-1.0 - 4.0 * (0.93 - 1.0)))), rel=1e-9)
     none = PricingEngine(s, None, clock=FixedClock(T0), seed=0)
     assert np.isnan(none.public_probabilities([(product, {}, None)], [930])[0])
+
+
+@pytest.mark.parametrize("fit", ["none", "logit_linear"])
+def test_each_decision_carries_the_public_probability_at_its_price(fit: str) -> None:
+    product = Product(product_id="SKU", title="t", category="c", currency="EUR", unit_cost=400,
+                      list_price=1000, guardrails=Guardrails(floor=650, ceiling=1200))
+    s = load_settings(path=None, env={}, overrides={"pricing.curve_fit": fit})
+    model = StepDemand()
+    engine = PricingEngine(s, model, clock=FixedClock(T0), seed=0)
+    for d in (engine.decide(product, {}), *engine.decide_page([(product, {}, None)] * 3)):
+        assert d.public_probability is not None
+        # the same number the posterior's outcome scoring gives for that price
+        again = engine.public_probabilities([(product, {}, None)], [d.price])[0]
+        assert d.public_probability == pytest.approx(again, rel=1e-12)
+        if fit == "none":
+            assert d.public_probability == pytest.approx(float(model.predict_curve({}, np.array([d.price]), 1000)[0]))
+    fallback = PricingEngine(s, None, clock=FixedClock(T0), seed=0).decide(product, {})
+    assert fallback.fallback and fallback.public_probability is None

@@ -139,8 +139,12 @@ class PricepilotPolicy:
         self.clock.set(from_micros(rows[page[0][0]][2]))
         shopper = page[0][5]
         decisions = self.engine.decide_page([(p, f, c) for _, _, p, f, c, _ in page], shopper)
-        prices = [d.price for d in decisions]
-        probs = self._model_probs(page, prices)
+        probs: list[float | None] = [d.public_probability for d in decisions]
+        missing = [j for j, q in enumerate(probs) if q is None]
+        if missing:
+            scored = self._model_probs([page[j] for j in missing], [decisions[j].price for j in missing])
+            for j, q in zip(missing, scored, strict=True):
+                probs[j] = q
         for (k, uid, product, _f, _c, _s), d, q in zip(page, decisions, probs, strict=True):
             out[k] = d.price
             self._last_base[product.product_id] = d.base_price
@@ -148,7 +152,8 @@ class PricepilotPolicy:
             self.personalised += int(d.personalised)
             self.fallbacks += int(d.fallback)
             self._pending[(uid, product.product_id, rows[k][2])] = _Pending(
-                product.product_id, product.category, d.price, product.list_price, q)
+                product.product_id, product.category, d.price, product.list_price,
+                float("nan") if q is None else q)
 
     def _model_probs(self, page: list[tuple[int, str, Product, dict[str, object], Context, Shopper | None]],
                      prices: list[int]) -> list[float]:

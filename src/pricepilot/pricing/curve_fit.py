@@ -28,6 +28,8 @@ price). Vectorised over a page: ``curves`` and ``ratios`` are (n, k).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 
@@ -47,15 +49,31 @@ def evidence_mask(curves: F) -> npt.NDArray[np.bool_]:
     return (cols >= first[:, None]) & (cols <= last[:, None])
 
 
-def logit_linear(curves: F, ratios: F) -> F:
-    """The logit-linear least-squares fit of each curve (see the module doc), shape (n, k)."""
+class LogitLinearFit(NamedTuple):
+    """Per curve: ``logit P(r) = intercept + slope (r − 1)`` where ``used``; elsewhere the
+    model's curve stands (no slope evidence)."""
+
+    intercept: F  # (n,)
+    slope: F  # (n,), <= 0
+    used: npt.NDArray[np.bool_]  # (n,)
+
+    def at(self, ratios: F) -> F:
+        """The fitted P(buy) at ``ratios`` (n,) or (n, k) (meaningful where ``used``)."""
+        r = np.asarray(ratios, dtype=np.float64)
+        a = self.intercept if r.ndim == 1 else self.intercept[:, None]
+        b = self.slope if r.ndim == 1 else self.slope[:, None]
+        return np.asarray(0.5 * (1.0 + np.tanh(0.5 * (a + b * (r - 1.0)))), dtype=np.float64)
+
+
+def fit_logit_linear(curves: F, ratios: F) -> LogitLinearFit:
+    """The least-squares logit-linear fit of each curve (see the module doc)."""
     curves = np.asarray(curves, dtype=np.float64)
     ratios = np.asarray(ratios, dtype=np.float64)
     if curves.ndim != 2 or curves.shape != ratios.shape:
         raise ValueError(f"curves {curves.shape} and ratios {ratios.shape} must be the same (n, k)")
     n, k = curves.shape
     if k < 2:
-        return curves.copy()
+        return LogitLinearFit(np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool))
     w = evidence_mask(curves).astype(np.float64)
     q = np.clip(curves, _EPS, 1.0 - _EPS)
     y = np.log(q / (1.0 - q))
@@ -69,8 +87,15 @@ def logit_linear(curves: F, ratios: F) -> F:
     ok = (sw >= 2) & (sxx > 1e-18)
     b = np.where(ok, sxy / np.where(ok, sxx, 1.0), 0.0)
     b = np.minimum(b, 0.0)  # demand never rises with price
-    z = ym[:, None] + b[:, None] * dx
-    fitted = 0.5 * (1.0 + np.tanh(0.5 * z))
-    # no evidence of a slope: keep the model's own curve
+    # no evidence of a slope (a flat curve): the model's own curve stands
     flat = ~(curves.max(axis=1) - curves.min(axis=1) > 1e-12)
-    return np.where((flat | ~ok)[:, None], curves, fitted)
+    return LogitLinearFit(ym - b * xm, b, ok & ~flat)
+
+
+def logit_linear(curves: F, ratios: F) -> F:
+    """The logit-linear least-squares fit of each curve (see the module doc), shape (n, k)."""
+    curves = np.asarray(curves, dtype=np.float64)
+    fit = fit_logit_linear(curves, ratios)
+    if curves.shape[1] < 2:
+        return curves.copy()
+    return np.where(fit.used[:, None], fit.at(np.asarray(ratios, dtype=np.float64)), curves)

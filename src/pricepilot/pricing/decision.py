@@ -48,3 +48,6 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     candidates_evaluated: int
     decided_at: datetime
     expires_at: datetime
+    # the public demand curve the optimiser saw (no shopper features, before the posterior) at
+    # ``price``: what an outcome at this price is learnt against; None if not known exactly
+    public_probability: float | None = None

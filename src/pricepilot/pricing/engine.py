@@ -22,6 +22,7 @@ features) is refused with :class:`~pricepilot.errors.ValidationError`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -38,7 +39,7 @@ from pricepilot.config import Settings
 from pricepilot.demand.base import DemandModel
 from pricepilot.money import exponent
 from pricepilot.pricing.candidates import candidates
-from pricepilot.pricing.curve_fit import logit_linear
+from pricepilot.pricing.curve_fit import fit_logit_linear, logit_linear
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
 from pricepilot.pricing.explore import Choice, thompson_choice
 from pricepilot.pricing.guardrails import (
@@ -80,6 +81,11 @@ class _Prep(msgspec.Struct):
     features: Mapping[str, object]
     spec: GuardrailSpec
     cand_key: tuple[object, ...]
+    # the public curve the optimiser saw over ``cands`` and, when fitted, its logit-linear
+    # parameters (logit P = pub_a + pub_b (price/list - 1)): the public P(buy) at any price
+    pub_curve: F | None = None
+    pub_a: float = float("nan")
+    pub_b: float = float("nan")
 
 
 class PricingEngine:
@@ -217,8 +223,10 @@ class PricingEngine:
             if isinstance(chk, str):
                 out.append(float("nan"))
                 continue
-            fitted = self._smooth_curve(chk, grid, pr.product.list_price)
-            out.append(float(fitted[int(np.searchsorted(grid, price))]))
+            on_grid = np.isin(grid, pr.cands)  # the fit is the decision's: over the candidates
+            self._public_curve(pr, chk[on_grid])
+            got = self._public_at(pr, int(price))
+            out.append(float(chk[int(np.searchsorted(grid, price))]) if got is None else got)
         return out
 
     def learn(self, outcome: Outcome) -> None:
@@ -354,7 +362,7 @@ class PricingEngine:
         ps = self.settings.pricing
         if curve is None:
             return self._fallback(prep, reason)
-        curve = self._smooth_curve(curve, prep.cands, product.list_price)
+        curve = self._public_curve(prep, curve)
         weights, smoothed, finals, trace = self._single_static(prep)
         draws, mean = self._draws(prep, curve)
         cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour,
@@ -424,7 +432,13 @@ class PricingEngine:
                 curve[r, m:] = c[-1] if c is not None else 0.0
         weights, ratios, smoothed, finals, trace = self._page_static(preps, cands)
         if ps.curve_fit == "logit_linear":
-            curve = logit_linear(curve, ratios)
+            fit = fit_logit_linear(curve, ratios)
+            curve = np.where(fit.used[:, None], fit.at(ratios), curve)
+            for r, p in enumerate(preps):
+                if fit.used[r]:
+                    p.pub_a, p.pub_b = float(fit.intercept[r]), float(fit.slope[r])
+        for r, p in enumerate(preps):
+            p.pub_curve = curve[r, :p.cands.shape[0]]
         post = self.posterior
         if post is None:
             draws, mean = curve[:, None, :], curve
@@ -679,6 +693,30 @@ class PricingEngine:
     def _fit_note(self) -> str:
         return " on the logit-linear fit of the model's curve" if self.settings.pricing.curve_fit == "logit_linear" else ""
 
+    def _public_curve(self, prep: _Prep, curve: F) -> F:
+        """The public curve the optimiser sees over ``prep.cands`` (the model's, or its fit),
+        kept on ``prep`` with the fit's parameters for :meth:`_public_at`."""
+        if self.settings.pricing.curve_fit == "logit_linear":
+            fit = fit_logit_linear(curve[None, :], (prep.cands / float(prep.product.list_price))[None, :])
+            if fit.used[0]:
+                prep.pub_a, prep.pub_b = float(fit.intercept[0]), float(fit.slope[0])
+                curve = fit.at((prep.cands / float(prep.product.list_price))[None, :])[0]
+        prep.pub_curve = curve
+        return curve
+
+    @staticmethod
+    def _public_at(prep: _Prep, price: int) -> float | None:
+        """The public P(buy) at ``price``: exact from the fit, or the curve at a candidate price."""
+        if prep.pub_a == prep.pub_a:  # not NaN: fitted
+            z = prep.pub_a + prep.pub_b * (price / prep.product.list_price - 1.0)
+            return float(0.5 * (1.0 + math.tanh(0.5 * z)))
+        if prep.pub_curve is None:
+            return None
+        i = int(np.searchsorted(prep.cands, price))
+        if i < prep.cands.shape[0] and int(prep.cands[i]) == price:
+            return float(prep.pub_curve[i])
+        return None
+
     def _smooth_curve(self, curve: F, prices: I64, list_price: int) -> F:
         """The curve the optimiser sees: the model's, or its logit-linear fit (settings)."""
         if self.settings.pricing.curve_fit != "logit_linear":
@@ -726,7 +764,7 @@ class PricingEngine:
             personalised=personalised, fallback=fallback, explanation=expl,
             model_version=version, propensity=propensity,
             candidates_evaluated=int(prep.cands.shape[0]), decided_at=now,
-            expires_at=expires,
+            expires_at=expires, public_probability=None if fallback else self._public_at(prep, price),
         )
 
     def _record(self, product_id: str, price: int) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -404,9 +405,13 @@ class EngineBackend:
         assert self.outcomes is not None
         version = state.loaded.version or ""
         self.outcomes.remember([
+            # the engine's public P(buy) at the price when it knows it exactly; else the tracker
+            # scores the quote from its features later (off the request path)
             PendingQuote(quote_id=q.quote_id, user_id=user_id, product=p, price=d.price,
                          decided_at=d.decided_at, expires_at=d.expires_at, model_version=version,
-                         features=f, context=c)
+                         features=None if d.public_probability is not None else f,
+                         context=None if d.public_probability is not None else c,
+                         model_prob=math.nan if d.public_probability is None else d.public_probability)
             for (p, f, c), d, q in zip(items, decisions, response.quotes, strict=True)
             if not d.fallback])
 

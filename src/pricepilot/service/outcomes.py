@@ -25,9 +25,11 @@ learning purchases at once but non-purchases only at expiry would overstate dema
 non-purchases still waiting (in a replay that runs simulated hours in seconds, all of them).
 
 A background thread (every ``interval`` seconds, or :meth:`~OutcomeTracker.flush`) does the work
-off the request path: one batched call of the engine's ``public_probabilities`` computes the public
-curve's P(buy) at each quoted price, as the optimiser saw it (the probability the posterior
-corrects, as in :mod:`pricepilot.experiments.shop_policy`), purchases
+off the request path: each quote carries the public curve's P(buy) at its price, as the optimiser
+saw it (``Decision.public_probability``: the probability the posterior corrects, as in
+:mod:`pricepilot.experiments.shop_policy`); the few the engine could not give exactly (no curve
+fit, a price off the candidate grid) are scored in one batched call of the engine's
+``public_probabilities``; purchases
 and closed windows are resolved, and the outcomes go to ``posterior.learn_many`` under
 ``learn_lock`` (the lock the quote path holds while deciding, so a decision never sees half an
 update).
@@ -251,9 +253,11 @@ class OutcomeTracker:
             version, scorer, _ = self.source()
         keep = [q for q in batch if q.model_version == version]
         self.dropped += len(batch) - len(keep)
+        # quotes that came with the engine's public probability need no scoring
+        unscored = [q for q in keep if q.features is not None]
         if scorer is not None:
-            for i in range(0, len(keep), LEARN_CHUNK):
-                chunk = keep[i:i + LEARN_CHUNK]
+            for i in range(0, len(unscored), LEARN_CHUNK):
+                chunk = unscored[i:i + LEARN_CHUNK]
                 try:
                     # under the decision lock: the engine's caches serve one thread at a time
                     with self.learn_lock:
