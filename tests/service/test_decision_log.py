@@ -92,3 +92,36 @@ def test_buffered_price_history_is_read_back_at_once_and_written_on_flush() -> N
     assert h.lowest("A", *window) == 800
     assert store.lowest_price("A", *window) == 1000
     assert h.flush() == 1 and store.lowest_price("A", *window) == 800
+
+
+def test_the_prior_price_of_every_product_is_refreshed_in_one_query() -> None:
+    from pricepilot.clock import FixedClock
+
+    store = open_store("sqlite://")
+    store.migrate()
+    for pid, price in (("A", 1000), ("B", 700), ("C", 500)):
+        store.record_price(pid, T0 - timedelta(days=3), price)
+    clock = FixedClock(T0)
+    h = StorePriceHistory(store, buffered=True, clock=clock, window_days=30, refresh_seconds=3600)
+    calls: list[str] = []
+    real = store.lowest_price
+
+    def counted(*a: object) -> int | None:
+        calls.append("one")
+        return real(*a)  # type: ignore[arg-type]
+
+    store.lowest_price = counted  # type: ignore[method-assign]
+    assert h.flush() == 0  # the first flush refreshes every product
+    window = (T0 - timedelta(days=30), T0 - timedelta(microseconds=1))
+    assert [h.lowest(p, *window) for p in "ABC"] == [1000, 700, 500]
+    assert h.lowest("Z", *window) is None  # never priced: known from the complete snapshot
+    assert calls == []  # answered from the bulk refresh, no query per product
+    h.record("B", T0, 650)  # this process's new price lowers the cached minimum at once
+    assert h.lowest("B", *window) == 650
+    clock.set(T0 + timedelta(hours=1))
+    assert h.flush() == 1 and h.refresh() == 3
+    later = (T0 + timedelta(hours=1) - timedelta(days=30), T0 + timedelta(hours=1) - timedelta(microseconds=1))
+    assert h.lowest("B", *later) == 650 and calls == []
+    # without a clock there is nothing to refresh: per-product reads as before
+    plain = StorePriceHistory(store, buffered=True)
+    assert plain.refresh() == 0 and plain.lowest("A", *window) == 1000 and calls == ["one"]

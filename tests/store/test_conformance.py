@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
+import numpy as np
 import pytest
 
 from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
@@ -280,6 +281,22 @@ def test_lowest_price_includes_the_price_in_force_at_the_start(store: SqlStore) 
     assert store.lowest_price("SKU-2", *window) is None
     with pytest.raises(ValidationError):
         store.record_price("SKU-1", T0, -1)
+
+
+def test_lowest_prices_of_every_product_agree_with_one_at_a_time(store: SqlStore) -> None:
+    rng = np.random.default_rng(5)
+    for k in range(40):
+        pid = f"SKU-{k % 7}"
+        store.record_price(pid, T0 - timedelta(days=int(rng.integers(0, 60)), hours=int(rng.integers(0, 24))),
+                           int(rng.integers(100, 2000)))
+    window = (T0 - timedelta(days=30), T0)
+    bulk = store.lowest_prices(*window)
+    for k in range(8):
+        one = store.lowest_price(f"SKU-{k}", *window)
+        assert bulk.get(f"SKU-{k}") == one
+    assert store.lowest_prices(T0 - timedelta(days=100), T0 - timedelta(days=99)) == {}
+    with pytest.raises(ValidationError):
+        store.lowest_prices(T0, T0 - timedelta(days=1))
 
 
 def test_a_transaction_commits_all_calls_or_none(store: SqlStore) -> None:

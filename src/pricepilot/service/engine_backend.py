@@ -178,7 +178,8 @@ class EngineBackend:
         }
         self.features = features or open_online_features(settings, self.catalogue.values())
         self.features.set_products(self.catalogue.values())
-        self.history = StorePriceHistory(store, buffered=decision_flush_seconds > 0)
+        self.history = StorePriceHistory(store, buffered=decision_flush_seconds > 0, clock=self.clock,
+                                         window_days=settings.compliance.prior_price_days)
         self.decisions = DecisionLog(store, interval=decision_flush_seconds,
                                      also_flush=[self.history.flush])
         self.registry = registry or ModelRegistry.from_settings(settings, self.clock)

@@ -166,3 +166,7 @@ class Store(Protocol):
         """Lowest price in force at any time in ``[since, until)`` (the one in force at
         ``since`` included), or None when no price was recorded by ``until``."""
         ...
+
+    def lowest_prices(self, since: datetime, until: datetime) -> dict[str, int]:
+        """:meth:`lowest_price` of every product with a recorded price, in one query."""
+        ...

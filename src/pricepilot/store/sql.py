@@ -595,6 +595,25 @@ class SqlStore:
         found = [p for p in (in_force, later) if p is not None]
         return int(min(found)) if found else None
 
+    def lowest_prices(self, since: datetime, until: datetime) -> dict[str, int]:
+        s, u = _micros(since, "since"), _micros(until, "until")
+        if u <= s:
+            raise ValidationError("price history", "until", "must be after since")
+        c = t.price_history.c
+        start = (sa.select(c.product_id, sa.func.max(c.ts).label("ts"))
+                 .where(c.ts <= s).group_by(c.product_id).subquery())
+        in_force = (sa.select(c.product_id, c.price)
+                    .join(start, sa.and_(start.c.product_id == c.product_id, start.c.ts == c.ts)))
+        later = (sa.select(c.product_id, sa.func.min(c.price).label("price"))
+                 .where(c.ts > s, c.ts < u).group_by(c.product_id))
+        out: dict[str, int] = {}
+        with self.connect() as conn:
+            for query in (in_force, later):
+                for pid, price in conn.execute(query):
+                    low = out.get(pid)
+                    out[pid] = int(price) if low is None else min(low, int(price))
+        return out
+
 
 def _resolve_url(settings: Settings) -> str:
     url = sa.make_url(settings.database_url)
