@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 from pricepilot.store.base import Store
 from pricepilot.store.records import DecisionRecord
+from pricepilot.service.ticker import Ticker
 
 log = logging.getLogger("pricepilot.service.decisions")
 
@@ -45,17 +46,13 @@ class DecisionLog:
         self._pending: list[DecisionRecord] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker: Ticker | None = None
         if interval > 0:
-            self._thread = threading.Thread(target=self._run, name="pricepilot-decision-log",
-                                            daemon=True)
-            self._thread.start()
+            self._ticker = Ticker("pricepilot-decision-log", interval, self.flush, self._log_failure)
 
     def append(self, records: Sequence[DecisionRecord]) -> None:
         """Queue ``records`` (synchronous write when ``interval`` is 0: errors then propagate)."""
-        if self._thread is None:
+        if self._ticker is None:
             self.store.log_decisions(records)
             return
         with self._lock:
@@ -65,8 +62,8 @@ class DecisionLog:
                 log.error("decision log backlog full: %d decisions dropped so far", self.dropped)
             self._pending.extend(records[:max(room, 0)])
             full = len(self._pending) >= self.batch
-        if full:
-            self._wake.set()
+        if full and self._ticker is not None:
+            self._ticker.wake()
 
     @property
     def pending(self) -> int:
@@ -90,21 +87,12 @@ class DecisionLog:
                 raise
             return len(todo)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # the store is down: keep the records, say so, try again
-                log.exception("decision log write failed; %d decisions kept for retry",
-                              self.pending)
+    def _log_failure(self) -> None:  # the store is down: the records are kept for the next tick
+        log.exception("decision log write failed; %d decisions kept for retry", self.pending)
 
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._ticker is not None:
+            self._ticker.close()
         try:
             self.flush()
         except Exception:

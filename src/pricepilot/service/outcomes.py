@@ -80,6 +80,7 @@ from pricepilot.catalog.models import Product
 from pricepilot.clock import Clock
 from pricepilot.pricing.engine import Context
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
+from pricepilot.service.ticker import Ticker
 
 log = logging.getLogger("pricepilot.service.outcomes")
 
@@ -167,13 +168,10 @@ class OutcomeTracker:
         self._by_id: dict[str, PendingQuote] = {}
         self._by_key: dict[tuple[str, str], list[PendingQuote]] = {}
         self._watermark: datetime | None = None  # the shop's clock: latest event time reported
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker: Ticker | None = None
         if interval > 0:
-            self._thread = threading.Thread(target=self._run, name="pricepilot-outcomes",
-                                            daemon=True)
-            self._thread.start()
+            self._ticker = Ticker("pricepilot-outcomes", interval, self.flush,
+                                  lambda: log.exception("outcome attribution failed"))
 
     # ---- request paths (cheap) ----------------------------------------------------------------
     def remember(self, quotes: Sequence[PendingQuote]) -> None:
@@ -352,20 +350,9 @@ class OutcomeTracker:
         else:
             self._by_key.pop(key, None)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # never let the learner die: the next tick tries again
-                log.exception("outcome attribution failed")
-
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._ticker is not None:
+            self._ticker.close()
 
 
 __all__ = ["OutcomeTracker", "PendingQuote"]
