@@ -136,3 +136,18 @@ def test_each_decision_carries_the_public_probability_at_its_price(fit: str) -> 
             assert d.public_probability == pytest.approx(float(model.predict_curve({}, np.array([d.price]), 1000)[0]))
     fallback = PricingEngine(s, None, clock=FixedClock(T0), seed=0).decide(product, {})
     assert fallback.fallback and fallback.public_probability is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=25))
+def test_the_single_curve_fit_equals_the_page_fit(vals: list[float]) -> None:
+    from pricepilot.pricing.curve_fit import fit_logit_linear, fit_one
+
+    curve = np.sort(np.array(vals))[::-1]
+    r = np.linspace(0.7, 1.2, curve.shape[0])
+    page = fit_logit_linear(curve[None, :], r[None, :])
+    one = fit_one(curve, r)
+    assert (one is not None) == bool(page.used[0])
+    if one is not None:
+        assert one[0] == pytest.approx(float(page.intercept[0]), rel=1e-9, abs=1e-9)
+        assert one[1] == pytest.approx(float(page.slope[0]), rel=1e-9, abs=1e-9)

@@ -93,6 +93,32 @@ def fit_logit_linear(curves: F, ratios: F) -> LogitLinearFit:
     return LogitLinearFit(ym - b * xm, b, ok & ~flat)
 
 
+def fit_one(curve: F, ratios: F) -> tuple[float, float] | None:
+    """:func:`fit_logit_linear` of one curve (1-D), the decision path's fast twin: (intercept,
+    slope), or None where the model's curve stands (no slope evidence)."""
+    k = curve.shape[0]
+    if k < 2:
+        return None
+    d = curve[1:] - curve[:-1]
+    steps = np.flatnonzero((d > 1e-12) | (d < -1e-12))
+    if steps.size:
+        first, last = int(steps[0]), int(steps[-1]) + 1  # the evidence is one contiguous run
+    elif float(curve.max() - curve.min()) > 1e-12:
+        first, last = 0, k - 1  # only sub-threshold steps: every point counts, as on a page
+    else:
+        return None  # flat: no evidence of a slope
+    q = np.clip(curve[first:last + 1], _EPS, 1.0 - _EPS)
+    y = np.log(q / (1.0 - q))
+    x = ratios[first:last + 1] - 1.0
+    xm, ym = float(x.mean()), float(y.mean())
+    dx = x - xm
+    sxx = float(dx @ dx)
+    if sxx <= 1e-18:
+        return None
+    b = min(float(dx @ (y - ym)) / sxx, 0.0)  # demand never rises with price
+    return ym - b * xm, b
+
+
 def logit_linear(curves: F, ratios: F) -> F:
     """The logit-linear least-squares fit of each curve (see the module doc), shape (n, k)."""
     curves = np.asarray(curves, dtype=np.float64)

@@ -39,7 +39,7 @@ from pricepilot.config import Settings
 from pricepilot.demand.base import DemandModel
 from pricepilot.money import exponent
 from pricepilot.pricing.candidates import candidates
-from pricepilot.pricing.curve_fit import fit_logit_linear, logit_linear
+from pricepilot.pricing.curve_fit import fit_logit_linear, fit_one
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
 from pricepilot.pricing.explore import Choice, thompson_choice
 from pricepilot.pricing.guardrails import (
@@ -697,10 +697,11 @@ class PricingEngine:
         """The public curve the optimiser sees over ``prep.cands`` (the model's, or its fit),
         kept on ``prep`` with the fit's parameters for :meth:`_public_at`."""
         if self.settings.pricing.curve_fit == "logit_linear":
-            fit = fit_logit_linear(curve[None, :], (prep.cands / float(prep.product.list_price))[None, :])
-            if fit.used[0]:
-                prep.pub_a, prep.pub_b = float(fit.intercept[0]), float(fit.slope[0])
-                curve = fit.at((prep.cands / float(prep.product.list_price))[None, :])[0]
+            ratios = prep.cands / float(prep.product.list_price)
+            fit = fit_one(curve, ratios)
+            if fit is not None:
+                prep.pub_a, prep.pub_b = fit
+                curve = 0.5 * (1.0 + np.tanh(0.5 * (fit[0] + fit[1] * (ratios - 1.0))))
         prep.pub_curve = curve
         return curve
 
@@ -721,7 +722,11 @@ class PricingEngine:
         """The curve the optimiser sees: the model's, or its logit-linear fit (settings)."""
         if self.settings.pricing.curve_fit != "logit_linear":
             return curve
-        return logit_linear(curve[None, :], (prices / float(list_price))[None, :])[0]
+        ratios = prices / float(list_price)
+        fit = fit_one(curve, ratios)
+        if fit is None:
+            return curve
+        return 0.5 * (1.0 + np.tanh(0.5 * (fit[0] + fit[1] * (ratios - 1.0))))
 
     def _apply_personal(self, prep: _Prep, d: Decision, curve: F | str | None,
                         shopper: Shopper | None, prices: I64 | None = None) -> Decision:
