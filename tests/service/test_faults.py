@@ -217,6 +217,16 @@ def stored_event_ids(settings: Settings) -> set[str]:
         store.close()
 
 
+def _seeded_behind(proxy: FaultProxy, pg_url: str, tmp_path: Path,
+                   start_service: Callable[[Settings], ServiceProcess],
+                   **extra: object) -> tuple[Settings, ServiceProcess]:
+    """PostgreSQL seeded directly, and a service started on it through the fault proxy."""
+    direct = make_settings(tmp_path / "data", store_url=pg_url)
+    seed_store(direct)
+    register_model(direct)
+    return direct, start_service(make_settings(tmp_path / "data", store_url=proxy.url(pg_url), **extra))
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_a_database_outage_serves_fallback_quotes_refuses_events_and_loses_none(
@@ -224,10 +234,7 @@ def test_a_database_outage_serves_fallback_quotes_refuses_events_and_loses_none(
 ) -> None:
     host, port = url_port(pg_url, 5432)
     with FaultProxy(host, port) as proxy:
-        direct = make_settings(tmp_path / "data", store_url=pg_url)
-        seed_store(direct)
-        register_model(direct)
-        svc = start_service(make_settings(tmp_path / "data", store_url=proxy.url(pg_url)))
+        direct, svc = _seeded_behind(proxy, pg_url, tmp_path, start_service)
         sender = EventSender(svc.base_url)
         with svc.client(SF) as c:
             assert_engine(quotes(c))
@@ -279,10 +286,7 @@ def test_a_hanging_database_neither_holds_quotes_nor_freezes_the_worker(
 ) -> None:
     host, port = url_port(pg_url, 5432)
     with FaultProxy(host, port) as proxy:
-        direct = make_settings(tmp_path / "data", store_url=pg_url)
-        seed_store(direct)
-        register_model(direct)
-        svc = start_service(make_settings(tmp_path / "data", store_url=proxy.url(pg_url)))
+        direct, svc = _seeded_behind(proxy, pg_url, tmp_path, start_service)
         with svc.client(SF, timeout=3) as c:
             assert_engine(quotes(c))
             proxy.stall()  # connections stay open, queries are taken and never answered
@@ -297,11 +301,8 @@ def test_a_hanging_database_refuses_writes_within_the_deadline_and_loses_nothing
 ) -> None:
     host, port = url_port(pg_url, 5432)
     with FaultProxy(host, port) as proxy:
-        direct = make_settings(tmp_path / "data", store_url=pg_url)
-        seed_store(direct)
-        register_model(direct)
-        svc = start_service(make_settings(tmp_path / "data", store_url=proxy.url(pg_url),
-                                          **{"service.write_deadline_ms": 2000}))
+        direct, svc = _seeded_behind(proxy, pg_url, tmp_path, start_service,
+                                     **{"service.write_deadline_ms": 2000})
         # client timeouts well above the deadline: a frozen worker fails the test, not hangs it
         with svc.client(SF, timeout=10) as c, svc.client(AD, timeout=10) as admin:
             r = admin.post("/v1/admin/promotions", json={
