@@ -18,13 +18,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from pricepilot.catalog.models import Guardrails, Product
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import time_calls  # noqa: E402
+
+from pricepilot.catalog.models import Guardrails, Product  # noqa: E402
 from pricepilot.clock import FixedClock
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.config import load_settings
@@ -36,25 +41,16 @@ from pricepilot.pricing.testing import LogitDemand
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-CPU: dict[int, np.ndarray] = {}  # id(wall array) -> this thread's CPU time per call, ms
+def _time(fn: Callable[[], object], n: int) -> Timing:
+    wall, cpu = time_calls(fn, n, warmup=min(200, n))
+    return Timing(wall, cpu)
 
 
-def _time(fn: Callable[[], object], n: int) -> np.ndarray:
-    """Wall time per call (ms); the thread's CPU time per call is kept in CPU (it shows the work
-    itself when other jobs on the shared machine stretch the wall clock)."""
-    for _ in range(min(200, n)):
-        fn()
-    out = np.empty(n)
-    cpu = np.empty(n)
-    for i in range(n):
-        c = time.thread_time_ns()
-        t = time.perf_counter_ns()
-        fn()
-        out[i] = time.perf_counter_ns() - t
-        cpu[i] = time.thread_time_ns() - c
-    wall = out / 1e6
-    CPU[id(wall)] = cpu / 1e6
-    return wall
+class Timing(NamedTuple):
+    """Per call, ms: wall clock, and this thread's CPU time (the work itself on a shared machine)."""
+
+    wall: np.ndarray
+    cpu: np.ndarray
 
 
 def _model(name: str, train_rows: int, protected: list[str]) -> tuple[object, list[dict[str, object]]]:
@@ -95,9 +91,9 @@ def run(model_name: str, n: int, train_rows: int) -> list[tuple[str, np.ndarray,
     base = {k: v for k, v in feats.items() if not k.startswith("u_")}
     shopper = Shopper(shopper_id="s", personalisation_consent=True)
 
-    rows: list[tuple[str, np.ndarray, np.ndarray]] = []
+    rows: list[tuple[str, Timing, np.ndarray]] = []
     model_one = _time(lambda: model.predict_curve(base, cands, 1000, 1050), n)
-    rows.append(("model alone: predict_curve, 20 prices", model_one, model_one * np.nan))
+    rows.append(("model alone: predict_curve, 20 prices", model_one, model_one.wall * np.nan))
     for name, fn, calls in [
         ("grid, 20 candidates", lambda: engine.decide(grid, feats, None, ctx), 1),
         ("grid + inventory LP", lambda: engine.decide(stocked, feats, None, ctx), 1),
@@ -105,7 +101,7 @@ def run(model_name: str, n: int, train_rows: int) -> list[tuple[str, np.ndarray,
         ("grid + personal layer", lambda: engine.decide(grid, feats, shopper, ctx), 2),
     ]:
         total = _time(fn, n)
-        rows.append((name, total, total - calls * np.median(model_one)))
+        rows.append((name, total, total.wall - calls * np.median(model_one.wall)))
     page = [(Product(product_id=f"P{i}", title="p", category="c", currency="EUR", unit_cost=500,
                      list_price=1000 + i, guardrails=Guardrails(price_ending=99)), page_feats[i], ctx)
             for i in range(100)]
@@ -113,11 +109,12 @@ def run(model_name: str, n: int, train_rows: int) -> list[tuple[str, np.ndarray,
     page_m = max(50, n // 30)
     model_page = _time(lambda: model.predict_curves(page_base, [cands] * 100,
                                                     [1000 + i for i in range(100)], [1050] * 100), page_m)
-    rows.append(("model alone: predict_curves, 100 x 20", model_page, model_page * np.nan))
+    rows.append(("model alone: predict_curves, 100 x 20", model_page, model_page.wall * np.nan))
     total = _time(lambda: engine.decide_page(page), page_m)
-    rows.append(("page of 100", total, total - np.median(model_page)))
+    rows.append(("page of 100", total, total.wall - np.median(model_page.wall)))
     singles = _time(lambda: [engine.decide(p, f, None, c) for p, f, c in page], page_m)
-    rows.append(("100 single decides (same products)", singles, singles - 100 * np.median(model_one)))
+    rows.append(("100 single decides (same products)", singles,
+                 singles.wall - 100 * np.median(model_one.wall)))
     return rows
 
 
@@ -139,9 +136,8 @@ def main() -> None:
         for case, t, ex in rows:
             excl = ("– | –" if np.isnan(ex).all()
                     else f"{np.median(ex):.3f} | {np.percentile(ex, 99):.3f}")
-            cpu = CPU[id(t)]
-            print(f"| {case} | {np.median(t):.3f} | {np.percentile(t, 99):.3f} | {excl} | "
-                  f"{np.median(cpu):.3f} | {np.percentile(cpu, 99):.3f} |")
+            print(f"| {case} | {np.median(t.wall):.3f} | {np.percentile(t.wall, 99):.3f} | {excl} | "
+                  f"{np.median(t.cpu):.3f} | {np.percentile(t.cpu, 99):.3f} |")
     print(f"reproduce: PYTHONPATH=src python benchmarks/decide.py --n {args.n} --models {args.models}")
 
 

@@ -16,13 +16,17 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pricepilot.demand.base import FEATURES, price_features
-from pricepilot.demand.models import DemandEstimator, make_model
-from pricepilot.demand.synthetic import synthetic_frame
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import time_calls  # noqa: E402
+
+from pricepilot.demand.base import FEATURES, price_features  # noqa: E402
+from pricepilot.demand.models import DemandEstimator, make_model  # noqa: E402
+from pricepilot.demand.synthetic import synthetic_frame  # noqa: E402
 
 GRID = 20
 PAGE = 100
@@ -31,16 +35,7 @@ PAGE = 100
 def percentiles(fn: Callable[[], object], repeat: int) -> tuple[float, float, float, float]:
     """(wall p50, wall p99, cpu p50, cpu p99) in ms; CPU time is this thread's, so it shows the
     work itself when the shared machine's other jobs stretch the wall clock."""
-    for _ in range(min(50, repeat)):
-        fn()
-    wall = np.empty(repeat)
-    cpu = np.empty(repeat)
-    for i in range(repeat):
-        c0 = time.thread_time_ns()
-        t0 = time.perf_counter_ns()
-        fn()
-        wall[i] = time.perf_counter_ns() - t0
-        cpu[i] = time.thread_time_ns() - c0
+    wall, cpu = time_calls(fn, repeat, warmup=min(50, repeat))
     q = lambda a, p: float(np.percentile(a, p) / 1e6)  # noqa: E731
     return q(wall, 50), q(wall, 99), q(cpu, 50), q(cpu, 99)
 
