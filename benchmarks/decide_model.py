@@ -36,7 +36,7 @@ def percentiles(fn: Callable[[], object], repeat: int) -> tuple[float, float, fl
     """(wall p50, wall p99, cpu p50, cpu p99) in ms; CPU time is this thread's, so it shows the
     work itself when the shared machine's other jobs stretch the wall clock."""
     wall, cpu = time_calls(fn, repeat, warmup=min(50, repeat))
-    q = lambda a, p: float(np.percentile(a, p) / 1e6)  # noqa: E731
+    q = lambda a, p: float(np.percentile(a, p))  # noqa: E731
     return q(wall, 50), q(wall, 99), q(cpu, 50), q(cpu, 99)
 
 
