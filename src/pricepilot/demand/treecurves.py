@@ -26,6 +26,8 @@ keeps using the booster.
 
 from __future__ import annotations
 
+import logging
+
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -36,6 +38,8 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold: |x| <= this is read as 0.0 from a dense row
+
+log = logging.getLogger(__name__)
 
 
 class _Tree:
@@ -220,25 +224,31 @@ class CompiledForest:
 
 
 def compile_forest(booster: Any, price_columns: Sequence[int]) -> CompiledForest | None:
-    """The booster as a :class:`CompiledForest`, or None when it uses something not compiled."""
+    """The booster as a :class:`CompiledForest`, or None (logged, with the reason) when it uses
+    something not compiled: the model then serves curves from the booster itself."""
     dump = booster.dump_model()
     objective = str(dump.get("objective", ""))
     parts = objective.split()
-    if not parts or parts[0] != "binary" or int(dump.get("num_tree_per_iteration", 1)) != 1:
-        return None
-    sigmoid = 1.0
-    for p in parts[1:]:
-        if p.startswith("sigmoid:"):
-            sigmoid = float(p.split(":", 1)[1])
     infos = dump.get("tree_info") or []
-    if not infos or any(info.get("is_linear") for info in infos):
-        return None
-    if dump.get("average_output"):
-        return None
-    trees = [_Tree(info["tree_structure"]) for info in infos]
-    if max(len(t.values) for t in trees) > 64:
-        return None
-    try:
-        return CompiledForest(trees, int(dump["max_feature_idx"]) + 1, price_columns, sigmoid)
-    except ValueError:
-        return None
+    reason = ""
+    if not parts or parts[0] != "binary" or int(dump.get("num_tree_per_iteration", 1)) != 1:
+        reason = f"objective {objective!r} is not single-output binary"
+    elif not infos or any(info.get("is_linear") for info in infos):
+        reason = "no trees, or linear trees"
+    elif dump.get("average_output"):
+        reason = "averaged output (random-forest mode)"
+    if not reason:
+        sigmoid = 1.0
+        for p in parts[1:]:
+            if p.startswith("sigmoid:"):
+                sigmoid = float(p.split(":", 1)[1])
+        trees = [_Tree(info["tree_structure"]) for info in infos]
+        if max(len(t.values) for t in trees) > 64:
+            reason = "a tree with more than 64 leaves"
+        else:
+            try:
+                return CompiledForest(trees, int(dump["max_feature_idx"]) + 1, price_columns, sigmoid)
+            except ValueError as e:
+                reason = str(e)
+    log.info("LightGBM curves served by the booster, not compiled: %s", reason)
+    return None

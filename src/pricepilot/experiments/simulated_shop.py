@@ -47,7 +47,7 @@ from pricepilot.features.backends import MemoryBackend
 from pricepilot.features.online import OnlineFeatures
 from pricepilot.features.training import build_training_set
 from pricepilot.pricing.candidates import ending_modulus
-from pricepilot.pricing.engine import PricingEngine
+from pricepilot.pricing.engine import SHOPPER_PREFIX, PricingEngine
 from pricepilot.pricing.history import InMemoryPriceHistory
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
 from pricepilot.sim import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy, Market,
@@ -208,7 +208,7 @@ def history_outcomes(frame: pd.DataFrame, model: Any) -> list[Outcome]:
         return []
     public = frame.copy()
     for col in public.columns:
-        if col.startswith("u_"):
+        if col.startswith(SHOPPER_PREFIX):
             public[col] = np.nan if pd.api.types.is_numeric_dtype(public[col]) else None
     probs = model.predict_proba(public)
     return [Outcome(product_id=str(pid), category=str(cat), price=int(price), list_price=int(lp),

@@ -22,6 +22,7 @@ features) is refused with :class:`~pricepilot.errors.ValidationError`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -60,6 +61,7 @@ from pricepilot.pricing.smoothing import smooth
 I64 = npt.NDArray[np.int64]
 F = npt.NDArray[np.float64]
 
+log = logging.getLogger(__name__)
 MAX_PAGE = 100
 SHOPPER_PREFIX = "u_"  # shopper features; the public base price is decided without them
 
@@ -215,7 +217,8 @@ class PricingEngine:
             res = model.predict_curves([pr.base_features for pr in preps], grids,
                                        [pr.product.list_price for pr in preps],
                                        [pr.ctx.competitor_price for pr in preps])
-        except Exception:  # a failing model only loses the posterior update, like a decision
+        except Exception:  # a failing model only loses the posterior's Gaussian step (NaN)
+            log.exception("public probabilities: the demand model failed; outcomes learn counts only")
             return [float("nan")] * len(items)
         out = []
         for pr, grid, c, price in zip(preps, grids, res, prices, strict=True):
@@ -861,4 +864,4 @@ def _smoothing_rule(current: int | None, alpha: float) -> str:
     return f"p_cur {current} + {alpha:g} (p_opt - p_cur)"
 
 
-__all__ = ["Context", "PricingEngine", "MAX_PAGE"]
+__all__ = ["Context", "PricingEngine", "MAX_PAGE", "SHOPPER_PREFIX"]
