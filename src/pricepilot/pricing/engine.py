@@ -699,12 +699,9 @@ class PricingEngine:
     def _public_curve(self, prep: _Prep, curve: F) -> F:
         """The public curve the optimiser sees over ``prep.cands`` (the model's, or its fit),
         kept on ``prep`` with the fit's parameters for :meth:`_public_at`."""
-        if self.settings.pricing.curve_fit == "logit_linear":
-            ratios = prep.cands / float(prep.product.list_price)
-            fit = fit_one(curve, ratios)
-            if fit is not None:
-                prep.pub_a, prep.pub_b = fit
-                curve = 0.5 * (1.0 + np.tanh(0.5 * (fit[0] + fit[1] * (ratios - 1.0))))
+        curve, fit = self._fitted(curve, prep.cands, prep.product.list_price)
+        if fit is not None:
+            prep.pub_a, prep.pub_b = fit
         prep.pub_curve = curve
         return curve
 
@@ -723,13 +720,17 @@ class PricingEngine:
 
     def _smooth_curve(self, curve: F, prices: I64, list_price: int) -> F:
         """The curve the optimiser sees: the model's, or its logit-linear fit (settings)."""
+        return self._fitted(curve, prices, list_price)[0]
+
+    def _fitted(self, curve: F, prices: I64, list_price: int) -> tuple[F, tuple[float, float] | None]:
+        """(curve the optimiser sees, the fit's (intercept, slope) or None if not fitted)."""
         if self.settings.pricing.curve_fit != "logit_linear":
-            return curve
+            return curve, None
         ratios = prices / float(list_price)
         fit = fit_one(curve, ratios)
         if fit is None:
-            return curve
-        return 0.5 * (1.0 + np.tanh(0.5 * (fit[0] + fit[1] * (ratios - 1.0))))
+            return curve, None
+        return 0.5 * (1.0 + np.tanh(0.5 * (fit[0] + fit[1] * (ratios - 1.0)))), fit
 
     def _apply_personal(self, prep: _Prep, d: Decision, curve: F | str | None,
                         shopper: Shopper | None, prices: I64 | None = None) -> Decision:
