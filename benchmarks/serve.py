@@ -298,7 +298,8 @@ def in_process_cpu(backend_spec: str, rounds: int, n: int,
 
     settings = load_settings(path=None, env={}, overrides={
         "service.api_keys": {hash_key(KEY): ["storefront"]}, "paths.data_dir": str(data_dir)})
-    app = create_app(settings, load_factory(backend_spec)(settings))
+    backend = load_factory(backend_spec)(settings)
+    app = create_app(settings, backend)
     makers = requests_by_endpoint()
     reqs = {name: [make(i) for i in range(n)] for name, make in makers.items()}
     out: dict[str, list[float]] = {name: [] for name in makers}
@@ -317,6 +318,9 @@ def in_process_cpu(backend_spec: str, rounds: int, n: int,
                 out[name].append(1e6 * (time.process_time() - start) / len(rs))
 
     asyncio.run(go())
+    close = getattr(backend, "close", None)
+    if close is not None:  # its writer threads must let go of the store before the server starts
+        close()
     return out
 
 

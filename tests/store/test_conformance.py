@@ -283,6 +283,19 @@ def test_lowest_price_includes_the_price_in_force_at_the_start(store: SqlStore) 
         store.record_price("SKU-1", T0, -1)
 
 
+def test_record_prices_in_bulk_is_all_or_nothing_and_the_last_record_wins(store: SqlStore) -> None:
+    window = (T0 - timedelta(days=30), T0 + timedelta(days=1))
+    rows = [("SKU-1", T0 - timedelta(days=5), 900), ("SKU-2", T0 - timedelta(days=5), 500),
+            ("SKU-1", T0 - timedelta(days=5), 950),  # same product and ts: replaces the 900
+            ("SKU-1", T0, 1000)]
+    assert store.record_prices(rows) == 3
+    assert store.lowest_prices(*window) == {"SKU-1": 950, "SKU-2": 500}
+    with pytest.raises(ValidationError, match="SKU-3"):
+        store.record_prices([("SKU-2", T0, 100), ("SKU-3", T0, -5)])
+    assert store.lowest_prices(*window) == {"SKU-1": 950, "SKU-2": 500}  # nothing written
+    assert store.record_prices([]) == 0
+
+
 def test_lowest_prices_of_every_product_agree_with_one_at_a_time(store: SqlStore) -> None:
     rng = np.random.default_rng(5)
     for k in range(40):

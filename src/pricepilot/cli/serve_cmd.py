@@ -42,7 +42,12 @@ def register(app: typer.Typer) -> None:
             overrides["online.url"] = redis
         path = state.config_path if state.config_path else "pricepilot.toml"
         settings = load_settings(path, overrides=overrides)
-        build_backend(settings)  # fail here, with a clear message, rather than in every worker
+        # fail here, with a clear message, rather than in every worker; then let go of the store
+        # (its writer threads would hold the database the workers are about to open)
+        probe = build_backend(settings)
+        close = getattr(probe, "close", None)
+        if close is not None:
+            close()
         os.environ[SETTINGS_ENV] = settings_to_env(settings)
         svc = settings.service
         Console(stderr=True).print(

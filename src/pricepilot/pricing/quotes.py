@@ -97,7 +97,7 @@ class QuoteSigner:
         return cls(dict(sec.quote_keys), list(sec.quote_key_order), clock)
 
     def _mac(self, kid: str, payload: bytes) -> str:
-        return hmac.new(self._keys[kid], payload, hashlib.sha256).hexdigest()
+        return hmac.digest(self._keys[kid], payload, "sha256").hex()  # OpenSSL's one-shot HMAC
 
     def sign(self, quote_id: str, shopper_id: str, product_id: str, price: int, currency: str,
              expires_at: datetime) -> SignedQuote:

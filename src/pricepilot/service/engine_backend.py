@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-
 import hashlib
 import json
-import sqlite3
 import logging
+import math
+import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -66,6 +64,7 @@ from pricepilot.events.schemas import (
     View,
 )
 from pricepilot.features.online import OnlineFeatures, open_online_features
+from pricepilot.ids import uuid7_hex
 from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.engine import Context, PricingEngine
 from pricepilot.pricing.posterior import DemandPosterior
@@ -73,13 +72,17 @@ from pricepilot.pricing.quotes import QuoteError, QuoteSigner
 from pricepilot.promotions import model as pm
 from pricepilot.promotions.cart import Cart, CartLine, Customer, MarketState, ShippingLine
 from pricepilot.promotions.engine import PromotionEngine
-from pricepilot.promotions.ledger import RedemptionLedger, Redemption
+from pricepilot.promotions.ledger import Redemption, RedemptionLedger
 from pricepilot.promotions.ledger_sql import SqlLedger
 from pricepilot.promotions.market import market_state
 from pricepilot.promotions.policy import policy_from_settings
 from pricepilot.promotions.repository import PromotionRepository
 from pricepilot.promotions.results import PricedCart as EnginePricedCart
-from pricepilot.promotions.tables import promotion_counters, promotion_definitions, promotion_redemptions
+from pricepilot.promotions.tables import (
+    promotion_counters,
+    promotion_definitions,
+    promotion_redemptions,
+)
 from pricepilot.promotions.validation import compile_all
 from pricepilot.service import schemas as s
 from pricepilot.service.adapters import (
@@ -93,13 +96,12 @@ from pricepilot.service.adapters import (
 from pricepilot.service.decision_log import DecisionLog
 from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
-from pricepilot.service.quote_thread import QuoteThread
 from pricepilot.service.orders import refuse_exhausted_coupons
 from pricepilot.service.outcomes import OutcomeTracker, PendingQuote
 from pricepilot.service.price_history import StorePriceHistory
+from pricepilot.service.quote_thread import QuoteThread
 from pricepilot.service.tables import service_orders as orders_t
 from pricepilot.service.tables import service_promotions as promos_t
-from pricepilot.store.base import Store
 from pricepilot.store.records import DecisionRecord
 from pricepilot.store.sql import SqlStore, open_store
 
@@ -450,7 +452,7 @@ class EngineBackend:
                                      ("channel", request.channel), ("device", request.device),
                                      ("region", request.region)) if v is not None}
         for d in decisions:
-            qid = uuid.uuid4().hex
+            qid = uuid7_hex()  # time-ordered: the decision log appends at its index edge
             signed = self.signer.sign(qid, user_id or ANONYMOUS, d.product_id, d.price,
                                       d.currency, d.expires_at)
             quotes.append(wire_quote(d, signed, encode_token(signed), _disclosure(d)))
@@ -774,7 +776,7 @@ class EngineBackend:
         return s.ModelInfo(
             version=m.version, kind=m.family,
             status="active" if m.version == active else "candidate",
-            created_at=datetime.fromisoformat(m.created_at).astimezone(timezone.utc),
+            created_at=datetime.fromisoformat(m.created_at).astimezone(UTC),
             metrics={k: float(v) for k, v in m.metrics.items()},
         )
 

@@ -113,9 +113,7 @@ class StorePriceHistory:
         if not todo:
             return 0
         try:
-            with self.store.transaction():
-                for pid, ts, price in todo:
-                    self.store.record_price(pid, ts, price)
+            self.store.record_prices(todo)
         except Exception:
             with self._lock:
                 self._pending[:0] = todo
