@@ -27,7 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -55,7 +55,7 @@ from pricepilot.pricing.history import PriceHistory
 from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
 from pricepilot.pricing.objective import margin_weights, stock_capacity
 from pricepilot.pricing.personal import choose_personal, personal_candidates, personal_factors
-from pricepilot.pricing.posterior import DemandPosterior, Outcome, sample_beta
+from pricepilot.pricing.posterior import DemandPosterior, Outcome, curve_logits, sample_beta
 from pricepilot.pricing.smoothing import smooth
 
 I64 = npt.NDArray[np.int64]
@@ -74,6 +74,21 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     arrivals_per_hour: float | None = None  # expected shoppers seeing the product until season end
 
 
+class _Public(NamedTuple):
+    """One grid product's public curve as the optimiser sees it (the model's over the candidates,
+    after ``pricing.curve_fit``) and its logits: a pure function of the model, the base features,
+    the candidates and the competitor price, so it is kept per engine (one per model version)
+    and a product quoted again with the same features skips the model call and the fit."""
+
+    curve: F  # (K,) over the candidates
+    a: float  # the fit's intercept and slope (NaN: not fitted)
+    b: float
+    logits: F  # curve_logits(curve): the posterior corrections start from them
+
+
+_NAN_KEY = object()  # NaN feature values in cache keys (NaN != NaN would never hit)
+
+
 class _Prep(msgspec.Struct):
     product: Product
     g: Guardrails
@@ -88,6 +103,9 @@ class _Prep(msgspec.Struct):
     pub_curve: F | None = None
     pub_a: float = float("nan")
     pub_b: float = float("nan")
+    # the key of the public-curve cache (None: not cacheable) and the cached value, if any
+    pub_key: tuple[object, ...] | None = None
+    public: _Public | None = None
 
 
 class PricingEngine:
@@ -133,6 +151,9 @@ class PricingEngine:
         self._rules_cache: dict[GuardrailSpec, dict[str, str]] = {}
         self._single_cache: dict[tuple[object, ...], tuple[F, I64, I64, list[StageTrace]]] = {}
         self._static_cache: dict[tuple[object, ...], tuple[F, F, I64, I64, list[tuple[str, I64, I64]]]] = {}
+        self._public_cache: dict[tuple[object, ...], _Public] = {}
+        # per product: (posterior state token, correction mean, Cholesky factor of its covariance)
+        self._correction_cache: dict[str, tuple[tuple[object, ...], F, F]] = {}
 
     # ---- public API -----------------------------------------------------------------------
     def decide(
@@ -158,6 +179,7 @@ class PricingEngine:
 
             raise ValidationError("page", None, f"at most {MAX_PAGE} products, got {len(items)}")
         preps = [self._prepare(p, f, c) for p, f, c in items]
+        self._attach_public(preps)
         personal_on = self._personal_on(shopper)
         # with the personal layer on, one model call answers both the base curves and the
         # shopper's curves over every personal price any servable base price can lead to
@@ -266,7 +288,38 @@ class PricingEngine:
                 self._cand_cache.clear()
             self._cand_cache[key] = cands
         base_features = {k: features[k] for k in base_keys}
-        return _Prep(product, g, ctx, cands, base_features, features, spec, key)
+        pub_key = None
+        if not g.ladder:  # ladder products take the Beta path, which has no public-curve cache
+            pub_key = (key, ctx.competitor_price, base_keys,
+                       tuple(_NAN_KEY if v.__class__ is float and v != v else v
+                             for v in base_features.values()))
+        return _Prep(product, g, ctx, cands, base_features, features, spec, key, pub_key=pub_key)
+
+    def _attach_public(self, preps: list[_Prep]) -> None:
+        """Set ``prep.public`` where the public curve for these exact inputs is cached."""
+        cache = self._public_cache
+        if not cache:
+            return
+        for p in preps:
+            if p.pub_key is not None:
+                try:
+                    p.public = cache.get(p.pub_key)
+                except TypeError:  # an unhashable feature value: never cached
+                    p.pub_key = None
+
+    def _keep_public(self, p: _Prep, curve: F, logits: F | None) -> None:
+        if p.pub_key is None:
+            return
+        c = curve.copy()
+        c.flags.writeable = False  # shared between decisions
+        lg = curve_logits(c) if logits is None else logits.copy()
+        lg.flags.writeable = False
+        if len(self._public_cache) >= 100_000:
+            self._public_cache.clear()
+        try:
+            self._public_cache[p.pub_key] = _Public(c, p.pub_a, p.pub_b, lg)
+        except TypeError:  # an unhashable feature value
+            p.pub_key = None
 
     def _base_curve_one(self, prep: _Prep) -> tuple[F | None, str]:
         if self.model is None:
@@ -295,21 +348,23 @@ class PricingEngine:
             return curves, reasons, {}
         n = len(preps)
         unions = [self._personal_union(p) for p in preps]
+        todo = [p for p in preps if p.public is None]  # base curves not cached
+        m = len(todo)
         try:
             res = model.predict_curves(
-                [p.base_features for p in preps] + [p.features for p in preps],
-                [p.cands for p in preps] + unions,
-                [p.product.list_price for p in preps] * 2,
-                [p.ctx.competitor_price for p in preps] * 2,
+                [p.base_features for p in todo] + [p.features for p in preps],
+                [p.cands for p in todo] + unions,
+                [p.product.list_price for p in todo] + [p.product.list_price for p in preps],
+                [p.ctx.competitor_price for p in todo] + [p.ctx.competitor_price for p in preps],
             )
-            if len(res) != 2 * n:
-                raise ValueError(f"returned {len(res)} curves for {2 * n} queries")
+            if len(res) != m + n:
+                raise ValueError(f"returned {len(res)} curves for {m + n} queries")
         except Exception:  # the separate calls below report which part failed
             curves, reasons = self._base_curves_page(preps)
             return curves, reasons, {}
-        curves, reasons = self._checked_page(preps, res[:n])
+        curves, reasons = self._merge_cached(preps, self._checked_page(todo, res[:m]))
         ahead: dict[int, tuple[I64, F]] = {}
-        for i, (u, c) in enumerate(zip(unions, res[n:], strict=True)):
+        for i, (u, c) in enumerate(zip(unions, res[m:], strict=True)):
             chk = _checked(c, u.shape[0])
             if not isinstance(chk, str):
                 ahead[i] = (u, self._smooth_curve(chk, u, preps[i].product.list_price))
@@ -319,20 +374,41 @@ class PricingEngine:
         n = len(preps)
         if self.model is None:
             return [None] * n, ["no demand model loaded"] * n
+        todo = [p for p in preps if p.public is None]  # base curves not cached
+        if not todo:
+            return self._merge_cached(preps, ([], []))
         try:
             res = self.model.predict_curves(
-                [p.base_features for p in preps], [p.cands for p in preps],
-                [p.product.list_price for p in preps], [p.ctx.competitor_price for p in preps],
+                [p.base_features for p in todo], [p.cands for p in todo],
+                [p.product.list_price for p in todo], [p.ctx.competitor_price for p in todo],
             )
-            if len(res) != n:
-                raise ValueError(f"returned {len(res)} curves for {n} products")
+            if len(res) != len(todo):
+                raise ValueError(f"returned {len(res)} curves for {len(todo)} products")
         except Exception as e:  # model problems must not reach the caller
             reason = f"demand model failed: {type(e).__name__}: {e}"
-            return [None] * n, [reason] * n
-        return self._checked_page(preps, res)
+            return self._merge_cached(preps, ([None] * len(todo), [reason] * len(todo)))
+        return self._merge_cached(preps, self._checked_page(todo, res))
+
+    @staticmethod
+    def _merge_cached(preps: list[_Prep], computed: tuple[list[F | None], list[str]]
+                      ) -> tuple[list[F | None], list[str]]:
+        """The page's curves: the cached public curve where there is one, else the next of
+        ``computed`` (the model's answers for the others, in order)."""
+        if len(computed[0]) == len(preps):
+            return computed
+        got = iter(zip(*computed, strict=True))
+        curves: list[F | None] = []
+        reasons: list[str] = []
+        for p in preps:
+            c, r = (p.public.curve, "") if p.public is not None else next(got)
+            curves.append(c)
+            reasons.append(r)
+        return curves, reasons
 
     @staticmethod
     def _checked_page(preps: list[_Prep], res: Sequence[object]) -> tuple[list[F | None], list[str]]:
+        if not preps:
+            return [], []
         # the usual case, float arrays of the right lengths all inside [0, 1], in one range check
         if all(type(c) is np.ndarray and c.dtype == np.float64 and c.shape == p.cands.shape
                for p, c in zip(preps, res, strict=True)):
@@ -434,29 +510,53 @@ class PricingEngine:
                 curve[r, :m] = c
                 curve[r, m:] = c[-1] if c is not None else 0.0
         weights, ratios, smoothed, finals, trace = self._page_static(preps, cands)
-        if ps.curve_fit == "logit_linear":
+        uniform = min(widths) == k  # no padding: the rows are each product's own public curve
+        cached = uniform and all(p.public is not None for p in preps)
+        logits: F | None = None
+        if cached:  # every public curve known (the usual repeat quote): no fit
+            pubs = [p.public for p in preps]
+            curve = pubs[0].curve[None, :] if n == 1 else np.stack([c.curve for c in pubs])  # type: ignore[union-attr]
+            logits = pubs[0].logits[None, :] if n == 1 else np.stack([c.logits for c in pubs])  # type: ignore[union-attr]
+            for p, c in zip(preps, pubs, strict=True):
+                p.pub_a, p.pub_b = c.a, c.b  # type: ignore[union-attr]
+        elif ps.curve_fit == "logit_linear":
             fit = fit_logit_linear(curve, ratios)
             curve = np.where(fit.used[:, None], fit.at(ratios), curve)
             for r, p in enumerate(preps):
-                if fit.used[r]:
+                if p.public is not None and uniform:  # cached on an earlier page: the same numbers
+                    curve[r] = p.public.curve
+                    p.pub_a, p.pub_b = p.public.a, p.public.b
+                elif fit.used[r]:
                     p.pub_a, p.pub_b = float(fit.intercept[r]), float(fit.slope[r])
         for r, p in enumerate(preps):
             p.pub_curve = curve[r, :p.cands.shape[0]]
         post = self.posterior
+        own_class = type(post) is DemandPosterior  # another class may correct differently
+        if post is not None and own_class and logits is None:
+            logits = curve_logits(curve)
+        if not cached and uniform:
+            for r, p in enumerate(preps):
+                if p.public is None:
+                    self._keep_public(p, curve[r], None if logits is None else logits[r])
         if post is None:
             draws, mean = curve[:, None, :], curve
         else:
-            mus, chols = _corrections(post, preps)
-            mean = post.corrected_batch(curve, ratios, mus[:, None, :])[:, 0, :]
+            mus, chols = self._corrections(post, preps)
+
+            def corrected(theta: F) -> F:
+                if own_class and logits is not None:
+                    return DemandPosterior.corrected_logits(logits, ratios, theta)
+                return post.corrected_batch(curve, ratios, theta)  # type: ignore[union-attr]
+
+            mean = corrected(mus[:, None, :])[:, 0, :]
             if ps.exploration:
-                chols = np.asarray(np.linalg.cholesky(chols), dtype=np.float64)
                 z = self.rng.standard_normal((n, self.draws, 2))
                 # θ = μ + L z per draw, written out for 2 x 2 (einsum's generic loop cost ~0.5 ms)
                 z0, z1 = z[:, :, 0], z[:, :, 1]
                 thetas = np.empty_like(z)
                 for i in (0, 1):
                     thetas[:, :, i] = mus[:, None, i] + (z0 * chols[:, None, i, 0] + z1 * chols[:, None, i, 1])
-                draws = post.corrected_batch(curve, ratios, thetas)
+                draws = corrected(thetas)
             else:
                 draws = mean[:, None, :]
         m = draws.shape[1]
@@ -514,6 +614,46 @@ class PricingEngine:
             self._record(p.product.product_id, price)
             out.append(self._decision(p, price, price, False, False, expl, prop_l[r], stamp))
         return out
+
+    def _corrections(self, post: DemandPosterior, preps: list[_Prep]) -> tuple[F, F]:
+        """(P, 2) posterior correction means and (P, 2, 2) Cholesky factors of their covariances.
+
+        Kept per product with a token of the posterior state they came from (the product's own
+        Gaussian, or its category's while it has no data of its own, with its update count), so
+        a product is recomputed only after an outcome of it (or of its category) was learnt."""
+        n = len(preps)
+        if type(post) is not DemandPosterior:  # another class: its own corrections, every time
+            mus, covs = _corrections(post, preps)
+            return mus, np.asarray(np.linalg.cholesky(covs), dtype=np.float64)
+        cache = self._correction_cache
+        tokens: list[tuple[object, ...]] = []
+        missing: list[int] = []
+        mus = np.empty((n, 2))
+        chols = np.empty((n, 2, 2))
+        for r, p in enumerate(preps):
+            pid, cat = p.product.product_id, p.product.category
+            g = post.products_.get(pid)
+            if g is not None:
+                token: tuple[object, ...] = (id(g), g.n)
+            else:
+                c = post.categories_.get(cat)
+                token = (cat,) if c is None else (cat, id(c), c.n)
+            tokens.append(token)
+            hit = cache.get(pid)
+            if hit is not None and hit[0] == token:
+                mus[r], chols[r] = hit[1], hit[2]
+            else:
+                missing.append(r)
+        if missing:
+            sub = [preps[r] for r in missing]
+            m_mus, m_covs = _corrections(post, sub)
+            m_chols = np.asarray(np.linalg.cholesky(m_covs), dtype=np.float64)
+            if len(cache) + len(missing) > 100_000:
+                cache.clear()
+            for j, r in enumerate(missing):
+                mus[r], chols[r] = m_mus[j], m_chols[j]
+                cache[preps[r].product.product_id] = (tokens[r], m_mus[j].copy(), m_chols[j].copy())
+        return mus, chols
 
     def _single_static(self, prep: _Prep) -> tuple[F, I64, I64, list[StageTrace]]:
         """(weights, smoothed candidates, final prices, guardrail trace) of one product: pure

@@ -199,9 +199,19 @@ class DemandPosterior:
 
     def corrected_batch(self, model_probs: F, ratios: F, theta: F) -> F:
         """Many products at once: curves (P, K), ratios (P, K), θ (P, M, 2) -> (P, M, K)."""
-        base = _logit(model_probs)[:, None, :]
+        return self.corrected_logits(_logit(model_probs), ratios, theta)
+
+    @staticmethod
+    def corrected_logits(base_logits: F, ratios: F, theta: F) -> F:
+        """:meth:`corrected_batch` from the curves' logits (``logit(curves)``, (P, K)), which a
+        caller deciding the same curve many times can keep."""
         z1 = (ratios - 1.0)[:, None, :]
-        return _sigmoid(base + theta[:, :, :1] + theta[:, :, 1:2] * z1)
+        return _sigmoid(base_logits[:, None, :] + theta[:, :, :1] + theta[:, :, 1:2] * z1)
+
+
+def curve_logits(curves: F) -> F:
+    """``logit`` of purchase probabilities, clipped as the corrections clip them."""
+    return _logit(curves)
 
 
 def _gauss_step(g: _Gauss, z: F, base: float, y: float) -> None:
