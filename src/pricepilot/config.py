@@ -148,6 +148,12 @@ class ServiceSettings(_Section):
     # A quote not decided within this many milliseconds is served as the guarded fallback, so a
     # hanging dependency cannot hold the storefront (or freeze the worker). 0: no deadline.
     quote_deadline_ms: int = 500
+    # Where quotes are decided: "on" = on a quote thread, within quote_deadline_ms; "off" = on the
+    # event loop, no deadline; "auto" = on when a quote waits on the network (PostgreSQL store or
+    # Redis features: a peer that hangs must not hold the worker), off on the embedded default
+    # (SQLite WAL reads and in-process features cannot hang on a peer; the thread hop costs
+    # ~0.25 ms of CPU per quote, docs/benchmarks/serve.md).
+    quote_thread: Literal["auto", "on", "off"] = "auto"
     # Events, carts, orders, erasure, consent and admin calls do their store / ledger I/O on a pool
     # of `write_threads` threads; past `write_deadline_ms` the request is answered 503 with
     # Retry-After (the write may still finish; every write is idempotent, so the retry is safe).

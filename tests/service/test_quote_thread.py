@@ -89,3 +89,17 @@ def test_close_cancels_queued_calls_and_refuses_new_ones() -> None:
 
     asyncio.run(main())
     assert ran == []
+
+
+def test_quotes_leave_the_event_loop_only_when_they_wait_on_the_network() -> None:
+    from pricepilot.config import load_settings
+    from pricepilot.service.engine_backend import quote_thread_on
+
+    def on(**overrides: object) -> bool:
+        return quote_thread_on(load_settings(path=None, env={}, overrides=overrides))
+
+    assert not on()  # embedded default: SQLite and in-process features
+    assert on(**{"store.type": "postgresql", "store.url": "postgresql+psycopg://db/x"})
+    assert on(**{"online.type": "redis"})
+    assert on(**{"service.quote_thread": "on"})
+    assert not on(**{"service.quote_thread": "off", "online.type": "redis"})

@@ -221,7 +221,7 @@ class EngineBackend:
         # one thread: the pricing engine (its random state, caches) is used by one thread only
         deadline_ms = settings.service.quote_deadline_ms
         self._quote_deadline = deadline_ms / 1000
-        self._quote_thread = QuoteThread() if deadline_ms else None
+        self._quote_thread = QuoteThread() if deadline_ms and quote_thread_on(settings) else None
         # store and ledger I/O of every other call: a pool of threads, a deadline per request
         write_ms = settings.service.write_deadline_ms
         self._write_deadline = write_ms / 1000
@@ -968,6 +968,14 @@ class EngineBackend:
                 conn.close()
         self._reader_conns.clear()
         self.store.close()
+
+
+def quote_thread_on(settings: Settings) -> bool:
+    """Whether quotes are decided on the quote thread (``service.quote_thread``, see config)."""
+    mode = settings.service.quote_thread
+    if mode != "auto":
+        return mode == "on"
+    return not settings.database_url.startswith("sqlite") or settings.online.type == "redis"
 
 
 def _infra_errors(what: str, fn: Callable[..., T], *args: Any) -> T:
