@@ -86,6 +86,7 @@ def test_repeat_quotes_from_the_caches_equal_fresh_computations() -> None:
         got = cached.decide_page(page, shopper)
         fresh._public_cache.clear()
         fresh._correction_cache.clear()
+        fresh._personal_curve_cache.clear()
         _same(got, fresh.decide_page(page, shopper))
         if k == 7:  # outcomes move the posterior of P0 and of the category: corrections follow
             for post in (post_a, post_b):
@@ -93,7 +94,7 @@ def test_repeat_quotes_from_the_caches_equal_fresh_computations() -> None:
                                        model_prob=0.4, purchased=True))
                 post.learn_one(Outcome(product_id="P9", category="c", price=900, list_price=1000,
                                        model_prob=0.3, purchased=False))
-    assert cached._public_cache and cached._correction_cache
+    assert cached._public_cache and cached._correction_cache and cached._personal_curve_cache
 
 
 def test_a_repeat_quote_skips_the_base_model_call_and_a_changed_feature_does_not() -> None:
@@ -106,4 +107,9 @@ def test_a_repeat_quote_skips_the_base_model_call_and_a_changed_feature_does_not
     model.rows.clear()
     engine.decide_page([_item("P0", 3.0)], gold)  # only the shopper's curve is asked for
     engine.decide_page([_item("P0", 6.0)], gold)  # base and shopper's curves
-    assert model.rows == [1, 2]
+    engine.decide_page([_item("P0", 6.0)], gold)  # the same inputs again: no model call
+    silver = Shopper(shopper_id="t", tier="silver", personalisation_consent=True)
+    other = _item("P0", 6.0)
+    other[1]["u_tier"] = "silver"  # another shopper feature value: the shopper's curve again
+    engine.decide_page([other], silver)
+    assert model.rows == [1, 2, 1]

@@ -106,6 +106,7 @@ class _Prep(msgspec.Struct):
     # the key of the public-curve cache (None: not cacheable) and the cached value, if any
     pub_key: tuple[object, ...] | None = None
     public: _Public | None = None
+    shopper_keys: tuple[str, ...] = ()  # the shopper features' names, in ``features`` order
 
 
 class PricingEngine:
@@ -141,7 +142,7 @@ class PricingEngine:
         self.rng = np.random.default_rng(seed)
         self._attrs = ShopperAttributes(settings.compliance.protected_attributes)
         # feature-name sets already checked for protected attributes -> their non-shopper names
-        self._checked_keys: dict[frozenset[str], tuple[str, ...]] = {}
+        self._checked_keys: dict[frozenset[str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._last_recorded: dict[str, int] = {}
         self._cand_cache: dict[tuple[object, ...], I64] = {}
         # personal candidates are a pure function of (guardrail spec, base price) and their union
@@ -152,6 +153,10 @@ class PricingEngine:
         self._single_cache: dict[tuple[object, ...], tuple[F, I64, I64, list[StageTrace]]] = {}
         self._static_cache: dict[tuple[object, ...], tuple[F, F, I64, I64, list[tuple[str, I64, I64]]]] = {}
         self._public_cache: dict[tuple[object, ...], _Public] = {}
+        # the shopper's smoothed curve over the personal price union, per exact input (product,
+        # base and shopper features, guardrails): shoppers with the same features (new visitors,
+        # shoppers without history) share it
+        self._personal_curve_cache: dict[tuple[object, ...], tuple[I64, F]] = {}
         # per product: (posterior state token, correction mean, Cholesky factor of its covariance)
         self._correction_cache: dict[str, tuple[tuple[object, ...], F, F]] = {}
 
@@ -262,14 +267,16 @@ class PricingEngine:
     # ---- preparation and model calls ----------------------------------------------------------
     def _prepare(self, product: Product, features: Mapping[str, object], context: Context | None) -> _Prep:
         keys = frozenset(features)
-        base_keys = self._checked_keys.get(keys)
-        if base_keys is None:
+        split = self._checked_keys.get(keys)
+        if split is None:
             self._attrs.check_feature_names(keys)  # raises ValidationError naming them
             # the public base price is decided without the shopper's features
-            base_keys = tuple(k for k in features if not k.startswith(SHOPPER_PREFIX))
+            split = (tuple(k for k in features if not k.startswith(SHOPPER_PREFIX)),
+                     tuple(k for k in features if k.startswith(SHOPPER_PREFIX)))
             if len(self._checked_keys) >= 10_000:
                 self._checked_keys.clear()
-            self._checked_keys[keys] = base_keys
+            self._checked_keys[keys] = split
+        base_keys, shopper_keys = split
         ctx = context or Context()
         g = effective_guardrails(product, self.categories)
         ps = self.settings.pricing
@@ -293,7 +300,8 @@ class PricingEngine:
             pub_key = (key, ctx.competitor_price, base_keys,
                        tuple(_NAN_KEY if v.__class__ is float and v != v else v
                              for v in base_features.values()))
-        return _Prep(product, g, ctx, cands, base_features, features, spec, key, pub_key=pub_key)
+        return _Prep(product, g, ctx, cands, base_features, features, spec, key, pub_key=pub_key,
+                     shopper_keys=shopper_keys)
 
     def _attach_public(self, preps: list[_Prep]) -> None:
         """Set ``prep.public`` where the public curve for these exact inputs is cached."""
@@ -348,27 +356,62 @@ class PricingEngine:
             return curves, reasons, {}
         n = len(preps)
         unions = [self._personal_union(p) for p in preps]
+        cache = self._personal_curve_cache
+        keys = [self._personal_key(p) for p in preps]
+        ahead: dict[int, tuple[I64, F]] = {}
+        for i, key in enumerate(keys):
+            if key is None:
+                continue
+            try:
+                hit = cache.get(key)
+            except TypeError:  # an unhashable feature value: never cached
+                keys[i] = None
+                continue
+            if hit is not None:
+                ahead[i] = hit
+        ask = [i for i in range(n) if i not in ahead]  # personal curves not cached
         todo = [p for p in preps if p.public is None]  # base curves not cached
         m = len(todo)
+        if not todo and not ask:  # a repeat quote: no model call at all
+            curves, reasons = self._merge_cached(preps, ([], []))
+            return curves, reasons, ahead
         try:
             res = model.predict_curves(
-                [p.base_features for p in todo] + [p.features for p in preps],
-                [p.cands for p in todo] + unions,
-                [p.product.list_price for p in todo] + [p.product.list_price for p in preps],
-                [p.ctx.competitor_price for p in todo] + [p.ctx.competitor_price for p in preps],
+                [p.base_features for p in todo] + [preps[i].features for i in ask],
+                [p.cands for p in todo] + [unions[i] for i in ask],
+                [p.product.list_price for p in todo] + [preps[i].product.list_price for i in ask],
+                [p.ctx.competitor_price for p in todo] + [preps[i].ctx.competitor_price for i in ask],
             )
-            if len(res) != m + n:
-                raise ValueError(f"returned {len(res)} curves for {m + n} queries")
+            if len(res) != m + len(ask):
+                raise ValueError(f"returned {len(res)} curves for {m + len(ask)} queries")
         except Exception:  # the separate calls below report which part failed
             curves, reasons = self._base_curves_page(preps)
             return curves, reasons, {}
         curves, reasons = self._merge_cached(preps, self._checked_page(todo, res[:m]))
-        ahead: dict[int, tuple[I64, F]] = {}
-        for i, (u, c) in enumerate(zip(unions, res[m:], strict=True)):
-            chk = _checked(c, u.shape[0])
-            if not isinstance(chk, str):
-                ahead[i] = (u, self._smooth_curve(chk, u, preps[i].product.list_price))
+        for j, i in enumerate(ask):
+            u = unions[i]
+            chk = _checked(res[m + j], u.shape[0])
+            if isinstance(chk, str):
+                continue
+            smoothed = self._smooth_curve(chk, u, preps[i].product.list_price)
+            smoothed.flags.writeable = False  # shared between decisions
+            ahead[i] = (u, smoothed)
+            key = keys[i]
+            if key is not None:
+                if len(cache) >= 20_000:
+                    cache.clear()
+                cache[key] = ahead[i]
         return curves, reasons, ahead
+
+    @staticmethod
+    def _personal_key(p: _Prep) -> tuple[object, ...] | None:
+        """What the shopper's curve over the personal union depends on, or None (not cached)."""
+        if p.pub_key is None:
+            return None
+        f = p.features
+        return (p.pub_key, p.spec, p.ctx.current_price, p.shopper_keys,
+                tuple(_NAN_KEY if v.__class__ is float and v != v else v
+                      for v in (f[k] for k in p.shopper_keys)))
 
     def _base_curves_page(self, preps: list[_Prep]) -> tuple[list[F | None], list[str]]:
         n = len(preps)
