@@ -59,8 +59,11 @@ def test_serve_passes_its_options_to_the_server_workers(monkeypatch: pytest.Monk
     assert passed["online"]["type"] == "redis" and passed["online"]["url"].startswith("redis://r")
     import gc
 
+    thresholds = gc.get_threshold()
     try:
         assert app_from_env().state.pricepilot.settings.service.port == 8765
         assert gc.get_freeze_count() > 0  # start-up objects are out of the collector's full passes
+        assert gc.get_threshold() == (5_000, 20, 100)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)

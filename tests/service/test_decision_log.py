@@ -125,3 +125,27 @@ def test_the_prior_price_of_every_product_is_refreshed_in_one_query() -> None:
     # without a clock there is nothing to refresh: per-product reads as before
     plain = StorePriceHistory(store, buffered=True)
     assert plain.refresh() == 0 and plain.lowest("A", *window) == 1000 and calls == ["one"]
+
+
+def test_price_history_at_minute_resolution_keeps_each_minutes_lowest_price() -> None:
+    store = open_store("sqlite://")
+    store.migrate()
+    h = StorePriceHistory(store, buffered=True, resolution_seconds=60)
+    minute = T0 + timedelta(minutes=5)
+    for second, price in ((1, 1000), (20, 900), (59, 950)):  # explored within one minute
+        h.record("A", minute + timedelta(seconds=second), price)
+    h.record("A", minute + timedelta(minutes=1, seconds=3), 1100)
+    assert h.flush() == 4
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:  # one entry per minute, stamped at its start
+        rows = conn.execute(sa.text("SELECT ts, price FROM price_history ORDER BY ts")).all()
+    assert [r.price for r in rows] == [900, 1100]
+    h.record("A", minute + timedelta(seconds=40), 980)  # a later flush of the same minute
+    h.flush()
+    frame = store.lowest_prices(T0, T0 + timedelta(hours=1))
+    assert frame == {"A": 900}
+    # the minute's lowest counts from the minute's start: the prior price is never overstated
+    assert store.lowest_price("A", minute + timedelta(seconds=30), minute + timedelta(minutes=3)) == 900
+    assert store.lowest_price("A", minute + timedelta(minutes=1, seconds=30),
+                              minute + timedelta(minutes=3)) == 1100

@@ -294,6 +294,14 @@ def test_record_prices_in_bulk_is_all_or_nothing_and_the_last_record_wins(store:
         store.record_prices([("SKU-2", T0, 100), ("SKU-3", T0, -5)])
     assert store.lowest_prices(*window) == {"SKU-1": 950, "SKU-2": 500}  # nothing written
     assert store.record_prices([]) == 0
+    # keep_lowest: entries at one ts keep the lowest price, stored or new
+    at = T0 - timedelta(days=2)
+    assert store.record_prices([("SKU-4", at, 700), ("SKU-4", at, 650), ("SKU-4", at, 690)],
+                               keep_lowest=True) == 1
+    assert store.record_prices([("SKU-4", at, 800)], keep_lowest=True) == 1
+    assert store.lowest_prices(*window)["SKU-4"] == 650
+    assert store.record_prices([("SKU-4", at, 600)], keep_lowest=True) == 1
+    assert store.lowest_prices(*window)["SKU-4"] == 600
 
 
 def test_lowest_prices_of_every_product_agree_with_one_at_a_time(store: SqlStore) -> None:

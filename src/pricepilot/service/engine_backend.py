@@ -160,7 +160,7 @@ class EngineBackend:
         ledger: RedemptionLedger | None = None,
         clock: Clock | None = None,
         seed: int | None = None,
-        decision_flush_seconds: float = 0.2,
+        decision_flush_seconds: float = 0.05,
         shopper_ttl_seconds: float | None = None,
         outcome_flush_seconds: float = 0.5,
     ) -> None:
@@ -181,7 +181,8 @@ class EngineBackend:
         self.features = features or open_online_features(settings, self.catalogue.values())
         self.features.set_products(self.catalogue.values())
         self.history = StorePriceHistory(store, buffered=decision_flush_seconds > 0, clock=self.clock,
-                                         window_days=settings.compliance.prior_price_days)
+                                         window_days=settings.compliance.prior_price_days,
+                                         resolution_seconds=60)
         self.decisions = DecisionLog(store, interval=decision_flush_seconds,
                                      also_flush=[self.history.flush])
         self.registry = registry or ModelRegistry.from_settings(settings, self.clock)

@@ -13,9 +13,16 @@ quote almost never waits for the database; prices this process records meanwhile
 cached minimum at once (none is lost to a refresh running concurrently).
 
 With ``buffered=True`` records are written behind (``flush()``, called by the service's
-background writer every 0.2 s): the engine records the public price whenever it changes, which
+background writer every 50 ms): the engine records the public price whenever it changes, which
 with exploration is most decisions, and one write transaction per quote would cost more than the
 decision. This process's own reads see buffered records at once (they lower the cached minimum).
+
+``resolution_seconds`` (the service uses 60) keeps one entry per product per minute: the lowest
+price shown in that minute, stamped at the minute's start. Exploration changes the public price
+at nearly every quote, and one row per quote made the history (and its bulk refresh) grow with
+traffic; per minute it is bounded by the catalogue. The prior price can only come out lower than
+exact (a price counts from the start of its minute, and the minute's lowest stands for all of
+it): a reduction is never announced against a higher reference than the true one.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from pricepilot.store import open_store
@@ -33,20 +40,21 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from pricepilot.clock import Clock
+from pricepilot.clock import Clock, from_micros, to_micros
 from pricepilot.store.base import Store
 
 
 class StorePriceHistory:
     def __init__(self, store: Store, *, ttl_seconds: float = 30.0, buffered: bool = False,
                  clock: Clock | None = None, window_days: int | None = None,
-                 refresh_seconds: float = 10.0) -> None:
+                 refresh_seconds: float = 10.0, resolution_seconds: int = 0) -> None:
         self.store = store
         self.ttl = ttl_seconds
         self.buffered = buffered
         self.clock = clock
         self.window_days = window_days
         self.refresh_seconds = refresh_seconds
+        self.resolution_us = resolution_seconds * 1_000_000
         self._cache: dict[str, tuple[float, datetime, datetime, int | None]] = {}
         self._pending: list[tuple[str, datetime, int]] = []
         self._lock = threading.Lock()
@@ -65,6 +73,9 @@ class StorePriceHistory:
             self.store.record_price(product_id, ts, price)
             self._cache.pop(product_id, None)
             return
+        if self.resolution_us:
+            micros = to_micros(ts)
+            ts = from_micros(micros - micros % self.resolution_us)
         with self._lock:
             self._pending.append((product_id, ts, price))
         hit = self._cache.get(product_id)
@@ -113,7 +124,7 @@ class StorePriceHistory:
         if not todo:
             return 0
         try:
-            self.store.record_prices(todo)
+            self.store.record_prices(todo, keep_lowest=self.resolution_us > 0)
         except Exception:
             with self._lock:
                 self._pending[:0] = todo

@@ -162,10 +162,12 @@ class Store(Protocol):
         """The public base price of ``product_id`` from ``ts`` on (replaces an entry at ``ts``)."""
         ...
 
-    def record_prices(self, rows: Sequence[tuple[str, datetime, int]]) -> int:
+    def record_prices(self, rows: Sequence[tuple[str, datetime, int]], *,
+                      keep_lowest: bool = False) -> int:
         """Many :meth:`record_price` ``(product_id, ts, price)`` in one statement and transaction,
-        in order (a later row for the same product and ``ts`` wins); all or none are written.
-        Returns how many distinct (product, ts) entries were written."""
+        in order (a later row for the same product and ``ts`` wins; with ``keep_lowest`` the
+        lowest of them and of an entry already stored at that ``ts`` is kept instead); all or none
+        are written. Returns how many distinct (product, ts) entries were written."""
         ...
 
     def lowest_price(self, product_id: str, since: datetime, until: datetime) -> int | None:

@@ -74,6 +74,15 @@ _JSON_ENCODER = msgspec.json.Encoder()
 _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps}
 
 
+_DECISION_COLUMNS = ("decision_id", "ts", "user_id", "product_id", "price", "list_price", "currency",
+                     "model_version", "propensity", "personalised", "fallback", "binding_rule",
+                     "explanation", "context")
+assert set(_DECISION_COLUMNS) == {c.name for c in t.decisions.columns}
+_SQLITE_DECISION_INSERT = (
+    f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_DECISION_COLUMNS))}) ON CONFLICT (decision_id) DO NOTHING")
+
+
 def _micros(ts: datetime, field: str, entity: str = "store") -> int:
     try:
         return to_micros(ts)
@@ -522,13 +531,16 @@ class SqlStore:
 
     # -- decision log --------------------------------------------------------------------------
     def log_decisions(self, records: Sequence[DecisionRecord]) -> int:
-        rows: dict[str, dict[str, Any]] = {}
         for r in records:
             if not r.decision_id:
                 raise ValidationError("decision", "decision_id", "must not be empty")
             if r.propensity is not None and not 0.0 <= r.propensity <= 1.0:
                 raise ValidationError(f"decision {r.decision_id!r}", "propensity",
                                       f"must be in [0, 1], got {r.propensity}")
+        if self.dialect == "sqlite":
+            return self._log_decisions_sqlite(records)
+        rows: dict[str, dict[str, Any]] = {}
+        for r in records:
             row = msgspec.to_builtins(r)
             row["ts"] = _micros(r.ts, "ts", f"decision {r.decision_id!r}")
             rows.setdefault(r.decision_id, row)
@@ -543,6 +555,27 @@ class SqlStore:
                 list(rows.values()),
             ).scalars().all()
         return len(added)
+
+    def _log_decisions_sqlite(self, records: Sequence[DecisionRecord]) -> int:
+        """The decision log's SQLite path: rows as tuples in the driver's own executemany, with
+        ``ON CONFLICT DO NOTHING`` (the driver's row count is the number added). The service
+        writes a batch every 50 ms from a background thread; SQLAlchemy's per-value processing
+        held the interpreter lock ~25 µs a row, stalling the quotes on the event loop."""
+        enc = _JSON_ENCODER.encode
+        rows: dict[str, tuple[object, ...]] = {}
+        for r in records:
+            if r.decision_id in rows:
+                continue
+            rows[r.decision_id] = (
+                r.decision_id, _micros(r.ts, "ts", f"decision {r.decision_id!r}"), r.user_id,
+                r.product_id, r.price, r.list_price, r.currency, r.model_version, r.propensity,
+                int(r.personalised), int(r.fallback), r.binding_rule,
+                enc(r.explanation).decode(), enc(r.context).decode())
+        if not rows:
+            return 0
+        with self.connect() as conn:
+            result = conn.exec_driver_sql(_SQLITE_DECISION_INSERT, list(rows.values()))
+            return int(result.rowcount)
 
     def decisions_frame(
         self,
@@ -581,7 +614,8 @@ class SqlStore:
     def record_price(self, product_id: str, ts: datetime, price: int) -> None:
         self.record_prices([(product_id, ts, price)])
 
-    def record_prices(self, rows: Sequence[tuple[str, datetime, int]]) -> int:
+    def record_prices(self, rows: Sequence[tuple[str, datetime, int]], *,
+                      keep_lowest: bool = False) -> int:
         # one upsert over de-duplicated keys: PostgreSQL refuses a statement that updates one row
         # twice, and the last record for a (product, ts) is the one in force anyway
         by_key: dict[tuple[str, int], int] = {}
@@ -591,13 +625,22 @@ class SqlStore:
                 raise ValidationError(what, "price", "must be integer minor units")
             if price < 0:
                 raise ValidationError(what, "price", f"must not be negative, got {price}")
-            by_key[(product_id, _micros(ts, "ts", what))] = price
+            key = (product_id, _micros(ts, "ts", what))
+            if keep_lowest and key in by_key:
+                price = min(price, by_key[key])
+            by_key[key] = price
         if not by_key:
             return 0
+        rows_out = [{"product_id": pid, "ts": ts, "price": price} for (pid, ts), price in by_key.items()]
         with self.connect() as conn:
-            self._upsert(conn, t.price_history,
-                         [{"product_id": pid, "ts": ts, "price": price}
-                          for (pid, ts), price in by_key.items()], ["product_id", "ts"])
+            if not keep_lowest:
+                self._upsert(conn, t.price_history, rows_out, ["product_id", "ts"])
+            else:
+                stmt = self._insert(t.price_history)
+                lower = sa.case((stmt.excluded.price < t.price_history.c.price, stmt.excluded.price),
+                                else_=t.price_history.c.price)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["product_id", "ts"],
+                                                        set_={"price": lower}), rows_out)
         return len(by_key)
 
     def lowest_price(self, product_id: str, since: datetime, until: datetime) -> int | None:
