@@ -113,3 +113,17 @@ def test_a_repeat_quote_skips_the_base_model_call_and_a_changed_feature_does_not
     other[1]["u_tier"] = "silver"  # another shopper feature value: the shopper's curve again
     engine.decide_page([other], silver)
     assert model.rows == [1, 2, 1]
+
+
+def test_a_one_product_page_decides_as_the_first_row_of_a_larger_page() -> None:
+    # the one-product path (views instead of stacking, per-row counting) gives the numbers of the
+    # page pass: with one seed, row 0 of a page draws the same normals as a page of one
+    gold = Shopper(shopper_id="s", tier="gold", personalisation_consent=True)
+    for shopper in (None, gold):
+        one, _ = _engine(_posterior())
+        many, _ = _engine(_posterior())
+        for views in (3.0, 3.0, 8.0):  # the second from the caches
+            one.rng, many.rng = np.random.default_rng(11), np.random.default_rng(11)
+            alone = one.decide_page([_item("P0", views)], shopper)
+            page = many.decide_page([_item("P0", views), _item("P1", 2.0), _item("NEW", 1.0)], shopper)
+            _same(alone, page[:1])

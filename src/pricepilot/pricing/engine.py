@@ -540,7 +540,10 @@ class PricingEngine:
         n = len(preps)
         widths = [p.cands.shape[0] for p in preps]
         k = max(widths)
-        if min(widths) == k and all(c is not None for c in curves_in):  # the usual case: one width
+        if n == 1 and curves_in[0] is not None:  # one product (a quote): views, no copies
+            cands = preps[0].cands[None, :]
+            curve = curves_in[0][None, :]
+        elif min(widths) == k and all(c is not None for c in curves_in):  # one width
             cands = np.stack([p.cands for p in preps])
             curve = np.stack(curves_in)  # type: ignore[arg-type]
         else:
@@ -610,7 +613,10 @@ class PricingEngine:
         lp_rows = np.array([c is not None for c in caps])
         best = np.argmax(rewards, axis=2)  # (n, M)
         # share of draws choosing each candidate (counts / M, as the mean of indicators)
-        probs = np.bincount((best + k * np.arange(n)[:, None]).ravel(), minlength=n * k).reshape(n, k) / m
+        if n == 1:
+            probs = np.bincount(best[0], minlength=k)[None, :] / m
+        else:
+            probs = np.bincount((best + k * np.arange(n)[:, None]).ravel(), minlength=n * k).reshape(n, k) / m
         chosen = best[:, 0].copy()
         greedy = np.argmax(mean * weights, axis=1)
         if lp_rows.any():
@@ -634,7 +640,11 @@ class PricingEngine:
         model_prices = cands[idx, chosen].tolist()
         greedy_prices = cands[idx, greedy].tolist()
         smoothed_at = smoothed[idx, chosen].tolist()
-        stage_vals = [(name, b[idx, chosen].tolist(), a[idx, chosen].tolist()) for name, b, a in trace]
+        if n == 1:
+            c0 = int(chosen[0])
+            stage_vals = [(name, [int(b[0, c0])], [int(a[0, c0])]) for name, b, a in trace]
+        else:
+            stage_vals = [(name, b[idx, chosen].tolist(), a[idx, chosen].tolist()) for name, b, a in trace]
         served_l = served.tolist()
         prop_l = propensity.tolist()
         lp_l = lp_rows.tolist()
