@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from typing import Any, NamedTuple
@@ -83,10 +83,20 @@ class _Public(NamedTuple):
     curve: F  # (K,) over the candidates
     a: float  # the fit's intercept and slope (NaN: not fitted)
     b: float
-    logits: F  # curve_logits(curve): the posterior corrections start from them
+    logits: F | None  # curve_logits(curve), with the engine's own posterior class (else None)
 
 
 _NAN_KEY = object()  # NaN feature values in cache keys (NaN != NaN would never hit)
+
+
+def _key_values(values: Iterable[object]) -> tuple[object, ...]:
+    """Feature values as part of a cache key: NaN as one marker, everything else as is."""
+    return tuple(_NAN_KEY if v.__class__ is float and v != v else v for v in values)
+
+
+def _rows(arrays: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """Equal-length 1-D arrays as the rows of a 2-D array (one array: a view, no copy)."""
+    return arrays[0][None, :] if len(arrays) == 1 else np.stack(arrays)
 
 
 class _Prep(msgspec.Struct):
@@ -297,9 +307,7 @@ class PricingEngine:
         base_features = {k: features[k] for k in base_keys}
         pub_key = None
         if not g.ladder:  # ladder products take the Beta path, which has no public-curve cache
-            pub_key = (key, ctx.competitor_price, base_keys,
-                       tuple(_NAN_KEY if v.__class__ is float and v != v else v
-                             for v in base_features.values()))
+            pub_key = (key, ctx.competitor_price, base_keys, _key_values(base_features.values()))
         return _Prep(product, g, ctx, cands, base_features, features, spec, key, pub_key=pub_key,
                      shopper_keys=shopper_keys)
 
@@ -320,8 +328,10 @@ class PricingEngine:
             return
         c = curve.copy()
         c.flags.writeable = False  # shared between decisions
-        lg = curve_logits(c) if logits is None else logits.copy()
-        lg.flags.writeable = False
+        lg = None
+        if logits is not None:
+            lg = logits.copy()
+            lg.flags.writeable = False
         if len(self._public_cache) >= 100_000:
             self._public_cache.clear()
         try:
@@ -410,8 +420,7 @@ class PricingEngine:
             return None
         f = p.features
         return (p.pub_key, p.spec, p.ctx.current_price, p.shopper_keys,
-                tuple(_NAN_KEY if v.__class__ is float and v != v else v
-                      for v in (f[k] for k in p.shopper_keys)))
+                _key_values(f[k] for k in p.shopper_keys))
 
     def _base_curves_page(self, preps: list[_Prep]) -> tuple[list[F | None], list[str]]:
         n = len(preps)
@@ -540,12 +549,9 @@ class PricingEngine:
         n = len(preps)
         widths = [p.cands.shape[0] for p in preps]
         k = max(widths)
-        if n == 1 and curves_in[0] is not None:  # one product (a quote): views, no copies
-            cands = preps[0].cands[None, :]
-            curve = curves_in[0][None, :]
-        elif min(widths) == k and all(c is not None for c in curves_in):  # one width
-            cands = np.stack([p.cands for p in preps])
-            curve = np.stack(curves_in)  # type: ignore[arg-type]
+        if min(widths) == k and all(c is not None for c in curves_in):  # the usual case: one width
+            cands = _rows([p.cands for p in preps])
+            curve = _rows(curves_in)  # type: ignore[arg-type]
         else:
             cands = np.empty((n, k), dtype=np.int64)
             curve = np.empty((n, k))
@@ -558,13 +564,17 @@ class PricingEngine:
         weights, ratios, smoothed, finals, trace = self._page_static(preps, cands)
         uniform = min(widths) == k  # no padding: the rows are each product's own public curve
         cached = uniform and all(p.public is not None for p in preps)
+        post = self.posterior
+        # the posterior corrections start from the curves' logits (another class corrects itself)
+        own_class = type(post) is DemandPosterior
         logits: F | None = None
         if cached:  # every public curve known (the usual repeat quote): no fit
-            pubs = [p.public for p in preps]
-            curve = pubs[0].curve[None, :] if n == 1 else np.stack([c.curve for c in pubs])  # type: ignore[union-attr]
-            logits = pubs[0].logits[None, :] if n == 1 else np.stack([c.logits for c in pubs])  # type: ignore[union-attr]
+            pubs: list[_Public] = [p.public for p in preps]  # type: ignore[misc]
+            curve = _rows([c.curve for c in pubs])
+            if own_class and all(c.logits is not None for c in pubs):
+                logits = _rows([c.logits for c in pubs])  # type: ignore[misc]
             for p, c in zip(preps, pubs, strict=True):
-                p.pub_a, p.pub_b = c.a, c.b  # type: ignore[union-attr]
+                p.pub_a, p.pub_b = c.a, c.b
         elif ps.curve_fit == "logit_linear":
             fit = fit_logit_linear(curve, ratios)
             curve = np.where(fit.used[:, None], fit.at(ratios), curve)
@@ -576,9 +586,7 @@ class PricingEngine:
                     p.pub_a, p.pub_b = float(fit.intercept[r]), float(fit.slope[r])
         for r, p in enumerate(preps):
             p.pub_curve = curve[r, :p.cands.shape[0]]
-        post = self.posterior
-        own_class = type(post) is DemandPosterior  # another class may correct differently
-        if post is not None and own_class and logits is None:
+        if own_class and logits is None:
             logits = curve_logits(curve)
         if not cached and uniform:
             for r, p in enumerate(preps):
@@ -587,10 +595,10 @@ class PricingEngine:
         if post is None:
             draws, mean = curve[:, None, :], curve
         else:
-            mus, chols = self._corrections(post, preps)
+            mus, chols = self._posterior_factors(post, preps)
 
             def corrected(theta: F) -> F:
-                if own_class and logits is not None:
+                if logits is not None:  # the engine's own posterior class
                     return DemandPosterior.corrected_logits(logits, ratios, theta)
                 return post.corrected_batch(curve, ratios, theta)  # type: ignore[union-attr]
 
@@ -668,7 +676,7 @@ class PricingEngine:
             out.append(self._decision(p, price, price, False, False, expl, prop_l[r], stamp))
         return out
 
-    def _corrections(self, post: DemandPosterior, preps: list[_Prep]) -> tuple[F, F]:
+    def _posterior_factors(self, post: DemandPosterior, preps: list[_Prep]) -> tuple[F, F]:
         """(P, 2) posterior correction means and (P, 2, 2) Cholesky factors of their covariances.
 
         Kept per product with a token of the posterior state they came from (the product's own
