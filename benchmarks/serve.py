@@ -128,8 +128,14 @@ class Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        status = parse_response(self.buf)
-        if status is not None and self.on_done is not None:
+        parsed = parse_response(self.buf)
+        if parsed is None:
+            return
+        status, closing = parsed
+        if closing and self.transport is not None:  # "Connection: close": never reused
+            self.transport.close()
+            self.transport = None
+        if self.on_done is not None:
             done, self.on_done = self.on_done, None
             done(status)
 
@@ -144,14 +150,15 @@ class Conn(asyncio.Protocol):
             self.transport.close()
 
 
-def parse_response(buf: bytearray) -> int | None:
-    """The status of the complete response at the start of ``buf``, consumed; None if partial."""
+def parse_response(buf: bytearray) -> tuple[int, bool] | None:
+    """(status, whether the server closes the connection) of the complete response at the
+    start of ``buf``, which is consumed; None while it is partial."""
     head_end = buf.find(b"\r\n\r\n")
     if head_end < 0:
         return None
     lines = bytes(buf[:head_end]).split(b"\r\n")
     status = int(lines[0].split()[1])
-    length, chunked = 0, False
+    length, chunked, closing = 0, False, False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
@@ -159,12 +166,14 @@ def parse_response(buf: bytearray) -> int | None:
             length = int(value)
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
+        elif name == b"connection" and b"close" in value.lower():
+            closing = True
     pos = head_end + 4
     if not chunked:
         if len(buf) < pos + length:
             return None
         del buf[:pos + length]
-        return status
+        return status, closing
     while True:  # chunked: size line, data, CRLF ... a zero size ends it
         line_end = buf.find(b"\r\n", pos)
         if line_end < 0:
@@ -175,7 +184,7 @@ def parse_response(buf: bytearray) -> int | None:
             return None
         if size == 0:
             del buf[:pos]
-            return status
+            return status, closing
 
 
 def raw_request(method: str, path: str, body: bytes | None, host: str) -> bytes:
@@ -233,7 +242,7 @@ async def run_rate(
             if not 200 <= status < 400:
                 errors += 1
             remaining -= 1
-            if status == 0:  # the connection dropped: replace it
+            if status == 0 or conn.transport is None:  # dropped or closing: replace it
                 replace()
             elif waiting:
                 dispatch(waiting.popleft(), conn)
