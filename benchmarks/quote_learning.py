@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from benchmarks.serve import KEY, asgi_call, requests_by_endpoint, seed_data_dir  # noqa: E402
+
 from pricepilot.service.auth import hash_key  # noqa: E402
 
 

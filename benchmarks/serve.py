@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from pricepilot.service.auth import hash_key
+from pricepilot.service.auth import hash_key  # noqa: E402  (after the path set-up)
 
 KEY = "pp_benchmark-storefront-key"
 ENGINE_BACKEND = "pricepilot.service.wiring:build_engine_backend"

@@ -13,7 +13,6 @@ naming the setting.
 from __future__ import annotations
 
 import math
-
 import os
 import re
 import tomllib

@@ -6,7 +6,12 @@ import pytest
 
 from pricepilot.demand.base import FEATURES, PRICE_FEATURES, price_features
 from pricepilot.demand.encoding import (
-    MISSING, CompiledTransform, build_preprocessor, category_text, normalise_inputs, numeric_value,
+    MISSING,
+    CompiledTransform,
+    build_preprocessor,
+    category_text,
+    normalise_inputs,
+    numeric_value,
 )
 from pricepilot.demand.synthetic import synthetic_frame
 

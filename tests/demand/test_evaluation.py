@@ -5,11 +5,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricepilot.demand.evaluation import (
-    bins, classification_metrics, cross_validate, elasticity_by_category,
-    expected_calibration_error, grid_points, grid_search, time_folds, with_price_scaled,
-)
 from pricepilot.demand.base import FEATURES
+from pricepilot.demand.evaluation import (
+    bins,
+    classification_metrics,
+    cross_validate,
+    elasticity_by_category,
+    expected_calibration_error,
+    grid_points,
+    grid_search,
+    time_folds,
+    with_price_scaled,
+)
 from pricepilot.demand.models import LGBMDemand
 from pricepilot.demand.synthetic import CATEGORY_SLOPE, TIER_SLOPE, synthetic_frame
 from pricepilot.errors import ValidationError

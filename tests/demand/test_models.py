@@ -12,7 +12,11 @@ from sklearn.metrics import log_loss, roc_auc_score
 from pricepilot.demand.base import FEATURES, DemandModel, price_features
 from pricepilot.demand.evaluation import expected_calibration_error
 from pricepilot.demand.models import (
-    ForestDemand, LGBMDemand, LogisticDemand, make_model, price_feature_arrays,
+    ForestDemand,
+    LGBMDemand,
+    LogisticDemand,
+    make_model,
+    price_feature_arrays,
 )
 from pricepilot.demand.synthetic import CATEGORIES, TIERS, synthetic_frame
 from pricepilot.errors import ValidationError

@@ -11,8 +11,13 @@ from pricepilot.clock import FixedClock
 from pricepilot.config import load_settings
 from pricepilot.demand.models import LGBMDemand, LogisticDemand
 from pricepilot.demand.registry import (
-    CURRENT_FILE, MANIFEST_FILE, MODEL_FILE, DataRange, ModelArtefactError,
-    ModelRegistry, data_range,
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    DataRange,
+    ModelArtefactError,
+    ModelRegistry,
+    data_range,
 )
 from pricepilot.demand.synthetic import synthetic_frame
 from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError

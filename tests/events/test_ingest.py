@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ingest_support import NOW, clock, make_settings, settings, store, view_row, write_csv  # noqa: F401
 
 from pricepilot.clock import FixedClock
 from pricepilot.compliance.identity import Pseudonymiser
@@ -19,8 +20,6 @@ from pricepilot.config import Settings
 from pricepilot.errors import ValidationError
 from pricepilot.events.ingest import IngestError, ingest_event_files
 from pricepilot.store.sql import SqlStore
-
-from ingest_support import NOW, clock, make_settings, settings, store, view_row, write_csv  # noqa: F401
 
 # (rule, overrides of a good view row, field named in the error, words of the reason)
 BAD_ROWS = [
@@ -337,9 +336,9 @@ def test_skip_mode_without_a_path_writes_rejects_under_the_reports_dir(
 def test_a_file_failing_halfway_writes_nothing_on_postgresql(
     pg_url: str, clock: FixedClock, tmp_path: Path
 ) -> None:
-    from pricepilot.store import open_store
-
     from ingest_support import catalogue
+
+    from pricepilot.store import open_store
 
     store = open_store(pg_url)
     store.migrate()

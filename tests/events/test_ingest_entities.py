@@ -7,14 +7,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from ingest_support import NOW, clock, settings, store  # noqa: F401
+
 from pricepilot.clock import FixedClock
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.errors import NotFound, ValidationError
 from pricepilot.events.ingest import (
-    IngestError, ingest_events, ingest_products, ingest_shoppers,
+    IngestError,
+    ingest_events,
+    ingest_products,
+    ingest_shoppers,
 )
 from pricepilot.events.schemas import AddToCart, CompetitorPrice, Inventory, Purchase, View
 from pricepilot.store.sql import SqlStore

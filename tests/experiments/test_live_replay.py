@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-import json
 
 import httpx
 import pytest
 
 from pricepilot.clock import to_micros
-from pricepilot.events.schemas import CompetitorPrice
-
 from pricepilot.config import Settings, load_settings
 from pricepilot.demand.models import LogisticDemand
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.demand.synthetic import synthetic_frame
 from pricepilot.errors import ValidationError
-from pricepilot.experiments.live_replay import (BASELINE, POLICY, HourUpdate, ServicePolicy,
-                                                live_sections, replay_live, running_service)
+from pricepilot.events.schemas import CompetitorPrice
+from pricepilot.experiments.live_replay import (
+    BASELINE,
+    POLICY,
+    HourUpdate,
+    ServicePolicy,
+    live_sections,
+    replay_live,
+    running_service,
+)
 from pricepilot.sim.config import SimConfig
 from pricepilot.sim.market import Market
 from pricepilot.store import open_store

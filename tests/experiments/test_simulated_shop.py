@@ -12,9 +12,16 @@ import pytest
 from pricepilot.catalog.models import Guardrails, Product
 from pricepilot.experiments import shop_policy
 from pricepilot.experiments.shop_report import markdown_summary, seeds_frame, shop_sections
-from pricepilot.experiments.simulated_shop import (BASELINES, ORACLES, PRICEPILOT, ShopEvaluation,
-                                                   evaluate_shop, fairness_table,
-                                                   guardrail_violations, history_range_guardrails)
+from pricepilot.experiments.simulated_shop import (
+    BASELINES,
+    ORACLES,
+    PRICEPILOT,
+    ShopEvaluation,
+    evaluate_shop,
+    fairness_table,
+    guardrail_violations,
+    history_range_guardrails,
+)
 
 SMALL = dict(days=7, history_days=35, shoppers=800, products=24, holdout_days=5)
 

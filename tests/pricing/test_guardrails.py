@@ -13,7 +13,6 @@ from pricepilot.config import load_settings
 from pricepilot.pricing.engine import Context, PricingEngine
 from pricepilot.pricing.guardrails import STAGES, GuardrailSpec, apply_guardrails
 from pricepilot.pricing.posterior import DemandPosterior
-from pricepilot.pricing.testing import LogitDemand
 
 
 def _spec(g: Guardrails, cost: int = 500, comp: int | None = None, cur: int | None = None,

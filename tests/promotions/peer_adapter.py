@@ -11,7 +11,7 @@ from typing import Any
 
 from pricepilot.money import parse_amount
 from pricepilot.promotions import model as m
-from pricepilot.promotions.cart import Cart, CartLine, Customer, ShippingLine, Usage
+from pricepilot.promotions.cart import Cart, CartLine, Customer, MarketState, ShippingLine, Usage
 from pricepilot.promotions.policy import StackingPolicy
 
 # How each peer stacks, as a declared policy.
@@ -193,9 +193,7 @@ def at(case: dict[str, Any]) -> datetime:
     return _day(case["at"]) if case.get("at") else datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 
 
-def market(case: dict[str, Any]) -> "MarketState":
+def market(case: dict[str, Any]) -> MarketState:
     """The cases state gift variants as available; model that as one unit in stock each."""
-    from pricepilot.promotions.cart import MarketState
-
     stock = {g["sku"]: 1 for p in case["promotions"] for g in p.get("gift_skus", [])}
     return MarketState(inventory=stock)

@@ -16,8 +16,8 @@ import pytest
 
 from pricepilot.errors import ValidationError
 from pricepilot.money import exponent, format_amount
-from pricepilot.promotions.engine import PromotionEngine
 from pricepilot.promotions.cart import Customer
+from pricepilot.promotions.engine import PromotionEngine
 
 from . import peer_adapter as ad
 

@@ -1,9 +1,9 @@
 from datetime import datetime, timedelta, timezone
 
 from pricepilot.catalog.models import Product
+from pricepilot.config import load_settings
 from pricepilot.events.schemas import Purchase, View
 from pricepilot.features.online import open_online_features
-from pricepilot.config import load_settings
 from pricepilot.service.warmup import warm_online_features
 from pricepilot.store.sql import open_store
 

@@ -8,8 +8,13 @@ import pytest
 from pricepilot.catalog.models import Product
 from pricepilot.errors import ValidationError
 from pricepilot.events.schemas import CompetitorPrice, Purchase, View
-from pricepilot.sim.baselines import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy,
-                                      RandomPricePolicy, ThompsonPolicy)
+from pricepilot.sim.baselines import (
+    CompetitorMatchPolicy,
+    CostPlusPolicy,
+    ListPricePolicy,
+    RandomPricePolicy,
+    ThompsonPolicy,
+)
 from pricepilot.sim.market import Market
 from pricepilot.sim.policy import PricingPolicy, ViewRequest
 

@@ -4,8 +4,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricepilot.sim.demand import (LINEAR, LOGIT, REFERENCE, SHAPES_COUNT, DemandContext,
-                                   ProductTruth, ShopperTruth, true_purchase_probability)
+from pricepilot.sim.demand import (
+    LINEAR,
+    LOGIT,
+    REFERENCE,
+    SHAPES_COUNT,
+    DemandContext,
+    ProductTruth,
+    ShopperTruth,
+    true_purchase_probability,
+)
 
 
 def one(shape: int, *, ref: float = 1000.0, comp: float = np.nan, sens: float = 1.0,

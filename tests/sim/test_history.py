@@ -17,8 +17,12 @@ from pricepilot.errors import ValidationError
 from pricepilot.events.schemas import EVENT_COLUMNS, EVENT_TYPES, Event
 from pricepilot.money import parse_amount
 from pricepilot.sim.config import SimConfig
-from pricepilot.sim.history import (PRODUCT_COLUMNS, HistoricalPolicy, generate_history,
-                                    historical_prices)
+from pricepilot.sim.history import (
+    PRODUCT_COLUMNS,
+    HistoricalPolicy,
+    generate_history,
+    historical_prices,
+)
 from pricepilot.sim.market import Market
 
 CFG = SimConfig(days=7, shoppers=500, products=30, seed=9)

@@ -3,12 +3,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pricepilot.sim.baselines import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy,
-                                      RandomPricePolicy, ThompsonPolicy)
+from pricepilot.sim.baselines import (
+    CompetitorMatchPolicy,
+    CostPlusPolicy,
+    ListPricePolicy,
+    RandomPricePolicy,
+    ThompsonPolicy,
+)
 from pricepilot.sim.config import SimConfig
 from pricepilot.sim.market import Market
-from pricepilot.sim.oracle import (PeriodOracle, PersonalisedOracle, optimal_period_prices,
-                                   optimal_view_prices, oracle_report, truth_of_decisions)
+from pricepilot.sim.oracle import (
+    PeriodOracle,
+    PersonalisedOracle,
+    optimal_period_prices,
+    optimal_view_prices,
+    oracle_report,
+    truth_of_decisions,
+)
 
 CFG = SimConfig(days=5, shoppers=800, products=40, seed=21)
 

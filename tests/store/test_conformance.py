@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
-import pyarrow as pa
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
@@ -14,7 +14,13 @@ from pricepilot.clock import FixedClock, to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.errors import NotFound, Unavailable, ValidationError
 from pricepilot.events.schemas import (
-    EVENT_COLUMNS, AddToCart, Calendar, CompetitorPrice, Inventory, Purchase, RemoveFromCart,
+    EVENT_COLUMNS,
+    AddToCart,
+    Calendar,
+    CompetitorPrice,
+    Inventory,
+    Purchase,
+    RemoveFromCart,
     View,
 )
 from pricepilot.store import DecisionRecord, Store, open_store

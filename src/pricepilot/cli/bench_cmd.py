@@ -102,8 +102,12 @@ def register(app: typer.Typer) -> None:
 
         from pricepilot.cli.main import state
         from pricepilot.dashboard.report import write_report
-        from pricepilot.experiments.shop_report import (markdown_summary, seeds_frame, seeds_section,
-                                                        shop_sections)
+        from pricepilot.experiments.shop_report import (
+            markdown_summary,
+            seeds_frame,
+            seeds_section,
+            shop_sections,
+        )
         from pricepilot.experiments.simulated_shop import evaluate_shop
 
         console = Console()

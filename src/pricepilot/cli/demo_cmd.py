@@ -46,9 +46,13 @@ def register(app: typer.Typer) -> None:
         from pricepilot.cli.bench_cmd import shop_table
         from pricepilot.cli.main import state
         from pricepilot.dashboard.report import write_report
+        from pricepilot.experiments.live_replay import (
+            live_display,
+            live_sections,
+            replay_live,
+            running_service,
+        )
         from pricepilot.experiments.shop_report import shop_sections
-        from pricepilot.experiments.live_replay import (live_display, live_sections, replay_live,
-                                                        running_service)
         from pricepilot.experiments.simulated_shop import evaluate_shop, shop_settings
         from pricepilot.sim.config import SimConfig
         from pricepilot.sim.market import Market

@@ -21,7 +21,14 @@ from pricepilot.money import parse_amount
 
 
 def read_cart(path: Path) -> tuple[Any, Any, Any, Any]:
-    from pricepilot.promotions.cart import Cart, CartLine, Customer, MarketState, ShippingLine, Usage
+    from pricepilot.promotions.cart import (
+        Cart,
+        CartLine,
+        Customer,
+        MarketState,
+        ShippingLine,
+        Usage,
+    )
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

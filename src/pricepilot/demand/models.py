@@ -35,7 +35,12 @@ from pricepilot.compliance.attributes import ShopperAttributes
 from pricepilot.config import ComplianceSettings
 from pricepilot.demand.base import FEATURES, PRICE_FEATURES
 from pricepilot.demand.calibration import METHODS, Calibrator, Method
-from pricepilot.demand.encoding import CompiledTransform, Encoding, build_preprocessor, normalise_inputs
+from pricepilot.demand.encoding import (
+    CompiledTransform,
+    Encoding,
+    build_preprocessor,
+    normalise_inputs,
+)
 from pricepilot.demand.treecurves import CompiledForest, compile_forest
 from pricepilot.errors import ValidationError
 from pricepilot.money import exponent as currency_exponent

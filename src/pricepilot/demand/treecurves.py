@@ -27,7 +27,6 @@ keeps using the booster.
 from __future__ import annotations
 
 import logging
-
 import math
 from bisect import bisect_left
 from collections.abc import Sequence

@@ -18,6 +18,7 @@ own shopper's features, and the page's ``shopper`` argument only gates the perso
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+
 import msgspec
 import numpy as np
 import numpy.typing as npt

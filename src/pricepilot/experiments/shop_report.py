@@ -18,8 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pricepilot.dashboard.report import Section  # noqa: E402
-from pricepilot.experiments.simulated_shop import (BASELINES, ORACLES, PRICEPILOT,  # noqa: E402
-                                                   ShopEvaluation)
+from pricepilot.experiments.simulated_shop import BASELINES, ORACLES, PRICEPILOT, ShopEvaluation  # noqa: E402
 from pricepilot.money import format_amount  # noqa: E402
 
 

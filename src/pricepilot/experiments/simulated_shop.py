@@ -50,9 +50,18 @@ from pricepilot.pricing.candidates import ending_modulus
 from pricepilot.pricing.engine import SHOPPER_PREFIX, PricingEngine
 from pricepilot.pricing.history import InMemoryPriceHistory
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
-from pricepilot.sim import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy, Market,
-                            PeriodOracle, PersonalisedOracle, SimConfig, ThompsonPolicy,
-                            events_frame, generate_history)
+from pricepilot.sim import (
+    CompetitorMatchPolicy,
+    CostPlusPolicy,
+    ListPricePolicy,
+    Market,
+    PeriodOracle,
+    PersonalisedOracle,
+    SimConfig,
+    ThompsonPolicy,
+    events_frame,
+    generate_history,
+)
 from pricepilot.sim.market import RunResult
 from pricepilot.sim.policy import PricingPolicy
 from pricepilot.store import open_store

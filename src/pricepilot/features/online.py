@@ -38,8 +38,14 @@ from pricepilot.config import Settings
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.features.backends import FeatureBackend, MemoryBackend, RedisBackend
 from pricepilot.features.state import (
-    SHOPPER_FIELDS, LocalTime, normalise, ops_for, order_features, product_features,
-    shopper_fields, user_features,
+    SHOPPER_FIELDS,
+    LocalTime,
+    normalise,
+    ops_for,
+    order_features,
+    product_features,
+    shopper_fields,
+    user_features,
 )
 
 EventLike = Event | Mapping[str, Any]

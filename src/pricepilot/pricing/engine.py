@@ -26,7 +26,6 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-
 from typing import Any, NamedTuple
 
 import msgspec

@@ -13,6 +13,7 @@ from pricepilot.promotions import model as m
 from pricepilot.promotions.state import Application, Run
 from pricepilot.promotions.validation import Compiled
 
+
 def item_units(run: Run, t: m.Targeting) -> list[int]:
     """Non-gift item units matched by ``t``, in canonical order (cached per cart: units of a
     cart never change between the combinations the search tries)."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pricepilot.clock import Clock, SystemClock

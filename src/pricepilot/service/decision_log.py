@@ -26,9 +26,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from pricepilot.service.ticker import Ticker
 from pricepilot.store.base import Store
 from pricepilot.store.records import DecisionRecord
-from pricepilot.service.ticker import Ticker
 
 log = logging.getLogger("pricepilot.service.decisions")
 

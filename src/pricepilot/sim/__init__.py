@@ -8,15 +8,30 @@ True
 
 from __future__ import annotations
 
-from pricepilot.sim.baselines import (CompetitorMatchPolicy, CostPlusPolicy, ListPricePolicy,
-                                      RandomPricePolicy, ThompsonPolicy)
+from pricepilot.sim.baselines import (
+    CompetitorMatchPolicy,
+    CostPlusPolicy,
+    ListPricePolicy,
+    RandomPricePolicy,
+    ThompsonPolicy,
+)
 from pricepilot.sim.config import SimConfig, validate_config
-from pricepilot.sim.demand import (DemandContext, DemandParams, ProductTruth, ShopperTruth,
-                                   true_purchase_probability)
+from pricepilot.sim.demand import (
+    DemandContext,
+    DemandParams,
+    ProductTruth,
+    ShopperTruth,
+    true_purchase_probability,
+)
 from pricepilot.sim.history import HistoricalPolicy, generate_history
 from pricepilot.sim.market import Market, RunResult, events_frame
-from pricepilot.sim.oracle import (PeriodOracle, PersonalisedOracle, optimal_period_prices,
-                                   optimal_view_prices, oracle_report)
+from pricepilot.sim.oracle import (
+    PeriodOracle,
+    PersonalisedOracle,
+    optimal_period_prices,
+    optimal_view_prices,
+    oracle_report,
+)
 from pricepilot.sim.policy import PricingPolicy, ViewBatch, ViewRequest
 
 __all__ = [

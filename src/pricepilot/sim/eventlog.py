@@ -14,8 +14,16 @@ import numpy as np
 import numpy.typing as npt
 
 from pricepilot.clock import from_micros
-from pricepilot.events.schemas import (AddToCart, Calendar, CompetitorPrice, Event, Inventory,
-                                       Purchase, RemoveFromCart, View)
+from pricepilot.events.schemas import (
+    AddToCart,
+    Calendar,
+    CompetitorPrice,
+    Event,
+    Inventory,
+    Purchase,
+    RemoveFromCart,
+    View,
+)
 
 TYPES = ("view", "add_to_cart", "remove_from_cart", "purchase", "competitor_price", "inventory",
          "calendar")

@@ -30,8 +30,13 @@ from pricepilot.sim import eventlog as el
 from pricepilot.sim.calendar import HOURLY_PROFILE, SimCalendar, make_calendar
 from pricepilot.sim.competitors import Competitors
 from pricepilot.sim.config import SimConfig, validate_config
-from pricepilot.sim.demand import (DemandContext, DemandParams, ProductTruth, ShopperTruth,
-                                   true_purchase_probability)
+from pricepilot.sim.demand import (
+    DemandContext,
+    DemandParams,
+    ProductTruth,
+    ShopperTruth,
+    true_purchase_probability,
+)
 from pricepilot.sim.policy import PricingPolicy, ViewBatch, ViewRequest
 from pricepilot.sim.products import SimCatalog, make_catalog
 from pricepilot.sim.shoppers import CHANNELS, DEVICES, REGIONS, TIERS, SimShoppers, make_shoppers

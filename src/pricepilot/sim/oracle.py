@@ -29,7 +29,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pricepilot.sim.demand import DemandContext, ProductTruth, ShopperTruth, true_purchase_probability
+from pricepilot.sim.demand import (
+    DemandContext,
+    ProductTruth,
+    ShopperTruth,
+    true_purchase_probability,
+)
 from pricepilot.sim.market import Market, RunResult, TruthBatch
 
 F = npt.NDArray[np.float64]

@@ -31,16 +31,26 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import StaticPool
 
-from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product, validate_guardrails
-from pricepilot.catalog.models import validate_product
+from pricepilot.catalog.models import (
+    CategoryPolicy,
+    Guardrails,
+    Product,
+    validate_guardrails,
+    validate_product,
+)
 from pricepilot.clock import Clock, SystemClock, from_micros, to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.config import Settings
 from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.store import tables as t
-from pricepilot.store.columns import TYPE_COLUMNS, conform, events_to_table, rows_to_table
-from pricepilot.store.columns import table_to_frame
+from pricepilot.store.columns import (
+    TYPE_COLUMNS,
+    conform,
+    events_to_table,
+    rows_to_table,
+    table_to_frame,
+)
 from pricepilot.store.records import DecisionRecord
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
