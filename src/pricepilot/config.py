@@ -168,6 +168,9 @@ class ServiceSettings(_Section):
     outcome_grace_seconds: int = 60
     # quotes remembered for attribution at most (the oldest are dropped, not learnt, beyond it)
     max_pending_outcomes: int = 100_000
+    # what live learning learnt is written to <data_dir>/posteriors/<model version>.json at most
+    # this often (and at shutdown) and read back at start-up; 0: kept in memory only
+    posterior_save_seconds: float = 30.0
     # "module:factory" building the ServiceBackend; empty: pricepilot.service.wiring's default.
     backend: str = ""
 
@@ -285,6 +288,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("service.outcome_grace_seconds", "must not be negative")
     if s.service.max_pending_outcomes < 1:
         raise ConfigError("service.max_pending_outcomes", "must be positive")
+    if not s.service.posterior_save_seconds >= 0:  # NaN fails too
+        raise ConfigError("service.posterior_save_seconds", "must not be negative")
     if s.service.learn_outcomes == "on" and s.service.workers > 1:
         # each worker would learn only the outcomes it sees: a purchase sent to another worker
         # would be counted as "not bought" by the worker that quoted

@@ -74,6 +74,49 @@ class _Gauss:
     n: int = 0
 
 
+class _GaussState(msgspec.Struct, array_like=True, frozen=True):
+    key: str
+    mean: tuple[float, float]
+    prec: tuple[float, float, float, float]  # row-major 2 x 2
+    n: int
+
+
+class _CountState(msgspec.Struct, array_like=True, frozen=True):
+    key: str
+    price: int  # the price (products) or the price/list ratio bucket (categories)
+    bought: float
+    shown: float
+
+
+class PosteriorState(msgspec.Struct, frozen=True, kw_only=True):
+    """The learned state of a :class:`DemandPosterior`, as stored (JSON, ``format`` 1)."""
+
+    format: int = 1
+    prior_strength: float
+    prior_sd: float
+    category_sd: float
+    counts: list[_CountState]
+    category_counts: list[_CountState]
+    products: list[_GaussState]
+    categories: list[_GaussState]
+    product_category: dict[str, str]
+
+
+def _gauss_state(key: str, g: _Gauss) -> _GaussState:
+    m, p = g.mean.tolist(), g.prec.ravel().tolist()
+    return _GaussState(key, (m[0], m[1]), (p[0], p[1], p[2], p[3]), g.n)
+
+
+def _gauss_of(st: _GaussState) -> _Gauss:
+    prec = np.array(st.prec, dtype=np.float64).reshape(2, 2)
+    mean = np.array(st.mean, dtype=np.float64)
+    if not (np.isfinite(mean).all() and np.isfinite(prec).all()) or st.n < 0:
+        raise ValidationError("posterior state", f"{st.key}", "mean, precision or count invalid")
+    if prec[0, 0] <= 0 or np.linalg.det(prec) <= 0:
+        raise ValidationError("posterior state", f"{st.key}", "precision not positive definite")
+    return _Gauss(mean, prec, st.n)
+
+
 @dataclass
 class DemandPosterior:
     """Posterior over purchase probabilities, per product, pooled towards its category.
@@ -98,6 +141,45 @@ class DemandPosterior:
             raise ValidationError("posterior", "prior_strength", "must be positive")
         if self.prior_sd <= 0 or self.category_sd <= 0:
             raise ValidationError("posterior", "prior_sd", "standard deviations must be positive")
+
+    # ---- persistence -------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The learned state as JSON (:class:`PosteriorState`); :meth:`from_bytes` restores it."""
+        return msgspec.json.encode(PosteriorState(
+            prior_strength=self.prior_strength, prior_sd=self.prior_sd,
+            category_sd=self.category_sd,
+            counts=[_CountState(k, p, c[0], c[1]) for (k, p), c in self.counts_.items()],
+            category_counts=[_CountState(k, p, c[0], c[1])
+                             for (k, p), c in self.category_counts_.items()],
+            products=[_gauss_state(k, g) for k, g in self.products_.items()],
+            categories=[_gauss_state(k, g) for k, g in self.categories_.items()],
+            product_category=dict(self.product_category_),
+        ))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DemandPosterior:
+        """A posterior with the state :meth:`to_bytes` wrote; bad data raises
+        :class:`~pricepilot.errors.ValidationError` naming what is wrong."""
+        try:
+            st = msgspec.json.decode(data, type=PosteriorState)
+        except msgspec.ValidationError as e:
+            raise ValidationError("posterior state", None, str(e)) from e
+        except msgspec.DecodeError as e:
+            raise ValidationError("posterior state", None, f"not valid JSON: {e}") from e
+        if st.format != 1:
+            raise ValidationError("posterior state", "format", f"unknown format {st.format}")
+        post = cls(prior_strength=st.prior_strength, prior_sd=st.prior_sd,
+                   category_sd=st.category_sd)
+        for src, dst in ((st.counts, post.counts_), (st.category_counts, post.category_counts_)):
+            for c in src:
+                if not (0 <= c.bought <= c.shown) or not np.isfinite(c.shown):
+                    raise ValidationError("posterior state", f"{c.key}@{c.price}",
+                                          f"bought {c.bought} of {c.shown} shown")
+                dst[(c.key, c.price)] = [c.bought, c.shown]
+        post.products_ = {g.key: _gauss_of(g) for g in st.products}
+        post.categories_ = {g.key: _gauss_of(g) for g in st.categories}
+        post.product_category_ = dict(st.product_category)
+        return post
 
     # ---- learning -------------------------------------------------------------------------
     def learn_one(self, o: Outcome) -> None:

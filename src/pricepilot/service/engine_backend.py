@@ -98,6 +98,7 @@ from pricepilot.service.live_events import LiveIngestor
 from pricepilot.service.models import Loaded, ModelHolder
 from pricepilot.service.orders import refuse_exhausted_coupons
 from pricepilot.service.outcomes import OutcomeTracker, PendingQuote
+from pricepilot.service.posterior_files import PosteriorFiles
 from pricepilot.service.price_history import StorePriceHistory
 from pricepilot.service.quote_thread import QuoteThread
 from pricepilot.service.tables import service_orders as orders_t
@@ -192,6 +193,10 @@ class EngineBackend:
         self.learn_outcomes = learn == "on" or (learn == "auto" and settings.online.type == "memory")
         self._posteriors: dict[str, DemandPosterior] = {}
         self._learn_lock = threading.Lock()  # a decision never reads a half-learnt posterior
+        # ... and kept across restarts, one file per model version
+        save_s = settings.service.posterior_save_seconds
+        self.posterior_files = (PosteriorFiles(settings.data_dir / "posteriors", save_s)
+                                if self.learn_outcomes and save_s > 0 else None)
         self.models = ModelHolder(self.registry, on_swap=self._on_model_swap)
         self._pricing = self._build_pricing(self.models.current())
         self._fallback_engine = PricingEngine(settings, None, None, None, self.clock,
@@ -236,7 +241,8 @@ class EngineBackend:
                 self.clock, self._outcome_source,
                 grace_seconds=settings.service.outcome_grace_seconds,
                 max_pending=settings.service.max_pending_outcomes,
-                interval=outcome_flush_seconds, learn_lock=self._learn_lock)
+                interval=outcome_flush_seconds, learn_lock=self._learn_lock,
+                after_learning=None if self.posterior_files is None else self._posterior_learnt)
 
     # ================================================================== model, hot reload
     def _build_pricing(self, loaded: Loaded) -> _PricingState:
@@ -244,10 +250,21 @@ class EngineBackend:
         if self.learn_outcomes and loaded.model is not None and loaded.version is not None:
             # what was learnt is a correction of this model's curve: kept per version, so a
             # rollback finds its own posterior again
-            posterior = self._posteriors.setdefault(loaded.version, DemandPosterior())
+            posterior = self._posteriors.get(loaded.version)
+            if posterior is None:
+                posterior = (DemandPosterior() if self.posterior_files is None
+                             else self.posterior_files.load(loaded.version))
+                self._posteriors[loaded.version] = posterior
         engine = PricingEngine(self.settings, loaded.model, posterior, self.history, self.clock,
                                categories=self.categories, seed=self._seed)
         return _PricingState(loaded, engine)
+
+    def _posterior_learnt(self, version: str, posterior: DemandPosterior, n: int) -> None:
+        assert self.posterior_files is not None
+        try:
+            self.posterior_files.learnt(version, posterior, n)
+        except OSError:  # a full or read-only disk must not stop learning; the next pass retries
+            log.exception("posterior of model %s could not be saved", version)
 
     def _outcome_source(self) -> tuple[str | None, PricingEngine, DemandPosterior | None]:
         state = self._pricing_state()
@@ -961,7 +978,12 @@ class EngineBackend:
         if self._write_executor is not None:
             self._write_executor.shutdown(wait=False, cancel_futures=True)
         if self.outcomes is not None:
-            self.outcomes.close()
+            self.outcomes.close()  # its last pass runs first
+        if self.posterior_files is not None:
+            try:
+                self.posterior_files.save_pending()
+            except OSError:
+                log.exception("posteriors could not be saved at shutdown")
         self.decisions.close()
         self.features.close()
         for conn in self._reader_conns:

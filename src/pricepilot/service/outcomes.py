@@ -152,8 +152,13 @@ class OutcomeTracker:
 
     def __init__(self, clock: Clock, source: Source, *, grace_seconds: float = 60.0,
                  tolerance_seconds: float = 5.0, max_pending: int = 100_000,
-                 interval: float = 0.5, learn_lock: threading.Lock | None = None) -> None:
+                 interval: float = 0.5, learn_lock: threading.Lock | None = None,
+                 after_learning: Callable[[str, DemandPosterior, int], object] | None = None,
+                 ) -> None:
         self.clock = clock
+        # called by the learner after every pass with (model version, posterior, outcomes
+        # learnt): the service keeps the posterior across restarts with it
+        self.after_learning = after_learning
         self.source = source
         self.grace = timedelta(seconds=grace_seconds)
         self.tolerance = timedelta(seconds=tolerance_seconds)
@@ -233,6 +238,8 @@ class OutcomeTracker:
         self.dropped += len(resolved) - len(learn)
         if not learn or posterior is None:
             self.dropped += len(learn)
+            if posterior is not None and version is not None and self.after_learning is not None:
+                self.after_learning(version, posterior, 0)
             return 0
         outcomes = [Outcome(product_id=q.product_id, category=q.product.category, price=q.price,
                             list_price=q.product.list_price, model_prob=q.model_prob, purchased=b)
@@ -243,6 +250,8 @@ class OutcomeTracker:
         n_bought = sum(1 for _, b in learn if b)
         self.bought += n_bought
         self.not_bought += len(learn) - n_bought
+        if version is not None and self.after_learning is not None:
+            self.after_learning(version, posterior, len(learn))
         return len(learn)
 
     def _take_new(self, scorer: Scorer | None = None, version: str | None = None) -> None:
