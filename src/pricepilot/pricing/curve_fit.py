@@ -47,7 +47,7 @@ def evidence_mask(curves: F) -> npt.NDArray[np.bool_]:
     any_step = step.any(axis=1)
     first = np.where(any_step, np.argmax(step, axis=1), 0)  # last index of the leading run
     last = np.where(any_step, k - 1 - np.argmax(step[:, ::-1], axis=1), k - 1)  # first of trailing
-    return (cols >= first[:, None]) & (cols <= last[:, None])
+    return np.asarray((cols >= first[:, None]) & (cols <= last[:, None]), dtype=np.bool_)
 
 
 class LogitLinearFit(NamedTuple):

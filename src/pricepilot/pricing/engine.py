@@ -572,8 +572,8 @@ class PricingEngine:
             curve = _rows([c.curve for c in pubs])
             if own_class and all(c.logits is not None for c in pubs):
                 logits = _rows([c.logits for c in pubs])  # type: ignore[misc]
-            for p, c in zip(preps, pubs, strict=True):
-                p.pub_a, p.pub_b = c.a, c.b
+            for p, pub in zip(preps, pubs, strict=True):
+                p.pub_a, p.pub_b = pub.a, pub.b
         elif ps.curve_fit == "logit_linear":
             fit = fit_logit_linear(curve, ratios)
             curve = np.where(fit.used[:, None], fit.at(ratios), curve)
@@ -599,7 +599,7 @@ class PricingEngine:
             def corrected(theta: F) -> F:
                 if logits is not None:  # the engine's own posterior class
                     return DemandPosterior.corrected_logits(logits, ratios, theta)
-                return post.corrected_batch(curve, ratios, theta)  # type: ignore[union-attr]
+                return post.corrected_batch(curve, ratios, theta)
 
             mean = corrected(mus[:, None, :])[:, 0, :]
             if ps.exploration:

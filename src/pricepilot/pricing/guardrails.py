@@ -111,7 +111,7 @@ def _nearest_ladder_in(p: I64, lo: I64, hi: I64, ladder: I64) -> I64:
     d_in = np.where(inside, dist, _BIG)
     pick_in = ladder[np.argmin(d_in, axis=1)]
     pick_any = ladder[np.argmin(dist, axis=1)]
-    return np.where(inside.any(axis=1), pick_in, pick_any).astype(np.int64)
+    return np.asarray(np.where(inside.any(axis=1), pick_in, pick_any), dtype=np.int64)
 
 
 class GuardrailArrays(msgspec.Struct, frozen=True):

@@ -190,4 +190,4 @@ def solve_small_lp_batch(
 def draw_from_mixture(x: F, u: F) -> npt.NDArray[np.int64]:
     """Index drawn from each row's mixture ``x`` with uniforms ``u``; ``K`` means shut-off."""
     cum = np.cumsum(x, axis=1)
-    return np.sum(cum <= u[:, None], axis=1).astype(np.int64)
+    return np.asarray(np.sum(cum <= u[:, None], axis=1), dtype=np.int64)

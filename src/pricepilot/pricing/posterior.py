@@ -266,7 +266,7 @@ class DemandPosterior:
             if cat is not None:
                 cov = cov + np.linalg.inv(cat.prec)
             return mean, cov
-        return g.mean.copy(), np.linalg.inv(g.prec)
+        return g.mean.copy(), np.asarray(np.linalg.inv(g.prec), dtype=np.float64)
 
     def corrected(
         self, model_probs: F, ratios: F, theta: F

@@ -358,7 +358,7 @@ class EngineBackend:
         evs: list[Event] = []
         for ev in events:
             uid = getattr(ev, "user_id", None)
-            evs.append(msgspec.structs.replace(ev, user_id=self.pseudonymise(uid))  # type: ignore[arg-type]
+            evs.append(msgspec.structs.replace(ev, user_id=self.pseudonymise(uid))
                        if uid is not None else ev)
         # durable first: the answer is sent only after the store has the events
         accepted, duplicates = self.live_events.ingest(evs)
@@ -963,7 +963,8 @@ class EngineBackend:
         # no model is not "not ready": quotes are then guarded list prices (fallback)
         deps["demand_model"] = s.DependencyStatus(
             ok=loaded.model is not None,
-            detail=loaded.version if loaded.model is not None else f"fallback: {loaded.reason}")
+            detail=(loaded.version or "") if loaded.model is not None
+            else f"fallback: {loaded.reason}")
         if self.outcomes is not None:  # informational: learning never makes the service unready
             o = self.outcomes
             deps["outcome_learning"] = s.DependencyStatus(
@@ -1036,7 +1037,7 @@ def _opt_int(v: object) -> int | None:
     if v is None:
         return None
     try:
-        return int(v)  # type: ignore[call-overload]
+        return int(v)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):
         return None
 

@@ -20,7 +20,9 @@ from msgspec import Meta
 
 # Catalogue and event structs are part of the wire format as they are; re-exported here so every
 # body type of the API can be found in one module.
-from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product  # noqa: F401
+from pricepilot.catalog.models import CategoryPolicy as CategoryPolicy
+from pricepilot.catalog.models import Guardrails as Guardrails
+from pricepilot.catalog.models import Product as Product
 from pricepilot.events.schemas import Event
 
 MAX_QUOTE_PRODUCTS = 100
@@ -41,7 +43,7 @@ CouponCode = Annotated[str, Meta(min_length=1, max_length=64)]
 _OPTS = dict(forbid_unknown_fields=True, kw_only=True)
 
 
-class _In(msgspec.Struct, **_OPTS):  # type: ignore[call-arg]
+class _In(msgspec.Struct, **_OPTS):
     """Request bodies: unknown fields are refused so typos do not pass silently."""
 
 
@@ -207,25 +209,25 @@ class OrderConfirmation(_Out, kw_only=True):
 # ------------------------------------------------------------------------------------ promotions
 
 
-class MinSubtotal(_In, kw_only=True, tag="min_subtotal"):  # type: ignore[call-arg]
+class MinSubtotal(_In, kw_only=True, tag="min_subtotal"):
     amount: Minor
 
 
-class MinQuantity(_In, kw_only=True, tag="min_quantity"):  # type: ignore[call-arg]
+class MinQuantity(_In, kw_only=True, tag="min_quantity"):
     quantity: Quantity
     product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
     categories: Annotated[list[Label], Meta(max_length=100)] = msgspec.field(default_factory=list)
 
 
-class InProducts(_In, kw_only=True, tag="products"):  # type: ignore[call-arg]
+class InProducts(_In, kw_only=True, tag="products"):
     product_ids: Annotated[list[Id], Meta(min_length=1, max_length=1000)]
 
 
-class InCategories(_In, kw_only=True, tag="categories"):  # type: ignore[call-arg]
+class InCategories(_In, kw_only=True, tag="categories"):
     categories: Annotated[list[Label], Meta(min_length=1, max_length=100)]
 
 
-class CustomerSegment(_In, kw_only=True, tag="segment"):  # type: ignore[call-arg]
+class CustomerSegment(_In, kw_only=True, tag="segment"):
     segments: Annotated[list[Label], Meta(min_length=1, max_length=100)]
 
 
@@ -234,31 +236,31 @@ Condition = Union[MinSubtotal, MinQuantity, InProducts, InCategories, CustomerSe
 Percent = Annotated[float, Meta(gt=0, le=100)]
 
 
-class PercentOff(_In, kw_only=True, tag="percent_off"):  # type: ignore[call-arg]
+class PercentOff(_In, kw_only=True, tag="percent_off"):
     percent: Percent
     product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
     categories: Annotated[list[Label], Meta(max_length=100)] = msgspec.field(default_factory=list)
     max_amount: Minor | None = None
 
 
-class AmountOff(_In, kw_only=True, tag="amount_off"):  # type: ignore[call-arg]
+class AmountOff(_In, kw_only=True, tag="amount_off"):
     amount: Minor
     per_item: bool = False
 
 
-class FixedPrice(_In, kw_only=True, tag="fixed_price"):  # type: ignore[call-arg]
+class FixedPrice(_In, kw_only=True, tag="fixed_price"):
     price: Minor
     product_ids: Annotated[list[Id], Meta(min_length=1, max_length=1000)]
 
 
-class BuyXGetY(_In, kw_only=True, tag="buy_x_get_y"):  # type: ignore[call-arg]
+class BuyXGetY(_In, kw_only=True, tag="buy_x_get_y"):
     buy: Quantity
     get: Quantity
     percent: Percent = 100.0
     product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
 
 
-class FreeShipping(_In, kw_only=True, tag="free_shipping"):  # type: ignore[call-arg]
+class FreeShipping(_In, kw_only=True, tag="free_shipping"):
     pass
 
 
