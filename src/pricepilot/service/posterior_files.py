@@ -29,13 +29,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from pricepilot.errors import ValidationError
+from pricepilot.fileio import atomic_write
 from pricepilot.pricing.posterior import DemandPosterior
 
 log = logging.getLogger("pricepilot.service.posterior")
@@ -112,16 +112,7 @@ class PosteriorFiles:
         path = self.path(version)
         data = posterior.to_bytes()
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{version}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data)
 
     @staticmethod
     def _set_aside(path: Path) -> Path:
