@@ -178,7 +178,7 @@ class CompiledTransform:
 
     def context_row(self, features: Mapping[str, object]) -> F64:
         """The full output row for ``features`` with price columns still unset (NaN raw)."""
-        return self.context_rows([features])[0]
+        return self.context_rows([features])[0, :]
 
     def context_rows(self, features: Sequence[Mapping[str, object]]) -> F64:
         """:meth:`context_row` for many feature dicts, with one numpy pass over the numerics."""

@@ -76,6 +76,7 @@ class DemandEstimator:
     family: ClassVar[str] = ""
     encoding: ClassVar[Encoding] = "onehot"
     scale: ClassVar[bool] = True
+    version_: str  # set by ModelRegistry.register; absent (not None) until then
 
     def __init__(
         self,
@@ -126,7 +127,8 @@ class DemandEstimator:
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise ValidationError("training frame", None, f"missing feature columns {missing}")
-        numeric, categorical = [], []
+        numeric: list[str] = []
+        categorical: list[str] = []
         for n in names:
             kind = FEATURES.get(n)
             if kind is None:  # a shop's own extra feature: its dtype decides

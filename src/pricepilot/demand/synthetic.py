@@ -37,7 +37,9 @@ def true_logit(
     holiday: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
     """The true logit of P(purchase): falls with the price ratio, steeper for bronze shoppers."""
-    slope = np.array([TIER_SLOPE[t] for t in tier]) + np.array([CATEGORY_SLOPE[c] for c in category])
+    slope: npt.NDArray[np.float64] = (
+        np.array([TIER_SLOPE[t] for t in tier]) + np.array([CATEGORY_SLOPE[c] for c in category])
+    )
     return -1.0 + slope * (ratio - 1.0) + 1.5 * affinity + 0.5 * holiday
 
 

@@ -24,12 +24,12 @@ import msgspec
 _OPTS = dict(forbid_unknown_fields=True, kw_only=True, tag_field="type")
 
 
-class _Base(msgspec.Struct, **_OPTS):  # type: ignore[call-arg]
+class _Base(msgspec.Struct, **_OPTS):
     event_id: str
     ts: datetime
 
 
-class View(_Base, tag="view"):  # type: ignore[call-arg]
+class View(_Base, tag="view"):
     user_id: str
     product_id: str
     price: int  # price shown, minor units
@@ -40,7 +40,7 @@ class View(_Base, tag="view"):  # type: ignore[call-arg]
     quote_id: str | None = None
 
 
-class AddToCart(_Base, tag="add_to_cart"):  # type: ignore[call-arg]
+class AddToCart(_Base, tag="add_to_cart"):
     user_id: str
     product_id: str
     price: int
@@ -49,14 +49,14 @@ class AddToCart(_Base, tag="add_to_cart"):  # type: ignore[call-arg]
     session_id: str | None = None
 
 
-class RemoveFromCart(_Base, tag="remove_from_cart"):  # type: ignore[call-arg]
+class RemoveFromCart(_Base, tag="remove_from_cart"):
     user_id: str
     product_id: str
     quantity: int = 1
     session_id: str | None = None
 
 
-class Purchase(_Base, tag="purchase"):  # type: ignore[call-arg]
+class Purchase(_Base, tag="purchase"):
     user_id: str
     product_id: str
     order_id: str
@@ -67,7 +67,7 @@ class Purchase(_Base, tag="purchase"):  # type: ignore[call-arg]
     quote_id: str | None = None
 
 
-class CompetitorPrice(_Base, tag="competitor_price"):  # type: ignore[call-arg]
+class CompetitorPrice(_Base, tag="competitor_price"):
     product_id: str
     competitor: str
     price: int
@@ -75,12 +75,12 @@ class CompetitorPrice(_Base, tag="competitor_price"):  # type: ignore[call-arg]
     on_promotion: bool = False
 
 
-class Inventory(_Base, tag="inventory"):  # type: ignore[call-arg]
+class Inventory(_Base, tag="inventory"):
     product_id: str
     stock: int  # absolute stock level after this event
 
 
-class Calendar(_Base, tag="calendar"):  # type: ignore[call-arg]
+class Calendar(_Base, tag="calendar"):
     day: date
     name: str
     kind: Literal["holiday"] = "holiday"

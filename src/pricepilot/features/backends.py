@@ -15,7 +15,7 @@ redelivery horizon (defaults: 1 000 000 ids, 7 days).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -322,12 +322,14 @@ class RedisBackend:
     def put_shopper(self, user_id: str, fields: Mapping[str, str]) -> None:
         key = self.prefix + user_key(user_id)
         try:
-            old = [f for f in self._r.hkeys(key) if f.startswith("a|")]
+            # decode_responses=True: field names come back as str, never bytes
+            old = [f for f in cast("list[str]", self._r.hkeys(key)) if f.startswith("a|")]
             pipe = self._r.pipeline(transaction=True)
             if old:
                 pipe.hdel(key, *old)
             if fields:
-                pipe.hset(key, mapping=dict(fields))
+                # built in place, so it takes redis' wider key and value types (dict is invariant)
+                pipe.hset(key, mapping={f: v for f, v in fields.items()})
             pipe.execute()
         except self._errors as e:
             raise Unavailable("redis", str(e)) from e

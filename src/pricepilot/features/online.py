@@ -136,8 +136,9 @@ class OnlineFeatures:
         if shopper is not None:
             attrs = {f: getattr(shopper, f) for f in SHOPPER_FIELDS}
         else:
-            u = snap.user
-            attrs = {f: (str(u[f"a|{f}"]) if f"a|{f}" in u else None) for f in SHOPPER_FIELDS}
+            stored = snap.user
+            attrs = {f: (str(stored[f"a|{f}"]) if f"a|{f}" in stored else None)
+                     for f in SHOPPER_FIELDS}
         if device is not None:
             attrs["device"] = device
         if channel is not None:

@@ -120,7 +120,7 @@ def normalise(ev: Event | Mapping[str, Any]) -> NormEvent:
         ts = ev.get("ts")
         if isinstance(ts, datetime):
             ts_us = to_micros(ts)
-        elif _missing(ts):
+        elif ts is None or _missing(ts):
             raise ValidationError(f"event {eid!r}", "ts", "is required")
         else:
             ts_us = int(ts)

@@ -160,7 +160,8 @@ def synthetic_log(
 
     users = shoppers["user_id"].to_numpy()
     pids = np.array([p.product_id for p in products])
-    sess_name = np.where(sess_has_id, np.char.add("S", np.arange(n_sess).astype(str)), None)
+    missing = np.array(None, dtype=object)  # what np.where(cond, x, None) fills in, typed
+    sess_name = np.where(sess_has_id, np.char.add("S", np.arange(n_sess).astype(str)), missing)
     vb = block(n_views, type="view", ts=v_ts, user_id=users[v_user], product_id=pids[v_prod],
                session_id=sess_name[v_sess], price=v_price, currency="EUR",
                channel=shoppers["channel"].to_numpy()[v_user],
@@ -178,7 +179,7 @@ def synthetic_log(
                competitor=k_name, price=k_price, currency="EUR", on_promotion=k_promo)
     ib = block(n_inv, type="inventory", ts=i_ts, product_id=pids[i_prod], stock=i_stock)
     hb = block(n_hol, type="calendar", ts=cal_ts, day=cal_days, name="holiday",
-               region=np.where(cal_region == "", None, cal_region))
+               region=np.where(cal_region == "", missing, cal_region))
     ev = pd.concat([vb, cb, bb, kb, ib, hb], ignore_index=True)
     ev["ts"] = (ev["ts"].to_numpy(np.int64) // ts_resolution_us) * ts_resolution_us
     ev = ev.sort_values("ts", kind="stable", ignore_index=True)

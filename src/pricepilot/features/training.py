@@ -58,7 +58,9 @@ _EXTRA_ALLOWED = ("event_id", "session_id", "quote_id")
 
 Attribution = Literal["session", "window"]
 # no network: never fetch an extension; no progress bar on stdout
-_DUCKDB_CONFIG = {"autoinstall_known_extensions": False}
+_DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+}
 
 
 def catalogue_frame(products: Sequence[Product] | pd.DataFrame) -> pd.DataFrame:

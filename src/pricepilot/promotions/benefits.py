@@ -101,8 +101,10 @@ def describe(c: Compiled, tier_amount: int | None = None) -> str:
     if "amount" in c.money:
         return f"{format_amount(c.money['amount'], cur)} off"
     if isinstance(b, m.TieredThreshold) and c.tiers:
-        spend, amt, pct = c.tiers[0]
-        return f"{format_amount(amt, cur)} off" if amt is not None else f"{format(pct, 'f')}% off"
+        spend, amt, tier_pct = c.tiers[0]
+        if amt is not None:
+            return f"{format_amount(amt, cur)} off"
+        return f"{format(tier_pct, 'f')}% off"
     if isinstance(b, m.Gift):
         return "a free gift"
     return "the offer"

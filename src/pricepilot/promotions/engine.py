@@ -170,14 +170,14 @@ class PromotionEngine:
         coupon_results: dict[str, CouponResult] = {}
         coupon_of: dict[str, str] = {}
         for code in entered:
-            c = self.by_code.get(code)
-            if c is None:
+            hit = self.by_code.get(code)
+            if hit is None:
                 coupon_results[code] = CouponResult(code=code, status="rejected", promotion_id=None,
                                                     error="unknown", message=f"coupon {code} does not exist")
                 continue
-            if c not in candidates and c.spec.currency == cart.currency:
-                candidates.append(c)
-            coupon_of[c.id] = code
+            if hit not in candidates and hit.spec.currency == cart.currency:
+                candidates.append(hit)
+            coupon_of[hit.id] = code
         candidates.sort(key=lambda c: c.id)
 
         not_applied: dict[str, Failure] = {}
@@ -188,13 +188,13 @@ class PromotionEngine:
                 not_applied[c.id] = ("currency", f"defined in {c.spec.currency}, cart is {cart.currency}", None)
                 continue
             if c.coupon is not None:
-                code = coupon_of.get(c.id)
-                if code is None:
+                used = coupon_of.get(c.id)
+                if used is None:
                     not_applied[c.id] = ("coupon_required", "needs a coupon code", None)
                     continue
-                cf = coupon_failure(c, code, at=at, tz=self.tz, customer=customer, usage=usage)
+                cf = coupon_failure(c, used, at=at, tz=self.tz, customer=customer, usage=usage)
                 if cf is not None:
-                    coupon_results[code] = CouponResult(code=code, status="rejected", promotion_id=c.id,
+                    coupon_results[used] = CouponResult(code=used, status="rejected", promotion_id=c.id,
                                                         error=cf[0], message=cf[1])
                     not_applied[c.id] = ("coupon_invalid", cf[1], None)
                     continue
@@ -349,7 +349,7 @@ class PromotionEngine:
         def spend_of(t: m.Targeting | None, base: str, tu: list[int] = tu) -> int:
             return threshold_base(run, tu if t is None else item_units(run, t), base)
 
-        f = dynamic_failure(c, qty_of, spend_of, lambda c=c: describe(c)) if c.has_dynamic else None
+        f = dynamic_failure(c, qty_of, spend_of, lambda: describe(c)) if c.has_dynamic else None
         if f is not None:
             out.fails[c.id] = f
             return
@@ -412,8 +412,8 @@ class PromotionEngine:
         per_unit: dict[int, dict[str, int]] = {}
         for pid in out.order:
             for u, amt in out.allocs[pid].items():
-                d = per_unit.setdefault(u, {})
-                d[pid] = d.get(pid, 0) + amt
+                by_pid = per_unit.setdefault(u, {})
+                by_pid[pid] = by_pid.get(pid, 0) + amt
 
         def allocs_of(us: list[int]) -> list[Allocation]:
             acc: dict[str, int] = {}
@@ -429,7 +429,7 @@ class PromotionEngine:
             sub = ln.unit_price * ln.qty
             lines.append(PricedLine(index=i, sku=ln.sku, qty=ln.qty, unit_price=ln.unit_price, subtotal=sub,
                                     discount=d, total=sub - d, allocations=al, quote_id=ln.quote_id))
-        gifts = []
+        gifts: list[PricedLine] = []
         for pid in out.order:
             if pid in out.gifts:
                 gu = out.gifts[pid]

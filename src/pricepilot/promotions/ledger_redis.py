@@ -46,7 +46,7 @@ class RedisLedger:
         steps = [s for r in redemptions for s in self.limits.steps(r)]
         ids = sorted(r.promotion_id for r in redemptions)
         record = json.dumps({"ids": ids, "steps": [[s.key, s.uses, s.spend] for s in steps]})
-        args: list[object] = ["redeem", record]
+        args: list[str | int] = ["redeem", record]
         for s in steps:
             args += [s.uses, s.spend, -1 if s.max_uses is None else s.max_uses,
                      -1 if s.max_spend is None else s.max_spend]
@@ -73,7 +73,7 @@ class RedisLedger:
         if raw is None:
             return False
         steps = json.loads(raw)["steps"]
-        args: list[object] = ["release"]
+        args: list[str | int] = ["release"]
         for _key, uses, spend in steps:
             args += [uses, spend]
         try:

@@ -26,7 +26,7 @@ from pricepilot.promotions.model import Promotion, PromotionFile
 from pricepilot.promotions.validation import Catalog, compile_all
 
 
-class _ExactLoader(yaml.SafeLoader):
+class _ExactLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml is untyped here
     """SafeLoader that keeps YAML floats as their decimal text."""
 
 

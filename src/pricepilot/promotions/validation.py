@@ -178,9 +178,9 @@ def compile_promotion(
             c.money["amount"] = _money(p, "benefit.amount", b.amount)
         if b.repeat and b.max_quantity is None:
             raise _err(p, "benefit.max_quantity", "a repeating buy-x-get-y needs a max_quantity cap")
-        for name, t in (("buy", b.buy), ("get", b.get)):
-            if t is not None:
-                _check_targeting(p, f"benefit.{name}", t, catalog)
+        for name, tgt in (("buy", b.buy), ("get", b.get)):
+            if tgt is not None:
+                _check_targeting(p, f"benefit.{name}", tgt, catalog)
     elif isinstance(b, m.Gift):
         if not b.items:
             raise _err(p, "benefit.items", "needs at least one gift SKU")

@@ -6,6 +6,8 @@ minor units; both compare and index the same way on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from pricepilot.events.schemas import EVENT_COLUMNS
@@ -51,7 +53,7 @@ shoppers = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
 
-_EVENT_TYPES: dict[str, sa.types.TypeEngine[object] | type[sa.types.TypeEngine[object]]] = {
+_EVENT_TYPES: dict[str, sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]] = {
     "event_id": sa.String(200),
     "type": sa.String(32),
     "ts": sa.BigInteger,
