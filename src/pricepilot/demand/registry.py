@@ -42,6 +42,7 @@ from pricepilot.config import Settings
 from pricepilot.demand.evaluation import CalibrationBin, FoldResult
 from pricepilot.demand.models import DemandEstimator
 from pricepilot.errors import Conflict, NotFound, Unavailable, ValidationError
+from pricepilot.fileio import atomic_write
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
@@ -109,19 +110,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +190,7 @@ class ModelRegistry:
 
     def _write_pointer(self, pointer: _Pointer) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / CURRENT_FILE, msgspec.json.encode(pointer))
+        atomic_write(self.root / CURRENT_FILE, msgspec.json.encode(pointer))
 
     def promote(self, version: str) -> ModelManifest:
         """Make ``version`` the current model (after checking it loads); the old one is remembered."""
