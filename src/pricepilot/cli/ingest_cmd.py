@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -18,8 +18,12 @@ from rich.table import Table
 
 from pricepilot.events.ingest import IngestReport
 
+if TYPE_CHECKING:  # the store is imported only when a command runs
+    from pricepilot.config import Settings
+    from pricepilot.store import SqlStore
 
-def _store():  # type: ignore[no-untyped-def]
+
+def _store() -> tuple[Settings, SqlStore]:
     from pricepilot.cli.main import state
     from pricepilot.store import open_store
 

@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         from pricepilot.cli.main import state
         from pricepilot.errors import PricepilotError
         from pricepilot.money import format_amount
+        from pricepilot.service.engine_backend import build_engine_backend
         from pricepilot.service.schemas import QuoteRequest
-        from pricepilot.service.wiring import build_engine_backend
 
         settings = state.settings()
         backend = build_engine_backend(settings)
@@ -52,7 +52,9 @@ def register(app: typer.Typer) -> None:
             console.print_json(json.dumps(msgspec.to_builtins(response)))
             return
         for q in response.quotes:
-            money = lambda v: "-" if v is None else f"{format_amount(v, q.currency)} {q.currency}"  # noqa: E731
+            def money(v: int | None) -> str:
+                return "-" if v is None else f"{format_amount(v, q.currency)} {q.currency}"
+
             head = Table(title=f"{q.product_id}: {money(q.price)}", show_header=False)
             head.add_column("what")
             head.add_column("value")

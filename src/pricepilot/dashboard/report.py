@@ -126,9 +126,10 @@ def _fig_daily(daily: pd.DataFrame, scale: float, currency: str) -> Figure:
     a2.set_ylabel("% of views")
     a2.set_title("Conversion (orders per view) per day")
     a2.grid(alpha=0.3)
-    loc = mdates.AutoDateLocator(maxticks=12)
+    # matplotlib.dates has no type annotations (no stub ships for it)
+    loc = mdates.AutoDateLocator(maxticks=12)  # type: ignore[no-untyped-call]
     a2.xaxis.set_major_locator(loc)
-    a2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+    a2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))  # type: ignore[no-untyped-call]
     fig.tight_layout()
     return fig
 
@@ -142,7 +143,7 @@ def _fig_prices(ev: pd.DataFrame, prods: pd.DataFrame, scale: float, currency: s
     info = prods.set_index("product_id")
     comp_all = ev[ev["type"] == "competitor_price"]
     end = pd.to_datetime(int(ev["ts"].max()), unit="us", utc=True)
-    locator = mdates.AutoDateLocator(maxticks=10)
+    locator = mdates.AutoDateLocator(maxticks=10)  # type: ignore[no-untyped-call]
     for ax, pid in zip(axes[:, 0], top):
         v = views[views["product_id"] == pid]
         day = pd.to_datetime(v["ts"], unit="us", utc=True).dt.floor("D")
@@ -164,7 +165,8 @@ def _fig_prices(ev: pd.DataFrame, prods: pd.DataFrame, scale: float, currency: s
             title = pid
         ax.set_title(title, fontsize=10)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(formatter)
         ax.set_ylabel(currency)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)

@@ -129,7 +129,7 @@ class ServicePolicy:
             changes["order_id"] = self.prefix + ev.order_id
         if isinstance(ev, View):
             changes["quote_id"] = self.quote_ids.pop((ev.user_id, ev.product_id, to_micros(ev.ts)), None)
-        return msgspec.structs.replace(ev, **changes)  # type: ignore[arg-type]
+        return msgspec.structs.replace(ev, **changes)
 
     def observe(self, events: Sequence[Event]) -> None:
         send: list[Event] = []

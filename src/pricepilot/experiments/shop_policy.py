@@ -144,8 +144,8 @@ class PricepilotPolicy:
         missing = [j for j, q in enumerate(probs) if q is None]
         if missing:
             scored = self._model_probs([page[j] for j in missing], [decisions[j].price for j in missing])
-            for j, q in zip(missing, scored, strict=True):
-                probs[j] = q
+            for j, p_model in zip(missing, scored, strict=True):
+                probs[j] = p_model
         for (k, uid, product, _f, _c, _s), d, q in zip(page, decisions, probs, strict=True):
             out[k] = d.price
             self._last_base[product.product_id] = d.base_price
@@ -170,7 +170,7 @@ class PricepilotPolicy:
         for e in events:
             uid = getattr(e, "user_id", None)
             if uid is not None:
-                e = msgspec.structs.replace(e, user_id=self.pseudo(uid))  # type: ignore[type-var]
+                e = msgspec.structs.replace(e, user_id=self.pseudo(uid))
             pseudo.append(e)
             if isinstance(e, Purchase):
                 bought.add((str(e.user_id), e.product_id, e.session_id))

@@ -62,8 +62,7 @@ from pricepilot.sim import (
     events_frame,
     generate_history,
 )
-from pricepilot.sim.market import RunResult
-from pricepilot.sim.policy import PricingPolicy
+from pricepilot.sim.market import MarketPolicy, RunResult
 from pricepilot.store import open_store
 
 PRICEPILOT = "pricepilot"
@@ -267,8 +266,9 @@ def evaluate_shop(
     root = Path(workdir) if workdir is not None else Path(tmp.name)  # type: ignore[union-attr]
     try:
         t = time.perf_counter()
+        start_kw: dict[str, Any] = {"start": start} if start is not None else {}
         cfg = SimConfig(seed=seed, days=history_days, shoppers=shoppers, products=products,
-                        **({"start": start} if start is not None else {}))
+                        **start_kw)
         say("history", 0.0)
         paths = generate_history(cfg, root / "history", fmt="parquet")
         timings["history"] = time.perf_counter() - t
@@ -323,7 +323,8 @@ def evaluate_shop(
             online.set_shopper(s)
         online.learn_many(events)
         engine_clock = FixedClock(end)
-        demand_posterior = DemandPosterior(**{**POSTERIOR, **(posterior or {})})
+        posterior_kw: dict[str, Any] = {**POSTERIOR, **(posterior or {})}
+        demand_posterior = DemandPosterior(**posterior_kw)
         if warm_posterior:
             say("warm the demand posterior", 0.45)
             demand_posterior.learn_many(history_outcomes(in_stock(frame), model))
@@ -335,7 +336,7 @@ def evaluate_shop(
         market = Market(cfg)
         shop_products = market.products()
         rseed = run_seed if run_seed is not None else seed + 1000
-        runs: dict[str, PricingPolicy] = {PRICEPILOT: policy}
+        runs: dict[str, MarketPolicy] = {PRICEPILOT: policy}
         if baselines:
             runs[BASELINES[0]] = ListPricePolicy(shop_products)
             runs[BASELINES[1]] = CostPlusPolicy(shop_products, markup=0.6)

@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 
 from pricepilot.dashboard.report import Section  # noqa: E402
 from pricepilot.money import format_amount  # noqa: E402
-from pricepilot.sim.market import Market  # noqa: E402
+from pricepilot.sim.market import Market, MarketPolicy  # noqa: E402
 from pricepilot.sim.oracle import PeriodOracle, PersonalisedOracle  # noqa: E402
 from pricepilot.sim.policy import PricingPolicy  # noqa: E402
 
@@ -29,7 +29,7 @@ def compare_policies(market: Market, policies: Mapping[str, PricingPolicy], days
     """Run each policy on the same seed (same views, same draws); one row per policy with
     realised revenue, profit (minor units), orders, conversion and expected profit; the two
     oracles (run as policies) are appended when ``with_oracles``."""
-    runs: dict[str, PricingPolicy] = dict(policies)
+    runs: dict[str, MarketPolicy] = dict(policies)
     if with_oracles:
         runs["period oracle"] = PeriodOracle(market)
         runs["personalised oracle"] = PersonalisedOracle(market)

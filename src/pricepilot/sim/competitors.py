@@ -85,7 +85,8 @@ class Competitors:
         if not self._started:
             changed[:] = True
             self._started = True
-        return changed & self.carries
+        carried: npt.NDArray[np.bool_] = changed & self.carries
+        return carried
 
     def lowest(self) -> F:
         """Lowest competitor price per product today (NaN where nobody sells it)."""

@@ -105,7 +105,10 @@ def true_purchase_probability(
     one_d = p.ndim == 1
     if one_d:
         p = p[:, None]
-    col = lambda v: np.asarray(v, dtype=np.float64)[:, None]  # noqa: E731
+
+    def col(v: npt.ArrayLike) -> F:
+        return np.asarray(v, dtype=np.float64)[:, None]
+
     lp = col(product.list_price)
     x = p / lp
     a = col(product.alpha + 0.6 * np.log(shopper.n_categories * np.maximum(shopper.affinity, 1e-6))

@@ -22,7 +22,7 @@ end in 9 minor units. ``generate_history`` drives the market with this policy an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -91,10 +91,11 @@ class HistoricalPolicy:
         return int(self.table[d, self.index[view.product_id]])
 
     def price_batch(self, batch: ViewBatch) -> I:
-        return self.table[batch.day, batch.product_index]
+        prices: I = self.table[batch.day, batch.product_index]
+        return prices
 
 
-def _strings(lookup: list[str | None] | tuple[str, ...], codes: I) -> pa.Array:
+def _strings(lookup: Sequence[str | None], codes: I) -> pa.Array:
     arr = np.array(list(lookup) + [None], dtype=object)
     return pa.array(arr[np.where(codes >= 0, codes, len(lookup))], type=pa.string())
 
@@ -139,7 +140,8 @@ def events_table(cols: dict[str, I], lk: el.Lookups, ts_as_text: bool) -> pa.Tab
         "order_id": _ids("o", 8, cols["order"]),
         "quantity": _ints(cols["quantity"]),
         "price": _money(cols["price"], lk.currency),
-        "currency": pa.array(np.where(has_price, lk.currency, None), type=pa.string()),
+        "currency": pa.array(np.where(has_price, lk.currency, np.array(None, dtype=object)),
+                             type=pa.string()),
         "competitor": _strings(lk.competitors, cols["competitor"]),
         "on_promotion": pa.array(comp == 1, type=pa.bool_(), mask=comp < 0),
         "stock": _ints(cols["stock"]),
@@ -174,7 +176,10 @@ def products_table(market: Market) -> pa.Table:
 
 def shoppers_table(market: Market) -> pa.Table:
     s = market.shoppers
-    pick = lambda names, codes: pa.array(np.array(names, dtype=object)[codes], type=pa.string())  # noqa: E731
+
+    def pick(names: Sequence[str], codes: I) -> pa.Array:
+        return pa.array(np.array(names, dtype=object)[codes], type=pa.string())
+
     return pa.table({
         "customer_id": pa.array(s.customer_ids, type=pa.string()),
         "tier": pick(TIERS, s.tier), "device": pick(DEVICES, s.device),

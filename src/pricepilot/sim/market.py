@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ import pandas as pd
 from pricepilot.catalog.models import Product
 from pricepilot.clock import from_micros, to_micros
 from pricepilot.errors import ValidationError
+from pricepilot.events.schemas import Event
 from pricepilot.sim import eventlog as el
 from pricepilot.sim.calendar import HOURLY_PROFILE, SimCalendar, make_calendar
 from pricepilot.sim.competitors import Competitors
@@ -37,7 +39,7 @@ from pricepilot.sim.demand import (
     ShopperTruth,
     true_purchase_probability,
 )
-from pricepilot.sim.policy import PricingPolicy, ViewBatch, ViewRequest
+from pricepilot.sim.policy import ViewBatch, ViewRequest
 from pricepilot.sim.products import SimCatalog, make_catalog
 from pricepilot.sim.shoppers import CHANNELS, DEVICES, REGIONS, TIERS, SimShoppers, make_shoppers
 
@@ -82,6 +84,25 @@ class TruthBatch:
     product_index: I
     day_product_index: I | None = None  # product index of every view of the whole day
     day_truth: Callable[[], TruthBatch] | None = None
+
+
+class ViewPricer(Protocol):
+    """The least :meth:`Market.run` needs of a policy: ``price``. ``observe`` and ``price_batch``
+    (see :class:`~pricepilot.sim.policy.PricingPolicy`) are used when present."""
+
+    def price(self, view: ViewRequest) -> int:
+        ...
+
+
+class TruthPricer(Protocol):
+    """An oracle run as a policy: prices each chunk from its :class:`TruthBatch` (evaluation
+    only)."""
+
+    def truth_prices(self, batch: TruthBatch) -> I:
+        ...
+
+
+MarketPolicy = ViewPricer | TruthPricer  # what Market.run drives
 
 
 @dataclass
@@ -196,7 +217,7 @@ class Market:
         return st, pt, ctx
 
     # --- driving a policy ------------------------------------------------------------------
-    def run(self, policy: PricingPolicy, days: int | None = None, start: datetime | None = None,
+    def run(self, policy: MarketPolicy, days: int | None = None, start: datetime | None = None,
             seed: int | None = None, chunk_seconds: int = 3600,
             progress: Callable[[int], None] | None = None) -> RunResult:
         """Drive ``policy`` for ``days`` days from ``start`` (defaults: the config's).
@@ -235,7 +256,7 @@ class Market:
         session_next = 0
         order_next = 0
         t0 = to_micros(start)
-        daily_rows: list[dict[str, float | int]] = []
+        daily_rows: list[dict[str, float | int | str]] = []
         dec_parts: list[dict[str, npt.NDArray[np.generic]]] = []
         limited = c.stock >= 0
         for d in range(days):
@@ -292,8 +313,9 @@ class Market:
                         channels=[CHANNELS[int(k)] for k in dv.channel[sl]],
                         devices=[DEVICES[int(k)] for k in dv.device[sl]])), dtype=np.int64)
                 else:
+                    pricer = cast(ViewPricer, policy)  # neither truth_prices nor price_batch
                     prices = np.fromiter(
-                        (policy.price(self.view_request(int(sh[k]), int(pr[k]), int(ts[k]),
+                        (pricer.price(self.view_request(int(sh[k]), int(pr[k]), int(ts[k]),
                                                         int(dv.session[sl][k]), int(dv.channel[sl][k]),
                                                         int(dv.device[sl][k]))) for k in range(n)),
                         dtype=np.int64, count=n)
@@ -373,7 +395,7 @@ class Market:
         return RunResult(daily, decisions, log, lk)
 
     @staticmethod
-    def _deliver(observe: Callable[[list[el.Event]], None], blocks: list[dict[str, I]],
+    def _deliver(observe: Callable[[list[Event]], None], blocks: list[dict[str, I]],
                  lk: el.Lookups) -> None:
         blocks = [b for b in blocks if b["ts"].size]
         if not blocks:
@@ -414,7 +436,7 @@ def events_frame(result: RunResult) -> pd.DataFrame:
         "order_id": ids("o", cols["order"]),
         "quantity": ints(cols["quantity"]),
         "price": ints(cols["price"]),
-        "currency": np.where(has_price, lk.currency, None),
+        "currency": np.where(has_price, lk.currency, np.array(None, dtype=object)),
         "competitor": strings(lk.competitors, cols["competitor"]),
         "on_promotion": pd.Series(pd.array(cols["on_promotion"] == 1, dtype="boolean")).where(cols["on_promotion"] >= 0),
         "stock": ints(cols["stock"]),

@@ -51,7 +51,9 @@ def _candidates(cost: F, list_price: F, kinks: list[F]) -> F:
     hi = np.maximum(list_price * MAX_MULT, lo + 1.0)
     t = np.linspace(0.0, 1.0, GRID)
     grid = lo[:, None] + (hi - lo)[:, None] * t[None, :]
-    extra = [np.clip(np.nan_to_num(k, nan=lo), lo, hi)[:, None] for k in kinks]
+    # numpy fills NaN from an array ``nan`` element-wise; its stubs only allow a float
+    extra = [np.clip(np.nan_to_num(k, nan=lo), lo, hi)[:, None]  # type: ignore[call-overload]
+             for k in kinks]
     return np.concatenate([grid] + extra, axis=1)
 
 

@@ -46,7 +46,8 @@ def _choose_by_score(rng: np.random.Generator, score: F, k: int, strength: float
     """Pick one of k levels with probabilities tilted by ``score`` (softmax over level*score)."""
     levels = np.arange(k) - (k - 1) / 2
     logits = strength * score[:, None] * levels[None, :] + rng.gumbel(size=(score.size, k))
-    return np.argmax(logits, axis=1).astype(np.int64)
+    choice: I = np.argmax(logits, axis=1).astype(np.int64)
+    return choice
 
 
 def make_shoppers(cfg: SimConfig, rng: np.random.Generator) -> SimShoppers:
