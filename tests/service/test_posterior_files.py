@@ -61,21 +61,35 @@ def test_a_restored_posterior_is_the_saved_one_exactly() -> None:
     assert back.to_bytes() == post.to_bytes()
 
 
+def _state(**over: object) -> bytes:
+    import json
+
+    empty_g = {"keys": [], "mean": [], "prec": [], "n": []}
+    empty_c = {"keys": [], "price": [], "bought": [], "shown": []}
+    st: dict[str, object] = {"format": 1, "prior_strength": 2, "prior_sd": 0.5, "category_sd": 1,
+                             "counts": empty_c, "category_counts": empty_c, "products": empty_g,
+                             "categories": empty_g, "product_category": {}}
+    st.update(over)
+    return json.dumps(st).encode()
+
+
 @pytest.mark.parametrize(("data", "words"), [
     (b"{not json", "not valid JSON"),
     (b'{"format": 1}', "prior_strength"),
-    (b'{"format": 2, "prior_strength": 2, "prior_sd": 0.5, "category_sd": 1, "counts": [],'
-     b' "category_counts": [], "products": [], "categories": [], "product_category": {}}',
-     "unknown format 2"),
-    (b'{"prior_strength": 2, "prior_sd": 0.5, "category_sd": 1, "counts": [["A", 900, 3, 2]],'
-     b' "category_counts": [], "products": [], "categories": [], "product_category": {}}',
-     "bought 3.0 of 2.0 shown"),
-    (b'{"prior_strength": 2, "prior_sd": 0.5, "category_sd": 1, "counts": [],'
-     b' "category_counts": [], "products": [["A", [0, 0], [-1, 0, 0, 1], 3]],'
-     b' "categories": [], "product_category": {}}', "not positive definite"),
-    (b'{"prior_strength": -1, "prior_sd": 0.5, "category_sd": 1, "counts": [],'
-     b' "category_counts": [], "products": [], "categories": [], "product_category": {}}',
-     "must be positive"),
+    (_state(format=2), "unknown format 2"),
+    (_state(counts={"keys": ["A"], "price": [900], "bought": [3], "shown": [2]}),
+     "counts A@900.*bought 3.0 of 2.0 shown"),
+    (_state(category_counts={"keys": ["c"], "price": [18], "bought": [-1], "shown": [2]}),
+     "category_counts c@18"),
+    (_state(counts={"keys": ["A", "B"], "price": [900], "bought": [1], "shown": [2]}),
+     "differ in length"),
+    (_state(products={"keys": ["A", "B"], "mean": [0, 0, 0, 0], "prec": [1, 0, 0, 1, -1, 0, 0, 1],
+                      "n": [3, 3]}), "products B.*not positive definite"),
+    (_state(categories={"keys": ["c"], "mean": [0, 0], "prec": [1, 0, 0, 1], "n": [-2]}),
+     "categories c.*count invalid"),
+    (_state(products={"keys": ["A"], "mean": [0], "prec": [1, 0, 0, 1], "n": [1]}),
+     "differ in length"),
+    (_state(prior_strength=-1), "must be positive"),
 ])
 def test_bad_state_is_refused_with_what_is_wrong(data: bytes, words: str) -> None:
     with pytest.raises(ValidationError, match=words):

@@ -74,18 +74,22 @@ class _Gauss:
     n: int = 0
 
 
-class _GaussState(msgspec.Struct, array_like=True, frozen=True):
-    key: str
-    mean: tuple[float, float]
-    prec: tuple[float, float, float, float]  # row-major 2 x 2
-    n: int
+class _Gaussians(msgspec.Struct, frozen=True):
+    """Gaussians by key, column by column (JSON arrays encode and decode at C speed)."""
+
+    keys: list[str]
+    mean: list[float]  # 2 per key
+    prec: list[float]  # 4 per key: the 2 x 2 precision, row-major
+    n: list[int]
 
 
-class _CountState(msgspec.Struct, array_like=True, frozen=True):
-    key: str
-    price: int  # the price (products) or the price/list ratio bucket (categories)
-    bought: float
-    shown: float
+class _Counts(msgspec.Struct, frozen=True):
+    """Beta counts by (key, price), column by column."""
+
+    keys: list[str]
+    price: list[int]  # the price (products) or the price/list ratio bucket (categories)
+    bought: list[float]
+    shown: list[float]
 
 
 class PosteriorState(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,26 +99,58 @@ class PosteriorState(msgspec.Struct, frozen=True, kw_only=True):
     prior_strength: float
     prior_sd: float
     category_sd: float
-    counts: list[_CountState]
-    category_counts: list[_CountState]
-    products: list[_GaussState]
-    categories: list[_GaussState]
+    counts: _Counts
+    category_counts: _Counts
+    products: _Gaussians
+    categories: _Gaussians
     product_category: dict[str, str]
 
 
-def _gauss_state(key: str, g: _Gauss) -> _GaussState:
-    m, p = g.mean.tolist(), g.prec.ravel().tolist()
-    return _GaussState(key, (m[0], m[1]), (p[0], p[1], p[2], p[3]), g.n)
+def _gaussians_state(d: dict[str, _Gauss]) -> _Gaussians:
+    gs = list(d.values())
+    if not gs:
+        return _Gaussians([], [], [], [])
+    return _Gaussians(list(d), np.concatenate([g.mean for g in gs]).tolist(),
+                      np.array([g.prec for g in gs]).ravel().tolist(), [g.n for g in gs])
 
 
-def _gauss_of(st: _GaussState) -> _Gauss:
-    prec = np.array(st.prec, dtype=np.float64).reshape(2, 2)
-    mean = np.array(st.mean, dtype=np.float64)
-    if not (np.isfinite(mean).all() and np.isfinite(prec).all()) or st.n < 0:
-        raise ValidationError("posterior state", f"{st.key}", "mean, precision or count invalid")
-    if prec[0, 0] <= 0 or np.linalg.det(prec) <= 0:
-        raise ValidationError("posterior state", f"{st.key}", "precision not positive definite")
-    return _Gauss(mean, prec, st.n)
+def _counts_state(d: dict[tuple[str, int], list[float]]) -> _Counts:
+    return _Counts([k for k, _ in d], [p for _, p in d], [c[0] for c in d.values()],
+                   [c[1] for c in d.values()])
+
+
+def _gaussians_of(st: _Gaussians, what: str) -> dict[str, _Gauss]:
+    k = len(st.keys)
+    if (len(st.mean), len(st.prec), len(st.n)) != (2 * k, 4 * k, k):
+        raise ValidationError("posterior state", what, "keys, means, precisions and counts "
+                              "differ in length")
+    mean = np.array(st.mean, dtype=np.float64).reshape(k, 2)
+    prec = np.array(st.prec, dtype=np.float64).reshape(k, 2, 2)
+    n = np.array(st.n, dtype=np.int64)
+    finite = np.isfinite(mean).all(axis=1) & np.isfinite(prec).all(axis=(1, 2)) & (n >= 0)
+    det = prec[:, 0, 0] * prec[:, 1, 1] - prec[:, 0, 1] * prec[:, 1, 0]
+    for bad, reason in ((~finite, "mean, precision or count invalid"),
+                        ((prec[:, 0, 0] <= 0) | (det <= 0), "precision not positive definite")):
+        if bad.any():
+            raise ValidationError("posterior state", f"{what} {st.keys[int(np.argmax(bad))]}",
+                                  reason)
+    return {key: _Gauss(mean[i].copy(), prec[i].copy(), int(n[i]))
+            for i, key in enumerate(st.keys)}
+
+
+def _counts_of(st: _Counts, what: str) -> dict[tuple[str, int], list[float]]:
+    k = len(st.keys)
+    if (len(st.price), len(st.bought), len(st.shown)) != (k, k, k):
+        raise ValidationError("posterior state", what, "keys, prices and counts differ in length")
+    bought = np.array(st.bought, dtype=np.float64)
+    shown = np.array(st.shown, dtype=np.float64)
+    bad = ~(np.isfinite(shown) & (bought >= 0) & (bought <= shown))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValidationError("posterior state", f"{what} {st.keys[i]}@{st.price[i]}",
+                              f"bought {bought[i]} of {shown[i]} shown")
+    return {(key, price): [b, n] for key, price, b, n
+            in zip(st.keys, st.price, st.bought, st.shown, strict=True)}
 
 
 @dataclass
@@ -148,11 +184,10 @@ class DemandPosterior:
         return msgspec.json.encode(PosteriorState(
             prior_strength=self.prior_strength, prior_sd=self.prior_sd,
             category_sd=self.category_sd,
-            counts=[_CountState(k, p, c[0], c[1]) for (k, p), c in self.counts_.items()],
-            category_counts=[_CountState(k, p, c[0], c[1])
-                             for (k, p), c in self.category_counts_.items()],
-            products=[_gauss_state(k, g) for k, g in self.products_.items()],
-            categories=[_gauss_state(k, g) for k, g in self.categories_.items()],
+            counts=_counts_state(self.counts_),
+            category_counts=_counts_state(self.category_counts_),
+            products=_gaussians_state(self.products_),
+            categories=_gaussians_state(self.categories_),
             product_category=dict(self.product_category_),
         ))
 
@@ -170,14 +205,10 @@ class DemandPosterior:
             raise ValidationError("posterior state", "format", f"unknown format {st.format}")
         post = cls(prior_strength=st.prior_strength, prior_sd=st.prior_sd,
                    category_sd=st.category_sd)
-        for src, dst in ((st.counts, post.counts_), (st.category_counts, post.category_counts_)):
-            for c in src:
-                if not (0 <= c.bought <= c.shown) or not np.isfinite(c.shown):
-                    raise ValidationError("posterior state", f"{c.key}@{c.price}",
-                                          f"bought {c.bought} of {c.shown} shown")
-                dst[(c.key, c.price)] = [c.bought, c.shown]
-        post.products_ = {g.key: _gauss_of(g) for g in st.products}
-        post.categories_ = {g.key: _gauss_of(g) for g in st.categories}
+        post.counts_ = _counts_of(st.counts, "counts")
+        post.category_counts_ = _counts_of(st.category_counts, "category_counts")
+        post.products_ = _gaussians_of(st.products, "products")
+        post.categories_ = _gaussians_of(st.categories, "categories")
         post.product_category_ = dict(st.product_category)
         return post
 
