@@ -182,10 +182,41 @@ def test_what_the_service_learnt_is_there_after_a_restart(tmp_path: Path) -> Non
     # the first learning pass saved it, and shutdown wrote anything later
     path = tmp_path / "posteriors" / f"{version}.json"
     assert path.read_bytes() == saved
-    with engine_client(settings, clock=clock, outcome_flush_seconds=0) as (_, backend):
+    with engine_client(settings, clock=clock, outcome_flush_seconds=0) as (client, backend):
         restored = backend._pricing_state().engine.posterior
         assert restored is not None and restored.to_bytes() == saved
         assert restored.counts_[("SKU-1", q[0]["price"])] == [1.0, 1.0]
+        files = client.get("/readyz").json()["dependencies"]["posterior_files"]
+        assert files == {"ok": True, "detail": f"0 saved, 0 failed; restored {version}: "
+                                               f"{len(restored.products_)} products"}
+
+
+def test_a_failing_save_is_reported_and_learning_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FixedClock(NOW)
+    settings = engine_settings(tmp_path)
+    promote_small_model(settings.models_dir)
+
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(posterior_files_module, "atomic_write", disk_full)
+    with engine_client(settings, clock=clock, outcome_flush_seconds=0) as (client, backend):
+        quote(client, "SKU-1")
+        clock.advance(timedelta(minutes=30))
+        assert backend.outcomes is not None and backend.outcomes.flush() == 1  # learnt anyway
+        ready = client.get("/readyz").json()
+        assert ready["ready"] is True  # informational: never "not ready"
+        files = ready["dependencies"]["posterior_files"]
+        assert files["ok"] is False
+        assert "1 failed" in files["detail"] and "No space left on device" in files["detail"]
+        monkeypatch.undo()  # the disk has room again: the next pass saves (it is due)
+        quote(client, "SKU-2")
+        clock.advance(timedelta(minutes=30))
+        assert backend.outcomes.flush() == 1
+        files = client.get("/readyz").json()["dependencies"]["posterior_files"]
+        assert files["ok"] is True and files["detail"].startswith("1 saved, 1 failed")
 
 
 def test_with_saving_off_nothing_is_written(tmp_path: Path) -> None:

@@ -970,6 +970,9 @@ class EngineBackend:
             deps["outcome_learning"] = s.DependencyStatus(
                 ok=True, detail=f"{o.bought} bought, {o.not_bought} not bought, {o.pending} "
                                 f"pending, {o.dropped} dropped")
+        if self.posterior_files is not None:  # informational too: a full disk is no outage
+            ok, detail = self.posterior_files.status()
+            deps["posterior_files"] = s.DependencyStatus(ok=ok, detail=detail)
         ready = deps["store"].ok and deps["online_features"].ok
         return s.Readiness(ready=ready, dependencies=deps)
 

@@ -59,6 +59,11 @@ class PosteriorFiles:
         self._lock = threading.Lock()
         self._saved_at: dict[str, float] = {}
         self._dirty: dict[str, DemandPosterior] = {}
+        # what /readyz reports: saves and failed saves, the last failure, what was restored
+        self.saves = 0
+        self.failures = 0
+        self.last_error: str | None = None  # of the latest save, None once one succeeds
+        self.restored: dict[str, int] = {}  # version -> products restored at its load
 
     def path(self, version: str) -> Path:
         if not _VERSION_RE.match(version):
@@ -81,6 +86,7 @@ class PosteriorFiles:
             return DemandPosterior()
         log.info("posterior of model %s restored: %d products, %d categories", version,
                  len(post.products_), len(post.categories_))
+        self.restored[version] = len(post.products_)
         return post
 
     def learnt(self, version: str, posterior: DemandPosterior, n: int = 1) -> bool:
@@ -97,7 +103,13 @@ class PosteriorFiles:
                 return False
             self._dirty.pop(version, None)
             self._saved_at[version] = now
-        self.save(version, posterior)
+        try:
+            self.save(version, posterior)
+        except OSError:
+            with self._lock:  # not saved: due again on the next pass
+                self._saved_at.pop(version, None)
+                self._dirty.setdefault(version, posterior)
+            raise
         return True
 
     def save_pending(self) -> int:
@@ -111,8 +123,23 @@ class PosteriorFiles:
     def save(self, version: str, posterior: DemandPosterior) -> None:
         path = self.path(version)
         data = posterior.to_bytes()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data)
+        except OSError as e:
+            self.failures += 1
+            self.last_error = f"{type(e).__name__}: {e}"
+            raise
+        self.saves += 1
+        self.last_error = None
+
+    def status(self) -> tuple[bool, str]:
+        """(whether the latest save succeeded, a one-line summary) for the readiness report."""
+        restored = ", ".join(f"{v}: {n} products" for v, n in self.restored.items()) or "nothing"
+        detail = f"{self.saves} saved, {self.failures} failed; restored {restored}"
+        if self.last_error is not None:
+            detail += f"; last save failed: {self.last_error}"
+        return self.last_error is None, detail
 
     @staticmethod
     def _set_aside(path: Path) -> Path:
