@@ -184,6 +184,43 @@ def test_served_base_prices_are_recorded_in_the_history_when_they_change() -> No
     assert d.reference_price is None  # the decided price is not its own prior price
 
 
+class _EagerHistory:
+    """A history whose answers include a price as soon as it is recorded, whatever its time (as
+    the service's write-behind history does, whose cache is lowered at once by a record)."""
+
+    def __init__(self, *prior: int) -> None:
+        self.prices = list(prior)
+
+    def record(self, product_id: str, ts: object, price: int) -> None:
+        self.prices.append(price)
+
+    def lowest(self, product_id: str, since: object, until: object) -> int | None:
+        return min(self.prices, default=None)
+
+
+def test_the_decided_price_is_never_its_own_prior_price_whatever_the_history() -> None:
+    h = _EagerHistory()
+    eng = _engine(LogitDemand(a=0.0, b=3.0), _settings(exploration=True), history=h,
+                  posterior=DemandPosterior())  # Thompson draws: the price moves
+    seen: list[int] = []
+    for _ in range(20):
+        pages = [eng.decide(_product(), {})] + eng.decide_page([(_product(), {}, None)])
+        for d in pages:
+            assert d.reference_price == min(seen, default=None)  # the earlier prices only
+            seen.append(d.base_price)
+    assert len(set(seen)) > 1  # exploration moved the price, so the check had teeth
+
+
+def test_a_personal_price_has_the_prior_price_of_its_base_decision() -> None:
+    h = _EagerHistory(1200)
+    model = LogitDemand(a=0.0, b=3.0, shifts={("u_tier", "bargain"): -2.0})
+    eng = _engine(model, _settings(exploration=False, personal_discount_max=0.1), history=h)
+    d = eng.decide(_product(), {"u_tier": "bargain"}, Shopper(shopper_id="s"))
+    assert d.personalised and d.base_price < 1200
+    assert d.reference_price == 1200  # not the base price recorded a moment before
+    assert h.prices == [1200, d.base_price]  # the public base price is what was recorded
+
+
 def test_protected_attributes_among_the_features_are_refused() -> None:
     with pytest.raises(ValidationError, match="gender"):
         _engine(LogitDemand()).decide(_product(), {"u_gender": "f"}, Shopper(shopper_id="s"))

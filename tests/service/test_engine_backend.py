@@ -122,6 +122,30 @@ def test_quotes_are_signed_guarded_and_logged(modelled: Client) -> None:
     assert q["expires_at"].startswith("2026-03-02T12:15")
 
 
+def test_the_prior_price_is_the_lowest_earlier_price_and_the_disclosure_says_it_in_money(
+    modelled: Client, clock: FixedClock,
+) -> None:
+    """The service records prices behind (its history answers from a cache that a record lowers
+    at once): a quote's prior price must still be the earlier prices' lowest, never its own."""
+    client, _ = modelled
+    earlier: list[int] = []
+    reductions = 0
+    for _ in range(30):
+        clock.advance(timedelta(seconds=1))
+        q = quote(client, "SKU-1")["quotes"][0]  # anonymous: the public price
+        if q["price"] < q["list_price"]:
+            reductions += 1
+            prior = min(earlier, default=None)
+            assert q["reference_price"] == prior
+            if prior is not None:
+                assert q["disclosure"] == (f"Lowest price in the previous 30 days: "
+                                           f"{prior // 100}.{prior % 100:02d} EUR.")
+        else:
+            assert q["reference_price"] is None and q["disclosure"] is None  # no reduction
+        earlier.append(q["price"])
+    assert reductions and len(set(earlier)) > 1  # exploration: reductions and several prices
+
+
 def test_an_unknown_product_in_a_quote_is_a_404_not_a_fallback(modelled: Client) -> None:
     client, _ = modelled
     r = client.post("/v1/quotes", headers=SF, json={"product_ids": ["NOPE"]})

@@ -118,6 +118,13 @@ class _Prep(msgspec.Struct):
     shopper_keys: tuple[str, ...] = ()  # the shopper features' names, in ``features`` order
 
 
+class _Lookup:
+    """Marker: the decision's prior price is read from the history."""
+
+
+_LOOKUP = _Lookup()
+
+
 class PricingEngine:
     """Decides prices; see the module docstring for the pipeline.
 
@@ -519,8 +526,10 @@ class PricingEngine:
             model_price=int(prep.cands[i]), greedy_price=int(prep.cands[greedy]), stages=stages,
             binding_rule=_binding(stages), reason=notes, lp_capacity=cap,
         )
+        # the prior price is read before this price is recorded: it is not its own prior price
+        decision = self._decision(prep, price, price, False, False, expl, propensity)
         self._record(product.product_id, price)
-        return self._decision(prep, price, price, False, False, expl, propensity)
+        return decision
 
     def _base_page(self, preps: list[_Prep], curves: list[F | None], reasons: list[str]) -> list[Decision]:
         """Base decisions for a page: grid products in one vectorised pass, the rest one by one.
@@ -671,8 +680,8 @@ class PricingEngine:
                 lp_capacity=caps[r],
             )
             price = served_l[r]
-            self._record(p.product.product_id, price)
             out.append(self._decision(p, price, price, False, False, expl, prop_l[r], stamp))
+            self._record(p.product.product_id, price)  # after its own prior price was read
         return out
 
     def _posterior_factors(self, post: DemandPosterior, preps: list[_Prep]) -> tuple[F, F]:
@@ -953,18 +962,20 @@ class PricingEngine:
         )
         expl = msgspec.structs.replace(d.explanation, stages=[*d.explanation.stages, stage],
                                        binding_rule="personal")
-        return self._decision(prep, res.price, d.base_price, True, False, expl, d.propensity)
+        # the prior price is the base decision's (read before the base price was recorded)
+        return self._decision(prep, res.price, d.base_price, True, False, expl, d.propensity,
+                              reference=d.reference_price)
 
     # ---- result -----------------------------------------------------------------------------
     def _decision(self, prep: _Prep, price: int, base_price: int, personalised: bool, fallback: bool,
                   expl: Explanation, propensity: float,
                   stamp: tuple[datetime, datetime, datetime, datetime, str | None] | None = None,
-                  ) -> Decision:
+                  reference: int | None | _Lookup = _LOOKUP) -> Decision:
         now, expires, since, until, version = stamp or self._stamp(self.clock.now())
         product = prep.product
-        reference = None
-        if self.history is not None:
-            reference = self.history.lowest(product.product_id, since, until)
+        if isinstance(reference, _Lookup):
+            reference = (None if self.history is None
+                         else self.history.lowest(product.product_id, since, until))
         current = prep.ctx.current_price if prep.ctx.current_price is not None else product.list_price
         return Decision(
             product_id=product.product_id, price=price, base_price=base_price,

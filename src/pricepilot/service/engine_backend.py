@@ -65,6 +65,7 @@ from pricepilot.events.schemas import (
 )
 from pricepilot.features.online import OnlineFeatures, open_online_features
 from pricepilot.ids import uuid7_hex
+from pricepilot.money import format_amount
 from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.engine import Context, PricingEngine
 from pricepilot.pricing.posterior import DemandPosterior
@@ -473,7 +474,8 @@ class EngineBackend:
             qid = uuid7_hex()  # time-ordered: the decision log appends at its index edge
             signed = self.signer.sign(qid, user_id or ANONYMOUS, d.product_id, d.price,
                                       d.currency, d.expires_at)
-            quotes.append(wire_quote(d, signed, encode_token(signed), _disclosure(d)))
+            quotes.append(wire_quote(d, signed, encode_token(signed),
+                                     _disclosure(d, self.settings.compliance.prior_price_days)))
             records.append(DecisionRecord(
                 decision_id=qid, ts=d.decided_at, user_id=user_id, product_id=d.product_id,
                 price=d.price, list_price=d.list_price, currency=d.currency,
@@ -1026,13 +1028,14 @@ def _infra_errors(what: str, fn: Callable[..., T], *args: Any) -> T:
         raise
 
 
-def _disclosure(d: Decision) -> str | None:
+def _disclosure(d: Decision, days: int) -> str | None:
+    """The shopper-facing text: personalisation, and the prior price beside a reduction."""
     parts = []
     if d.personalised:
         parts.append("This price is personalised, based on your activity in this shop.")
     if d.is_reduction and d.reference_price is not None:
-        parts.append(f"Lowest price in the previous 30 days: {d.reference_price} "
-                     f"(minor units of {d.currency}).")
+        parts.append(f"Lowest price in the previous {days} days: "
+                     f"{format_amount(d.reference_price, d.currency)} {d.currency}.")
     return " ".join(parts) or None
 
 
