@@ -60,9 +60,15 @@ def register(app: typer.Typer) -> None:
             uvicorn.run(TARGET, factory=True, host=svc.host, port=svc.port, workers=svc.workers,
                         log_level="warning", access_log=False)
         else:
+            import multiprocessing
+
             from granian import Granian
             from granian.constants import Interfaces
 
+            # Workers start as fresh interpreters, not forks of this process: the probe above
+            # loaded the model here, and LightGBM's OpenMP runtime is not fork-safe (a forked
+            # worker hung for good loading its booster). Granian follows the start method.
+            multiprocessing.set_start_method("spawn", force=True)
             Granian(TARGET, address=svc.host, port=svc.port, interface=Interfaces.ASGI,
                     workers=svc.workers, factory=True).serve()
 
