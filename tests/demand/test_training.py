@@ -81,8 +81,9 @@ def test_the_cli_trains_lists_promotes_and_rolls_back(tmp_path, monkeypatch):
     v1, v2 = [m.version for m in reg.list()]
     assert reg.current_version() == v1
     assert runner.invoke(app, ["models", "promote", v2]).exit_code == 0
-    listing = runner.invoke(app, ["models", "list"])
+    listing = runner.invoke(app, ["models", "list"], terminal_width=80)
     assert listing.exit_code == 0 and "logistic" in listing.output
+    assert v1 in listing.output and v2 in listing.output  # whole, to copy into `promote`
     assert runner.invoke(app, ["models", "rollback"]).exit_code == 0
     assert reg.current_version() == v1
 

@@ -106,12 +106,17 @@ def register(app: typer.Typer) -> None:
 
         reg = ModelRegistry.from_settings(state.settings())
         current = reg.current_version()
+        listed = reg.list()
         t = Table(title=f"demand models in {reg.root}")
-        for col in ("", "version", "family", "created", "rows", "log loss", "auc"):
-            t.add_column(col)
-        for m in reg.list():
-            t.add_row("*" if m.version == current else "", m.version, m.family, m.created_at,
-                      str(m.data.rows), _fmt(m.metrics.get("log_loss", math.nan)),
+        t.add_column("")
+        # the version is what `models promote` takes: never cut short, whatever the width
+        t.add_column("version", no_wrap=True,
+                     min_width=max((len(m.version) for m in listed), default=7))
+        for col in ("family", "rows", "log loss", "auc"):  # the version names its creation time
+            t.add_column(col, no_wrap=True)
+        for m in listed:
+            t.add_row("*" if m.version == current else "", m.version, m.family,
+                      f"{m.data.rows:,}", _fmt(m.metrics.get("log_loss", math.nan)),
                       _fmt(m.metrics.get("auc", math.nan)))
         Console().print(t)
 
