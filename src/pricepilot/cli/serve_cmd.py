@@ -43,8 +43,9 @@ def register(app: typer.Typer) -> None:
         path = state.config_path if state.config_path else "pricepilot.toml"
         settings = load_settings(path, overrides=overrides)
         # fail here, with a clear message, rather than in every worker; then let go of the store
-        # (its writer threads would hold the database the workers are about to open)
-        probe = build_backend(settings)
+        # (its writer threads would hold the database the workers are about to open). The
+        # workers rebuild the online state from the event log; the probe need not.
+        probe = build_backend(settings, warm=False)
         close = getattr(probe, "close", None)
         if close is not None:
             close()

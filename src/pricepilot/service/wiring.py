@@ -34,10 +34,18 @@ def load_factory(spec: str) -> BackendFactory:
     return factory  # type: ignore[no-any-return]
 
 
-def build_backend(settings: Settings) -> ServiceBackend:
-    """The backend for ``settings``: ``service.backend`` if set, else the engines' backend."""
+def build_backend(settings: Settings, *, warm: bool = True) -> ServiceBackend:
+    """The backend for ``settings``: ``service.backend`` if set, else the engines' backend.
+
+    ``warm=False`` (the start-up probe of ``pricepilot serve``, which only checks that a backend
+    can be built) skips rebuilding the engines' in-process online state from the event log,
+    which the workers do themselves; a factory named by ``service.backend`` is called as is."""
     if settings.service.backend:
         backend = load_factory(settings.service.backend)(settings)
+    elif not warm:
+        from pricepilot.service.engine_backend import EngineBackend
+
+        backend = EngineBackend(settings)
     else:
         backend = build_engine_backend(settings)
     if not isinstance(backend, ServiceBackend):
