@@ -66,3 +66,30 @@ def test_serve_passes_its_options_to_the_server_workers(monkeypatch: pytest.Monk
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_serve_refuses_the_public_quote_key_beyond_this_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvicorn
+
+    from pricepilot.service.asgi import SETTINGS_ENV
+
+    calls: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append(target))
+    monkeypatch.setenv(SETTINGS_ENV, "")  # serve sets it for its workers; restored after
+    args = ["serve", "--server", "uvicorn", "--backend", "tests.service.fake_backend:build"]
+    r = runner.invoke(app, [*args, "--host", "0.0.0.0"])
+    assert isinstance(r.exception, ConfigError) and r.exception.setting == "security.quote_keys"
+    assert "forged" in str(r.exception) and calls == []
+    # on this machine only: served, with a warning for each public key
+    r = runner.invoke(app, [*args, "--host", "127.0.0.1"])
+    assert r.exit_code == 0, r.output
+    assert "quote_keys is the public development key" in r.output
+    assert "pseudonym_key is the public development key" in r.output
+    # keys of the shop's own: served anywhere, no warning
+    monkeypatch.setenv("PRICEPILOT_SECURITY__QUOTE_KEYS", '{ k1 = "shop-own-quote-key-0123456789" }')
+    monkeypatch.setenv("PRICEPILOT_SECURITY__PSEUDONYM_KEY", "shop-own-pseudonym-key-0123")
+    r = runner.invoke(app, [*args, "--host", "0.0.0.0"])
+    assert r.exit_code == 0, r.output
+    assert "warning" not in r.output and len(calls) == 2
