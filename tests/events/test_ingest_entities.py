@@ -11,7 +11,7 @@ from ingest_support import NOW, clock, settings, store  # noqa: F401
 
 from pricepilot.clock import FixedClock
 from pricepilot.compliance.identity import Pseudonymiser
-from pricepilot.config import Settings
+from pricepilot.config import Settings, load_settings
 from pricepilot.errors import NotFound, ValidationError
 from pricepilot.events.ingest import (
     IngestError,
@@ -197,3 +197,17 @@ def test_a_bad_shoppers_row_is_named(
     with pytest.raises(ValidationError) as info:
         ingest_shoppers(store, path, settings)
     assert info.value.location == "shoppers.csv, line 2" and info.value.field == field
+
+
+@pytest.mark.parametrize("content", ["", "product_id,title\n", "not,a,header\n"])
+def test_a_products_or_shoppers_file_without_rows_is_an_error_not_zero_written(
+    store: SqlStore, tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text(content)
+    before = store.list_products()
+    with pytest.raises(ValidationError, match="has no rows") as info:
+        ingest_products(store, path)
+    assert info.value.location == "empty.csv" and store.list_products() == before
+    with pytest.raises(ValidationError, match="has no rows"):
+        ingest_shoppers(store, path, load_settings(path=None, env={}))

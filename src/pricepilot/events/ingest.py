@@ -488,6 +488,8 @@ def ingest_products(store: Store, path: str | Path) -> int:
         more = f" (and {len(errors) - 1} more bad rows)" if len(errors) > 1 else ""
         raise ValidationError(first.entity, first.field, first.reason + more,
                               location=first.location)
+    if not products:  # a wrong or empty file, most likely: say so rather than "0 written"
+        raise ValidationError("products file", None, "has no rows", location=path.name)
     return store.upsert_products(products)
 
 
@@ -529,6 +531,8 @@ def ingest_shoppers(store: Store, path: str | Path, settings: Settings) -> int:
         sid = pseudo(str(cid).strip())
         shoppers[sid] = Shopper(shopper_id=sid, attributes=usable, audit_attributes=audit,
                                 personalisation_consent=consent, **known)
+    if not shoppers:
+        raise ValidationError("shoppers file", None, "has no rows", location=path.name)
     return store.upsert_shoppers(shoppers.values())
 
 
