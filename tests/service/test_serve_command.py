@@ -8,7 +8,9 @@ answered; workers now start as fresh interpreters. This drives the real command 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,7 +62,8 @@ def served(tmp_path: Path) -> Iterator[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pricepilot.cli.main", "serve", "--server", "granian",
              "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its workers are stopped with it, even hung ones
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 90
@@ -75,12 +78,14 @@ def served(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.2)
             yield base
         finally:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # a worker left behind
+            proc.wait(5)
 
 
 def test_the_service_starts_with_a_lightgbm_model_and_prices_with_it(served: str) -> None:
