@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from pricepilot.config import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -76,33 +79,6 @@ def register(app: typer.Typer) -> None:
 
     keys = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 
-    def _check_keys(settings: Any) -> None:
-        """The development keys are public (they are in this source). With the quote key anyone
-        could sign a quote at any price: serving beyond this machine with it is refused. With the
-        pseudonym key, shopper ids can be guessed back from their pseudonyms: a warning (changing
-        it re-keys every shopper, so it must be set before data is ingested)."""
-        from pricepilot.config import DEV_KEY
-        from pricepilot.errors import ConfigError
-
-        sec = settings.security
-        secret = ("python -c 'import secrets; print(secrets.token_urlsafe(32))' makes a secret")
-        local = settings.service.host in ("127.0.0.1", "localhost", "::1")
-        if DEV_KEY in sec.quote_keys.values():
-            how = (f"set a key of your own, e.g. PRICEPILOT_SECURITY__QUOTE_KEYS='{{ k1 = "
-                   f"\"<secret>\" }}' ({secret})")
-            if not local:
-                raise ConfigError("security.quote_keys", "still the public development key: "
-                                  f"quotes could be forged at any price on "
-                                  f"{settings.service.host}; {how}")
-            Console(stderr=True).print(f"[yellow]warning:[/] security.quote_keys is the public "
-                                       f"development key (acceptable on this machine only); {how}")
-        if sec.pseudonym_key == DEV_KEY:
-            Console(stderr=True).print(
-                "[yellow]warning:[/] security.pseudonym_key is the public development key: "
-                "pseudonymous shopper ids can be traced back to customer ids. Set your own "
-                f"(PRICEPILOT_SECURITY__PSEUDONYM_KEY; {secret}) before ingesting data: "
-                "changing it later gives every shopper a new id.")
-
     @keys.command("create")
     def create(
         scope: list[str] = typer.Option(
@@ -124,3 +100,31 @@ def register(app: typer.Typer) -> None:
         typer.echo(f'"{digest}" = [{scopes}]')
 
     app.add_typer(keys, name="keys")
+
+
+def _check_keys(settings: Settings) -> None:
+    """The development keys are public (they are in this source). With the quote key anyone
+    could sign a quote at any price: serving beyond this machine with it is refused. With the
+    pseudonym key, shopper ids can be guessed back from their pseudonyms: a warning (changing
+    it re-keys every shopper, so it must be set before data is ingested)."""
+    from pricepilot.config import DEV_KEY
+    from pricepilot.errors import ConfigError
+
+    sec = settings.security
+    secret = ("python -c 'import secrets; print(secrets.token_urlsafe(32))' makes a secret")
+    local = settings.service.host in ("127.0.0.1", "localhost", "::1")
+    if DEV_KEY in sec.quote_keys.values():
+        how = (f"set a key of your own, e.g. PRICEPILOT_SECURITY__QUOTE_KEYS='{{ k1 = "
+               f"\"<secret>\" }}' ({secret})")
+        if not local:
+            raise ConfigError("security.quote_keys", "still the public development key: "
+                              f"quotes could be forged at any price on "
+                              f"{settings.service.host}; {how}")
+        Console(stderr=True).print(f"[yellow]warning:[/] security.quote_keys is the public "
+                                   f"development key (acceptable on this machine only); {how}")
+    if sec.pseudonym_key == DEV_KEY:
+        Console(stderr=True).print(
+            "[yellow]warning:[/] security.pseudonym_key is the public development key: "
+            "pseudonymous shopper ids can be traced back to customer ids. Set your own "
+            f"(PRICEPILOT_SECURITY__PSEUDONYM_KEY; {secret}) before ingesting data: "
+            "changing it later gives every shopper a new id.")

@@ -47,7 +47,8 @@ from pricepilot.fileio import atomic_write
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 CURRENT_FILE = "current.json"
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+VERSION_RE = re.compile(  # a version id: also a file and directory name
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 class ModelArtefactError(Unavailable):
@@ -216,7 +217,7 @@ class ModelRegistry:
 
     # ------------------------------------------------------------------ reading
     def _check_version(self, version: str) -> Path:
-        if not _VERSION_RE.match(version):
+        if not VERSION_RE.match(version):
             raise ValidationError("model registry", "version", f"{version!r} is not a version id")
         path = self.root / version
         if not path.is_dir():

@@ -1054,12 +1054,14 @@ def _opt_str(v: object) -> str | None:
     return str(v)
 
 
-def build_engine_backend(settings: Settings) -> EngineBackend:
-    """The engines' backend for ``settings`` (store migrated, in-process state rebuilt on start)."""
+def build_engine_backend(settings: Settings, *, warm: bool = True) -> EngineBackend:
+    """The engines' backend for ``settings`` (store migrated; with ``warm``, the in-process online
+    state rebuilt from the event log)."""
     from pricepilot.service.warmup import warm_online_features
 
     backend = EngineBackend(settings)
-    warm_online_features(backend.store, backend.features, settings.online.type)
+    if warm:
+        warm_online_features(backend.store, backend.features, settings.online.type)
     return backend
 
 

@@ -236,10 +236,8 @@ class OutcomeTracker:
         # learnt against the model that priced the quote, or not at all
         learn = [(q, b) for q, b in resolved if q.model_version == version]
         self.dropped += len(resolved) - len(learn)
-        if not learn or posterior is None:
+        if posterior is None:
             self.dropped += len(learn)
-            if posterior is not None and version is not None and self.after_learning is not None:
-                self.after_learning(version, posterior, 0)
             return 0
         outcomes = [Outcome(product_id=q.product_id, category=q.product.category, price=q.price,
                             list_price=q.product.list_price, model_prob=q.model_prob, purchased=b)
@@ -251,7 +249,7 @@ class OutcomeTracker:
         self.bought += n_bought
         self.not_bought += len(learn) - n_bought
         if version is not None and self.after_learning is not None:
-            self.after_learning(version, posterior, len(learn))
+            self.after_learning(version, posterior, len(learn))  # 0 included: saves what is due
         return len(learn)
 
     def _take_new(self, scorer: Scorer | None = None, version: str | None = None) -> None:

@@ -28,19 +28,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pricepilot.demand.registry import VERSION_RE
 from pricepilot.errors import ValidationError
 from pricepilot.fileio import atomic_write
 from pricepilot.pricing.posterior import DemandPosterior
 
 log = logging.getLogger("pricepilot.service.posterior")
-
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 class PosteriorFiles:
@@ -66,7 +64,7 @@ class PosteriorFiles:
         self.restored: dict[str, int] = {}  # version -> products restored at its load
 
     def path(self, version: str) -> Path:
-        if not _VERSION_RE.match(version):
+        if not VERSION_RE.match(version):
             raise ValidationError("model version", None, f"{version!r} is not a version name")
         return self.directory / f"{version}.json"
 

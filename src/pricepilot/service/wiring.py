@@ -42,21 +42,17 @@ def build_backend(settings: Settings, *, warm: bool = True) -> ServiceBackend:
     which the workers do themselves; a factory named by ``service.backend`` is called as is."""
     if settings.service.backend:
         backend = load_factory(settings.service.backend)(settings)
-    elif not warm:
-        from pricepilot.service.engine_backend import EngineBackend
-
-        backend = EngineBackend(settings)
     else:
-        backend = build_engine_backend(settings)
+        backend = build_engine_backend(settings, warm=warm)
     if not isinstance(backend, ServiceBackend):
         raise ConfigError("service.backend", f"{type(backend).__name__} is not a ServiceBackend")
     return backend
 
 
-def build_engine_backend(settings: Settings) -> ServiceBackend:
+def build_engine_backend(settings: Settings, *, warm: bool = True) -> ServiceBackend:
     """The real backend over the engines (:class:`pricepilot.service.engine_backend.EngineBackend`):
     the store of ``settings`` (SQLite by default, migrated on start), online features in process or
     on Redis, the model registry under ``settings.models_dir``."""
     from pricepilot.service.engine_backend import build_engine_backend as build
 
-    return build(settings)
+    return build(settings, warm=warm)
