@@ -57,17 +57,34 @@ def test_none_is_the_identity_inside_zero_one():
     assert out[1] == 0.3 and 0 < out[0] < 1e-5 and 1 - 1e-5 < out[2] < 1
 
 
-def test_one_class_and_unknown_method_are_refused():
-    with pytest.raises(ValidationError, match="both"):
-        Calibrator("isotonic").fit(np.array([0.1, 0.2]), np.array([0, 0]))
+def test_an_unknown_method_is_refused():
     with pytest.raises(ValidationError, match="method"):
         Calibrator("beta").fit(np.array([0.1, 0.2]), np.array([0, 1]))  # type: ignore[arg-type]
 
 
-def test_a_sigmoid_that_would_reverse_the_ranking_is_refused():
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid", "auto"])
+def test_held_out_rows_of_one_class_keep_the_raw_scores_and_say_why(method, caplog):
+    c = Calibrator(method).fit(np.array([0.1, 0.2, 0.3]), np.array([0, 0, 0]))
+    assert c.method_ == "none"
+    assert c.fallback_ is not None and "both purchases and non-purchases" in c.fallback_
+    assert c.apply(np.array([0.3]))[0] == pytest.approx(0.3)
+    assert any(r.levelname == "WARNING" and "raw scores" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sigmoid_that_would_reverse_the_ranking_falls_back_to_the_raw_scores(caplog):
     raw = np.linspace(0.01, 0.99, 200)
-    with pytest.raises(ValidationError, match="slope"):
-        Calibrator("sigmoid").fit(raw, (raw < 0.5).astype(np.int64))
+    c = Calibrator("sigmoid").fit(raw, (raw < 0.5).astype(np.int64))
+    assert c.method_ == "none"
+    assert c.fallback_ is not None and "slope" in c.fallback_ and "200 held-out rows" in c.fallback_
+    out = c.apply(raw)
+    assert np.all(np.diff(out) >= 0)  # the ranking (and monotonicity in price) is kept
+    assert "slope" in caplog.text
+
+
+def test_a_calibration_that_fits_records_no_fallback():
+    raw, y = noisy(400)
+    c = Calibrator("sigmoid").fit(raw, y)
+    assert c.method_ == "sigmoid" and c.fallback_ is None
 
 
 def test_isotonic_calibration_keeps_a_slope_between_its_knots():

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from pricepilot.config import load_settings
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.demand.synthetic import synthetic_frame
-from pricepilot.demand.training import in_stock, train_model
+from pricepilot.demand.training import in_stock, promotion_verdict, train_model
 from pricepilot.errors import ValidationError
 
 
@@ -95,3 +96,30 @@ def test_the_cli_reports_a_missing_frame_as_an_error(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["train", "--data", "missing.parquet"])
     assert result.exit_code != 0
     assert isinstance(result.exception, ValidationError)
+
+
+def test_a_model_that_ranks_no_better_than_chance_is_registered_but_not_promoted(settings, caplog):
+    frame = synthetic_frame(2000, seed=5)
+    frame["y"] = np.random.default_rng(0).permutation(frame["y"].to_numpy())  # labels are noise
+    m = train_model(frame, settings, family="logistic", n_splits=2, promote=True)
+    reg = ModelRegistry.from_settings(settings)
+    assert m.metrics["auc"] <= 0.5
+    assert not m.promotable and "no better than chance" in (m.promotion_note or "")
+    assert reg.current_version() is None  # the promotion rule held, no exception
+    assert reg.manifest(m.version).promotion_note == m.promotion_note  # recorded in the registry
+    assert "not promoted" in caplog.text
+    # a calibration the held-out rows cannot support is recorded, not raised
+    assert m.calibration_method == "none" and m.metrics["calibrated"] == 0.0
+    assert "slope" in (m.calibration_note or "")
+
+
+def test_the_promotion_rule_refuses_only_a_chance_ranking():
+    assert promotion_verdict({"auc": 0.62}) is None
+    assert promotion_verdict({"auc": float("nan")}) is None
+    assert "0.500" in (promotion_verdict({"auc": 0.5}) or "")
+
+
+def test_a_calibrated_model_says_which_calibration_it_applies(settings):
+    m = train_model(synthetic_frame(3000, seed=31), settings, family="logistic", n_splits=2)
+    assert m.calibration_method in {"sigmoid", "isotonic"} and m.calibration_note is None
+    assert m.metrics["calibrated"] == 1.0 and m.promotable

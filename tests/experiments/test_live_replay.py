@@ -30,12 +30,12 @@ from pricepilot.sim.market import Market
 from pricepilot.store import open_store
 
 HOURS = 2
+DAY0 = datetime(2026, 10, 14, tzinfo=timezone.utc)
 
 
 def _setup(tmp_path: Path, with_model: bool) -> tuple[Settings, Market, datetime]:
     settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    day0 = today - timedelta(days=1)
+    day0 = DAY0  # a fixed past day: the simulated shoppers do not depend on the day the test runs
     market = Market(SimConfig(days=2, shoppers=300, products=12, seed=3, start=day0))
     store = open_store(settings.database_url)
     store.migrate()
@@ -44,7 +44,7 @@ def _setup(tmp_path: Path, with_model: bool) -> tuple[Settings, Market, datetime
     if with_model:
         reg = ModelRegistry(settings.models_dir)
         reg.promote(reg.register(LogisticDemand().fit(synthetic_frame(1500, seed=3))).version)
-    return settings, market, day0 + timedelta(hours=18)  # the evening peak of yesterday
+    return settings, market, day0 + timedelta(hours=18)  # the evening peak
 
 
 @pytest.mark.parametrize("with_model", [True, False], ids=["promoted model", "no model"])

@@ -11,21 +11,49 @@
 5. write one HTML report: the history, profit vs baselines and oracles, the model's calibration
    on held-out days, the fairness audit and the live replay.
 
-The history ends at yesterday's midnight and the live replay prices (a part of) yesterday, so
-every event the service receives is in the past, as a real storefront's would be.
+By default the history ends at yesterday's midnight and the live replay prices (a part of)
+yesterday, so every event the service receives is in the past, as a real storefront's would be.
+``--start`` fixes the history's first day instead: with ``--seed`` it fixes every simulated
+event (the weekdays, holidays and festivals that fall inside the history shape the data), so a
+run does not depend on the day it runs; the start must leave the live window in the past.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+
+def demo_window(start: str | None, days: int, now: datetime, *,
+                live: bool = True) -> tuple[datetime, datetime]:
+    """The history's first midnight and the midnight after the day the live replay prices.
+
+    ``start`` (ISO date) or, by default, the day that makes the history end yesterday. With
+    ``live``, the live replay's window ends at the second midnight, which must not be after
+    ``now`` (the running service refuses future events); without it, any day will do.
+    """
+    from pricepilot.errors import ValidationError
+
+    if start is None:
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return today - timedelta(days=days + 1), today
+    try:
+        day = date.fromisoformat(start)
+    except ValueError as e:
+        raise ValidationError("demo", "--start", f"{start!r} is not a date (YYYY-MM-DD)") from e
+    first = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    end = first + timedelta(days=days + 1)
+    if live and end > now:
+        raise ValidationError("demo", "--start", f"{start} with {days} days of history ends the "
+                              f"live window at {end.date()}, after today ({now.date()})")
+    return first, end
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +68,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, help="Simulation seed."),
         live_hours: int = typer.Option(
             12, min=0, max=24, help="Simulated hours replayed live against the service (0: skip)."),
+        start: str = typer.Option(
+            None, "--start", metavar="YYYY-MM-DD",
+            help="First day of the simulated history (UTC). Default: the day that makes the "
+                 "history end yesterday."),
     ) -> None:
         """Simulate a shop, ingest and learn from its history, price the following weeks
         against the baselines and oracles, and write a report."""
@@ -65,8 +97,8 @@ def register(app: typer.Typer) -> None:
             shutil.rmtree(root)
         root.mkdir(parents=True)
         started = time.perf_counter()
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        history_start = today - timedelta(days=days + 1)
+        now = datetime.now(timezone.utc)
+        history_start, today = demo_window(start, days, now, live=live_hours > 0)
 
         with Progress(TextColumn("[bold]{task.description:<34}"), BarColumn(),
                       TaskProgressColumn(), TimeElapsedColumn(), console=console) as bar:
@@ -86,8 +118,15 @@ def register(app: typer.Typer) -> None:
         counts.add_row("shoppers", f"{len(store.shoppers_frame()):,}")
         counts.add_row("events", f"{store.count_events():,}")
         console.print(counts)
+        promoted = ev.model.get("promotion_note") is None
         console.print(f"demand model {ev.model.get('version', '?')} trained on the history, "
-                      "promoted in the registry")
+                      + ("promoted in the registry" if promoted else "registered, not promoted")
+                      + f" (calibration: {ev.model.get('calibration')})")
+        for key in ("calibration_note", "promotion_note"):
+            if ev.model.get(key):
+                console.print(f"[yellow]warning:[/] {ev.model[key]}")
+        if not promoted:
+            console.print("pricepilot quotes guarded list prices until a model earns promotion")
         console.print(shop_table(ev))
         row = ev.table.loc["pricepilot"] if "pricepilot" in ev.table.index else None
         if row is not None:

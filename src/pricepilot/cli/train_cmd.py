@@ -16,7 +16,8 @@ from pricepilot.errors import ValidationError
 if TYPE_CHECKING:  # the heavy ML imports wait until a command runs, to keep --help fast
     from pricepilot.demand.registry import ModelManifest
 
-METRIC_ORDER = ("log_loss", "log_loss_constant", "auc", "brier", "ece", "base_rate", "mean_predicted")
+METRIC_ORDER = ("log_loss", "log_loss_constant", "auc", "brier", "ece", "base_rate", "mean_predicted",
+                "calibrated")
 
 
 def _fmt(x: float) -> str:
@@ -34,6 +35,15 @@ def metrics_table(manifest: ModelManifest) -> Table:
     for cat, e in sorted(manifest.elasticity.items()):
         t.add_row(f"elasticity {cat}", _fmt(e))
     return t
+
+
+def print_verdicts(console: Console, manifest: ModelManifest) -> None:
+    """Warnings the manifest carries: a calibration that fell back, a refused promotion."""
+    if manifest.calibration_note:
+        console.print(f"[yellow]warning:[/] {manifest.calibration_note}")
+    if not manifest.promotable:
+        console.print(f"[yellow]warning:[/] not promotable: {manifest.promotion_note}; "
+                      f"'pricepilot models promote {manifest.version}' overrides the rule")
 
 
 def calibration_table(manifest: ModelManifest) -> Table:
@@ -94,7 +104,9 @@ def register(app: typer.Typer) -> None:
                                    promote=promote, progress=report)
         console.print(metrics_table(manifest))
         console.print(calibration_table(manifest))
-        console.print(f"registered [bold]{manifest.version}[/]" + (" and promoted it" if promote else ""))
+        print_verdicts(console, manifest)
+        promoted = promote and manifest.promotable
+        console.print(f"registered [bold]{manifest.version}[/]" + (" and promoted it" if promoted else ""))
 
     models = typer.Typer(help="List, promote and roll back demand models.", no_args_is_help=True)
 

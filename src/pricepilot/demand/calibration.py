@@ -11,10 +11,18 @@ so a model that is non-increasing in price stays so after calibration.
 [0.25, 0.75]
 >>> c.apply(np.array([0.5])).round(3).tolist()  # between the block centres 0.15 and 0.85
 [0.5]
+
+A held-out set that cannot support a calibration (one class only, or a sigmoid that would reverse
+the ranking) keeps the raw scores and says why, instead of failing the whole training run:
+
+>>> s = Calibrator("sigmoid").fit(np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1]))
+>>> s.method_, s.fallback_ is not None
+('none', True)
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import numpy as np
@@ -32,6 +40,7 @@ METHODS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
 ISOTONIC_MIN_ROWS = 1000
 EPS = 1e-6  # keep probabilities off 0 and 1 so log loss and log-elasticities stay finite
 F64 = npt.NDArray[np.float64]
+log = logging.getLogger("pricepilot.demand.calibration")
 
 
 def _logit(p: F64) -> F64:
@@ -68,7 +77,13 @@ def _centred_isotonic(iso: IsotonicRegression, raw: F64, y: npt.NDArray[np.int64
 
 
 class Calibrator:
-    """A monotone map from raw model probabilities to calibrated ones."""
+    """A monotone map from raw model probabilities to calibrated ones.
+
+    After ``fit``: ``method_`` is the method actually used (``"none"`` when the held-out rows
+    could not support the one asked for) and ``fallback_`` says why it fell back (``None`` when
+    it did not). A fallback is logged as a warning; it never raises: a small or unlucky held-out
+    set must not throw away a model that was fitted on everything else.
+    """
 
     def __init__(self, method: Method = "auto") -> None:
         self.method = method
@@ -80,10 +95,12 @@ class Calibrator:
         if method == "auto":
             method = "isotonic" if len(y) >= ISOTONIC_MIN_ROWS else "sigmoid"
         self.method_ = method
-        if method != "none" and len(np.unique(y)) < 2:
-            raise ValidationError(
-                "calibration", "y", "the held-out calibration rows need both purchases and non-purchases"
-            )
+        self.fallback_: str | None = None
+        if method == "none":
+            return self
+        if len(np.unique(y)) < 2:
+            return self._fall_back(method, f"the {len(y)} held-out rows need both purchases and "
+                                           "non-purchases")
         if method == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
             iso.fit(raw, y.astype(np.float64))
@@ -91,15 +108,21 @@ class Calibrator:
         elif method == "sigmoid":
             lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw)[:, None], y)
             slope = float(lr.coef_[0, 0])
-            # A non-positive slope would reverse the ranking (and monotonicity in price); the raw
-            # scores are then useless and the caller should hear it rather than get a flat model.
+            # A non-positive slope would reverse the ranking (and monotonicity in price): on these
+            # held-out rows the scores rank purchases no better than chance. Too few rows to tell
+            # a bad model from bad luck, so the raw scores are kept and the fallback recorded;
+            # the model's out-of-time metrics say whether it is any good.
             if slope <= 0:
-                raise ValidationError(
-                    "calibration", "sigmoid", f"fitted slope {slope:.3g} is not positive; the model "
-                    "ranks held-out purchases no better than chance",
-                )
+                return self._fall_back(method, f"fitted slope {slope:.3g} is not positive on the "
+                                               f"{len(y)} held-out rows")
             self.a_ = slope
             self.b_ = float(lr.intercept_[0])
+        return self
+
+    def _fall_back(self, method: str, why: str) -> Calibrator:
+        self.method_ = "none"
+        self.fallback_ = f"{method} calibration not fitted ({why}); the raw scores are used"
+        log.warning("%s", self.fallback_)
         return self
 
     def apply(self, raw: F64) -> F64:

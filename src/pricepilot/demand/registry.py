@@ -80,6 +80,13 @@ class ModelManifest(msgspec.Struct, frozen=True, kw_only=True):
     calibration: list[CalibrationBin] = msgspec.field(default_factory=list)
     elasticity: dict[str, float] = msgspec.field(default_factory=dict)
     library_versions: dict[str, str] = msgspec.field(default_factory=dict)
+    # the calibration the registered model applies ("isotonic", "sigmoid" or "none") and, when
+    # the one asked for could not be fitted on the held-out rows, why not
+    calibration_method: str = ""
+    calibration_note: str | None = None
+    # the promotion rule's verdict (see pricepilot.demand.training.promotion_verdict)
+    promotable: bool = True
+    promotion_note: str | None = None
 
 
 class _Pointer(msgspec.Struct):
@@ -146,8 +153,12 @@ class ModelRegistry:
         folds: list[FoldResult] | None = None,
         calibration: list[CalibrationBin] | None = None,
         elasticity: dict[str, float] | None = None,
+        promotion_note: str | None = None,
     ) -> ModelManifest:
-        """Store a fitted model as a new version; returns its manifest (not promoted)."""
+        """Store a fitted model as a new version; returns its manifest (not promoted).
+
+        ``promotion_note``, when given, is why the promotion rule refuses this version; it is
+        recorded (``promotable=False``) and the version can still be promoted by hand."""
         if not isinstance(model, DemandEstimator) or not hasattr(model, "calibrator_"):
             raise ValidationError("model registry", "model", "only fitted demand estimators can be registered")
         now = self.clock.now().astimezone(timezone.utc)
@@ -169,6 +180,9 @@ class ModelRegistry:
                 content_hash=_sha256(staging / MODEL_FILE), metrics=dict(metrics or {}),
                 folds=list(folds or []), calibration=list(calibration or []),
                 elasticity=dict(elasticity or {}), library_versions=_library_versions(),
+                calibration_method=str(getattr(model.calibrator_, "method_", "")),
+                calibration_note=getattr(model.calibrator_, "fallback_", None),
+                promotable=promotion_note is None, promotion_note=promotion_note,
             )
             (staging / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
             # the version directory appears complete or not at all

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,22 @@ from pricepilot.demand.evaluation import Progress, cross_validate, grid_search
 from pricepilot.demand.models import FAMILIES, make_model
 from pricepilot.demand.registry import ModelManifest, ModelRegistry, data_range
 from pricepilot.errors import ValidationError
+
+log = logging.getLogger("pricepilot.demand.training")
+
+
+def promotion_verdict(metrics: Mapping[str, float]) -> str | None:
+    """The promotion rule: ``None`` when a model may be promoted, else why not.
+
+    A model whose out-of-time AUC is not above 0.5 ranks purchases no better than chance: its
+    prices would follow noise, and the guarded list price (what quotes fall back to without a
+    model) is the better default. A missing AUC (a fold with one class only) does not refuse.
+    """
+    auc = metrics.get("auc", math.nan)
+    if not math.isnan(auc) and auc <= 0.5:
+        return (f"out-of-time AUC {auc:.3f} is not above 0.5: the model ranks purchases no "
+                "better than chance")
+    return None
 
 
 def in_stock(frame: pd.DataFrame) -> pd.DataFrame:
@@ -55,6 +73,11 @@ def train_model(
     the whole frame. Protected attributes from ``settings.compliance`` are refused as features.
     Views of sold-out products are not demand observations and are left out (:func:`in_stock`);
     the manifest's ``rows_sold_out_dropped`` metric says how many.
+
+    Calibration that the held-out rows cannot support never fails training: the model keeps its
+    raw scores, the manifest records ``calibration_method`` and ``calibration_note`` and the
+    ``calibrated`` metric is 0. With ``promote``, the new version becomes current only if
+    :func:`promotion_verdict` allows it; the manifest's ``promotable`` and ``promotion_note`` say.
     """
     if family not in FAMILIES:
         raise ValidationError("demand model", "family", f"{family!r} is not one of {sorted(FAMILIES)}")
@@ -80,11 +103,18 @@ def train_model(
     model = make_model(family, **chosen).fit(frame)
     if progress:
         progress("fit on all rows", 1.0)
+    metrics = {**evaluation.metrics, "rows_sold_out_dropped": float(total - len(frame)),
+               # 1 when the registered model applies the calibration asked for, 0 when the
+               # held-out rows could not support it and the raw scores are used
+               "calibrated": float(model.calibrator_.fallback_ is None)}
+    verdict = promotion_verdict(metrics)
     manifest = registry.register(
-        model, data=data_range(frame), metrics={**evaluation.metrics, "rows_sold_out_dropped": float(total - len(frame))},
-        folds=evaluation.folds,
+        model, data=data_range(frame), metrics=metrics, folds=evaluation.folds,
         calibration=evaluation.calibration, elasticity=evaluation.elasticity,
+        promotion_note=verdict,
     )
-    if promote:
+    if promote and verdict is None:
         registry.promote(manifest.version)
+    elif promote:
+        log.warning("model %s not promoted: %s", manifest.version, verdict)
     return manifest

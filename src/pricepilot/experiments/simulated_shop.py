@@ -311,9 +311,11 @@ def evaluate_shop(
         registry = ModelRegistry.from_settings(settings, clock)
         manifest = train_model(train.reset_index(drop=True), settings, family=family,
                                params={**MODEL_PARAMS, **(model_params or {})}, n_splits=2, promote=True, registry=registry)
-        model = registry.load_current()
-        p_held = model.predict_proba(held) if len(held) else np.zeros(0)
-        calibration = bins(held["y"].to_numpy(), p_held) if len(held) else []
+        # a model the promotion rule refuses is not what the shop would serve: pricepilot then
+        # quotes guarded list prices (its fallback), as the service does without a model
+        model = registry.load_current() if manifest.promotable else None
+        p_held = model.predict_proba(held) if len(held) and model is not None else np.zeros(0)
+        calibration = bins(held["y"].to_numpy(), p_held) if len(p_held) else []
         timings["train"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -325,7 +327,7 @@ def evaluate_shop(
         engine_clock = FixedClock(end)
         posterior_kw: dict[str, Any] = {**POSTERIOR, **(posterior or {})}
         demand_posterior = DemandPosterior(**posterior_kw)
-        if warm_posterior:
+        if warm_posterior and model is not None:
             say("warm the demand posterior", 0.45)
             demand_posterior.learn_many(history_outcomes(in_stock(frame), model))
         engine = PricingEngine(settings, model, demand_posterior, InMemoryPriceHistory(),
@@ -381,7 +383,10 @@ def evaluate_shop(
             fairness=fairness, fairness_gap=gap, fairness_offered_gap=offered_gap,
             model=dict(version=manifest.version, train_rows=len(train), held_rows=len(held),
                        cv_log_loss=manifest.metrics.get("log_loss"),
-                       cv_auc=manifest.metrics.get("auc")),
+                       cv_auc=manifest.metrics.get("auc"),
+                       calibration=manifest.calibration_method,
+                       calibration_note=manifest.calibration_note,
+                       promotion_note=manifest.promotion_note),
             timings=timings,
             policy_stats=dict(decisions=policy.decisions, personalised=policy.personalised,
                               fallbacks=policy.fallbacks),
