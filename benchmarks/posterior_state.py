@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from pricepilot.pricing.posterior import DemandPosterior, Outcome  # noqa: E402
-from pricepilot.service.posterior_files import PosteriorFiles  # noqa: E402
+from pricepilot.serving.posterior_files import PosteriorFiles  # noqa: E402
 
 
 def learnt(products: int, seed: int = 0) -> DemandPosterior:

@@ -120,6 +120,11 @@ class PricingSettings(_Section):
     # finite stock with no season end still to come is planned to last this many days (the
     # inventory LP over a rolling horizon, e.g. the restock lead time); 0: sell it unconstrained
     stock_horizon_days: float = 28.0
+    # Expected shoppers per hour who see a product, before its own traffic says otherwise: the
+    # served arrival rate is (views in the last 7 days + this x 24) / (7 x 24 + 24) per hour, a
+    # Gamma-Poisson estimate worth one day of traffic, so the inventory LP engages for stocked
+    # and seasonal products from the first quote and follows the live traffic as it comes.
+    prior_arrivals_per_hour: float = 1.0
 
 
 class PromotionSettings(_Section):
@@ -171,6 +176,9 @@ class ServiceSettings(_Section):
     # what live learning learnt is written to <data_dir>/posteriors/<model version>.json at most
     # this often (and at shutdown) and read back at start-up; 0: kept in memory only
     posterior_save_seconds: float = 30.0
+    # Every process (workers, replicas, the CLI) sees a catalogue, guardrail or base-price change
+    # made by another within this many seconds (one small read of the store's change counter).
+    sync_seconds: float = 1.0
     # "module:factory" building the ServiceBackend; empty: pricepilot.service.wiring's default.
     backend: str = ""
 
@@ -256,6 +264,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("pricing.grid_size", "must be at least 2")
     if not (s.pricing.stock_horizon_days >= 0.0 and math.isfinite(s.pricing.stock_horizon_days)):
         raise ConfigError("pricing.stock_horizon_days", "must be a finite number of days, 0 or more")
+    if not (s.pricing.prior_arrivals_per_hour > 0.0 and math.isfinite(s.pricing.prior_arrivals_per_hour)):
+        raise ConfigError("pricing.prior_arrivals_per_hour", "must be a finite number above 0")
+    if not (s.service.sync_seconds >= 0.0 and math.isfinite(s.service.sync_seconds)):
+        raise ConfigError("service.sync_seconds", "must be a finite number of seconds, 0 or more")
     if not s.security.quote_key_order:
         raise ConfigError("security.quote_key_order", "needs at least one key id")
     for kid in s.security.quote_key_order:

@@ -45,6 +45,21 @@ def test_the_daily_change_limit_uses_the_current_price_and_the_product_setting_w
     assert final.tolist() == [1200]
 
 
+@given(cur=st.integers(1, 5000), ceiling=st.integers(1, 5000), p=st.integers(1, 6000),
+       change=st.floats(0.01, 0.5))
+def test_the_daily_change_limit_never_pushes_a_price_past_the_ceiling(cur, ceiling, p, change) -> None:
+    # today's price can sit above the ceiling (a list price over it, a ceiling lowered since):
+    # the ceiling is hard, the daily change soft, so the price comes down to the ceiling
+    final, _ = apply_guardrails(np.array([p]), _spec(Guardrails(ceiling=ceiling), cost=0,
+                                                     cur=cur, change=change))
+    assert final[0] <= ceiling
+
+
+def test_a_current_price_above_the_ceiling_moves_to_the_ceiling() -> None:
+    final, _ = apply_guardrails(np.array([1137]), _spec(Guardrails(ceiling=1200), cur=1500))
+    assert final.tolist() == [1200]
+
+
 def test_the_price_ending_is_chosen_inside_the_window_left_by_earlier_stages() -> None:
     # 1190 would snap to 1199, above the ceiling 1195: the ending stage picks 1099 instead
     final, _ = apply_guardrails(np.array([1190]), _spec(Guardrails(ceiling=1195, price_ending=99)))

@@ -26,7 +26,7 @@ from pricepilot.catalog.models import (
 from pricepilot.config import Settings
 from pricepilot.errors import Conflict, NotFound, Unavailable, ValidationError
 from pricepilot.events.schemas import Event
-from pricepilot.service import schemas as s
+from pricepilot.serving import schemas as s
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

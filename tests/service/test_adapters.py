@@ -10,8 +10,8 @@ from pricepilot.errors import ValidationError
 from pricepilot.pricing.quotes import SignedQuote
 from pricepilot.promotions import model as pm
 from pricepilot.promotions.validation import compile_all
-from pricepilot.service import schemas as s
-from pricepilot.service.adapters import decode_token, encode_token, promotion_from_spec
+from pricepilot.serving import schemas as s
+from pricepilot.serving.adapters import decode_token, encode_token, promotion_from_spec
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pricepilot.errors import Unavailable
-from pricepilot.service.decision_log import DecisionLog
-from pricepilot.service.price_history import StorePriceHistory
+from pricepilot.serving.decision_log import DecisionLog
+from pricepilot.serving.price_history import StorePriceHistory
 from pricepilot.store import open_store
 from pricepilot.store.records import DecisionRecord
 

@@ -60,19 +60,19 @@ def test_events_are_stored_pseudonymised_and_the_next_quote_reads_them(modelled:
     client, backend = modelled
     r = client.post("/v1/events", headers=SF, json=[view(i) for i in range(3)])
     assert r.status_code == 202 and r.json() == {"accepted": 3, "duplicates": 0}
-    pseudo = Pseudonymiser(backend.settings.security.pseudonym_key)("c1")
-    stored = backend.store.events_frame()
+    pseudo = Pseudonymiser(backend.app.settings.security.pseudonym_key)("c1")
+    stored = backend.app.store.events_frame()
     assert set(stored["user_id"]) == {pseudo}  # the shop's id never reaches storage
     # read-your-writes: the features a quote is computed from already count the three views
-    p = backend.catalogue["SKU-1"]
-    f = backend.features.features_for(pseudo, p, NOW, "s1")
+    p = backend.app.catalogue.products["SKU-1"]
+    f = backend.app.features.features_for(pseudo, p, NOW, "s1")
     assert f["u_views_7d"] == 3.0 and f["u_session_views"] == 3.0
     body = quote(client, "SKU-1", "SKU-2", customer_id="c1", session_id="s1")
     assert body["fallback"] is False and [q["product_id"] for q in body["quotes"]] == [
         "SKU-1", "SKU-2"]
-    assert body["quotes"][0]["model_version"] == backend.models.current().version
-    backend.decisions.flush()  # the decision log is written in batches
-    logged = backend.store.decisions_frame()
+    assert body["quotes"][0]["model_version"] == backend.app.learning.models.current().version
+    backend.app.decisions.flush()  # the decision log is written in batches
+    logged = backend.app.store.decisions_frame()
     assert set(logged["decision_id"]) == {q["quote_id"] for q in body["quotes"]}
     assert set(logged["user_id"]) == {pseudo}
 
@@ -82,8 +82,8 @@ def test_resent_events_are_counted_as_duplicates_and_learned_once(modelled: Clie
     client.post("/v1/events", headers=SF, json=[view(0), view(1)])
     r = client.post("/v1/events", headers=SF, json=[view(1), view(2)])
     assert r.json() == {"accepted": 1, "duplicates": 1}
-    pseudo = backend.pseudonymise("c1")
-    assert backend.features.features_for(pseudo, backend.catalogue["SKU-1"], NOW)[
+    pseudo = backend.app.pseudonymise("c1")
+    assert backend.app.features.features_for(pseudo, backend.app.catalogue.products["SKU-1"], NOW)[
         "u_views_7d"] == 3.0
 
 
@@ -91,7 +91,7 @@ def test_an_event_for_an_unknown_product_is_refused_and_nothing_is_written(model
     client, backend = modelled
     r = client.post("/v1/events", headers=SF, json=[view(0), view(1, product="NOPE")])
     assert r.status_code == 422
-    assert backend.store.count_events() == 0
+    assert backend.app.store.count_events() == 0
 
 
 def test_a_store_failure_on_events_is_a_503_and_nothing_is_acknowledged(
@@ -102,7 +102,7 @@ def test_a_store_failure_on_events_is_a_503_and_nothing_is_acknowledged(
     def down(*a: object, **k: object) -> int:
         raise Unavailable("store", "database is locked")
 
-    monkeypatch.setattr(backend.store, "add_event_batch", down)
+    monkeypatch.setattr(backend.app.store, "add_event_batch", down)
     r = client.post("/v1/events", headers=SF, json=view(0))
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     monkeypatch.undo()
@@ -116,7 +116,7 @@ def test_a_store_failure_on_events_is_a_503_and_nothing_is_acknowledged(
 def test_quotes_are_signed_guarded_and_logged(modelled: Client) -> None:
     client, backend = modelled
     q = quote(client, "SKU-3")["quotes"][0]
-    p = backend.catalogue["SKU-3"]
+    p = backend.app.catalogue.products["SKU-3"]
     assert p.unit_cost * 1.1 <= q["price"] and q["currency"] == "EUR"
     assert q["list_price"] == p.list_price and q["signature"] and q["explanation"]
     assert q["expires_at"].startswith("2026-03-02T12:15")
@@ -159,8 +159,8 @@ def test_without_a_promoted_model_quotes_fall_back_to_guarded_list_prices(
         assert body["fallback"] is True and all(q["fallback"] for q in body["quotes"])
         assert [q["price"] for q in body["quotes"]] == [1099, 1199]
         assert metric(client, "pricepilot_quote_fallbacks_total") == 1
-        backend.decisions.flush()
-        assert set(backend.store.decisions_frame()["fallback"]) == {True}
+        backend.app.decisions.flush()
+        assert set(backend.app.store.decisions_frame()["fallback"]) == {True}
 
 
 def test_a_corrupt_model_artefact_gives_fallback_prices_and_counts_the_fallback(
@@ -182,12 +182,12 @@ def test_a_model_promoted_through_the_api_is_used_by_the_next_quote_and_can_be_r
     settings = engine_settings(tmp_path)
     first = promote_small_model(settings.models_dir)
     with engine_client(settings) as (client, backend):
-        old_engine = backend._pricing.engine
+        old_engine = backend.app.learning._pricing.engine
         second = promote_small_model(settings.models_dir)  # registered (and promoted) elsewhere
         models = client.get("/v1/admin/models", headers=AD).json()
         assert models["active"] == second and len(models["models"]) == 2
         assert quote(client, "SKU-1")["quotes"][0]["model_version"] == second  # hot reload
-        assert backend._pricing.engine is not old_engine
+        assert backend.app.learning._pricing.engine is not old_engine
         r = client.post("/v1/admin/models/rollback", headers=AD)
         assert r.status_code == 200 and r.json()["version"] == first
         assert quote(client, "SKU-1")["quotes"][0]["model_version"] == first
@@ -208,7 +208,7 @@ def test_when_online_features_fail_the_quote_falls_back_instead_of_failing(
     def down(*a: object, **k: object) -> object:
         raise ConnectionError("redis gone")
 
-    monkeypatch.setattr(backend.features, "features_many", down)
+    monkeypatch.setattr(backend.app.features, "features_many", down)
     body = quote(client, "SKU-1", customer_id="c1")
     assert body["fallback"] is True and body["quotes"][0]["price"] == 1099
     assert metric(client, "pricepilot_quote_fallbacks_total") == 1
@@ -230,15 +230,15 @@ def test_personalisation_needs_consent_and_an_opt_out_applies_to_the_next_quote(
     assert r.status_code == 200 and r.json()["personalisation"] is True
     seen = []
     calls: list[object] = []
-    original = backend._pricing.engine.decide_page
+    original = backend.app.learning._pricing.engine.decide_page
 
     def spy(items: Any, shopper: Any = None) -> Any:
         calls.append(shopper)
         return original(items, shopper)
 
-    backend._pricing.engine.decide_page = spy  # type: ignore[method-assign]
+    backend.app.learning._pricing.engine.decide_page = spy  # type: ignore[method-assign]
     seen.append(quote(client, *products, customer_id="c1"))
-    assert calls[-1] is not None and calls[-1].shopper_id == backend.pseudonymise("c1")
+    assert calls[-1] is not None and calls[-1].shopper_id == backend.app.pseudonymise("c1")
     client.put("/v1/shoppers/c1/consent", headers=AD, json={"personalisation": False})
     body = quote(client, *products, customer_id="c1")
     assert calls[-1] is None  # the engine got no shopper: the public price
@@ -384,7 +384,7 @@ def test_promotions_are_managed_through_the_repository_and_paused_ones_do_not_ap
     spec = {"name": "10% kitchen", "benefits": [{"type": "percent_off", "percent": 10,
                                                   "categories": ["kitchen"]}]}
     pid = client.post("/v1/admin/promotions", headers=AD, json=spec).json()["promotion_id"]
-    assert [p.id for p in backend.repository.list()] == [pid]
+    assert [p.id for p in backend.app.promotion_set.repository.list()] == [pid]
     body = cart([{"product_id": "SKU-1"}, {"product_id": "SKU-2"}])  # kitchen, garden
     priced = client.post("/v1/carts/price", headers=SF, json=body).json()
     assert priced["discount"] == 110 and priced["applied"][0]["promotion_id"] == pid
@@ -403,7 +403,7 @@ def test_promotions_are_managed_through_the_repository_and_paused_ones_do_not_ap
     bad = client.post("/v1/admin/promotions", headers=AD, json=two)
     assert bad.status_code == 422 and bad.json()["details"][0]["path"] == "$.benefits"
     assert client.delete(f"/v1/admin/promotions/{pid}", headers=AD).status_code == 204
-    assert backend.repository.list() == []
+    assert backend.app.promotion_set.repository.list() == []
     assert client.get(f"/v1/admin/promotions/{pid}", headers=AD).status_code == 404
 
 
@@ -411,7 +411,7 @@ def test_a_competitor_promotion_event_switches_on_a_matching_promotion(modelled:
     client, backend = modelled
     from pricepilot.promotions import model as pm
 
-    backend.repository.upsert(pm.Promotion(
+    backend.app.promotion_set.repository.upsert(pm.Promotion(
         id="MATCH", benefit=pm.PercentOff(percent="5"),
         conditions=[pm.CompetitorPromotion(scope="product")]))
     body = cart([{"product_id": "SKU-1"}])
@@ -455,9 +455,9 @@ def test_erasure_removes_the_shopper_from_store_features_and_orders(modelled: Cl
     erased = r.json()["erased"]
     assert erased["events"] == 2 and erased["decisions"] == 1 and erased["shoppers"] == 1
     assert erased["orders"] == 1
-    pseudo = backend.pseudonymise("c1")
-    assert backend.store.count_events() == 0
-    assert backend.features.features_for(pseudo, backend.catalogue["SKU-1"], NOW)[
+    pseudo = backend.app.pseudonymise("c1")
+    assert backend.app.store.count_events() == 0
+    assert backend.app.features.features_for(pseudo, backend.app.catalogue.products["SKU-1"], NOW)[
         "u_views_7d"] == 0.0
     again = client.delete("/v1/shoppers/c1", headers=AD).json()["erased"]
     assert all(v == 0 for v in again.values())
@@ -477,20 +477,20 @@ def test_a_consent_change_written_by_another_process_applies_once_the_shopper_ca
     import time
 
     client, backend = modelled
-    assert backend.shopper_ttl == 1.0  # the SQLite default
-    backend.shopper_ttl = 0.2
+    assert backend.app.shoppers.ttl == 1.0  # the SQLite default
+    backend.app.shoppers.ttl = 0.2
     client.put("/v1/shoppers/c1/consent", headers=AD, json={"personalisation": True})
     calls: list[object] = []
-    original = backend._pricing.engine.decide_page
+    original = backend.app.learning._pricing.engine.decide_page
 
     def spy(items: Any, shopper: Any = None) -> Any:
         calls.append(shopper)
         return original(items, shopper)
 
-    backend._pricing.engine.decide_page = spy  # type: ignore[method-assign]
+    backend.app.learning._pricing.engine.decide_page = spy  # type: ignore[method-assign]
     quote(client, "SKU-1", customer_id="c1")
     assert calls[-1] is not None
-    backend.store.set_consent(backend.pseudonymise("c1"), False)  # not through this process
+    backend.app.store.set_consent(backend.app.pseudonymise("c1"), False)  # not through this process
     time.sleep(0.25)
     quote(client, "SKU-1", customer_id="c1")
     assert calls[-1] is None

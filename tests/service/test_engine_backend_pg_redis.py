@@ -22,21 +22,21 @@ def test_events_then_quote_and_order_redemption_on_postgres_and_redis(
                                             "online.key_prefix": redis_prefix})
     promote_small_model(settings.models_dir)
     with engine_client(settings, store_url=pg_url) as (client, backend):
-        assert backend.store.dialect == "postgresql" and isinstance(backend.ledger, RedisLedger)
+        assert backend.app.store.dialect == "postgresql" and isinstance(backend.app.ledger, RedisLedger)
         events = [{"type": "view", "event_id": f"e{i}", "user_id": "c1", "product_id": "SKU-1",
                    "price": 1099, "currency": "EUR", "session_id": "s1",
                    "ts": (NOW - timedelta(minutes=10 - i)).isoformat()} for i in range(3)]
         assert client.post("/v1/events", headers=SF, json=events).json() == {
             "accepted": 3, "duplicates": 0}
-        pseudo = backend.pseudonymise("c1")
-        f = backend.features.features_for(pseudo, backend.catalogue["SKU-1"], NOW, "s1")
+        pseudo = backend.app.pseudonymise("c1")
+        f = backend.app.features.features_for(pseudo, backend.app.catalogue.products["SKU-1"], NOW, "s1")
         assert f["u_views_7d"] == 3.0 and f["u_session_views"] == 3.0  # read from Redis
         body = client.post("/v1/quotes", headers=SF,
                            json={"product_ids": ["SKU-1"], "customer_id": "c1"}).json()
         assert body["fallback"] is False
         q = body["quotes"][0]
-        backend.decisions.flush()
-        assert len(backend.store.decisions_frame()) == 1
+        backend.app.decisions.flush()
+        assert len(backend.app.store.decisions_frame()) == 1
 
         pid = client.post("/v1/admin/promotions", headers=AD, json={
             "name": "5 off", "benefits": [{"type": "amount_off", "amount": 500}],
@@ -58,7 +58,7 @@ def test_events_then_quote_and_order_redemption_on_postgres_and_redis(
         assert again.json()["redemptions"] == [{"promotion_id": pid, "amount": 500}]
         erased = client.delete("/v1/shoppers/c1", headers=AD).json()["erased"]
         assert erased["events"] == 3 and erased["orders"] == 1  # o1; o2 and o3 are c2's
-        after = backend.features.features_for(pseudo, backend.catalogue["SKU-1"], NOW, "s1")
+        after = backend.app.features.features_for(pseudo, backend.app.catalogue.products["SKU-1"], NOW, "s1")
         assert after["u_views_7d"] == 0.0 and after["u_session_views"] == 0.0  # gone from Redis
         ready = client.get("/readyz").json()["dependencies"]
         assert ready["store"]["detail"] == "postgresql" and ready["online_features"]["ok"]

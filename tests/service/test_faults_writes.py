@@ -147,7 +147,7 @@ def eventually(check: Callable[[], bool], what: str) -> None:
 
 def test_a_hanging_event_write_is_a_503_naming_it_while_quotes_and_health_keep_answering(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = served.backend.store
+    store = served.backend.app.store
     gate = Gate()
     monkeypatch.setattr(store, "add_event_batch", gate.wrap(store.add_event_batch))
     with served.client(SF) as c:
@@ -171,7 +171,7 @@ def test_quotes_are_answered_while_an_event_write_hangs_however_long_its_deadlin
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a deadline far beyond the client's timeout: only the thread pool keeps the loop free
     with serve(tmp_path, **{"service.write_deadline_ms": 60_000}) as served:
-        store = served.backend.store
+        store = served.backend.app.store
         gate = Gate()
         monkeypatch.setattr(store, "add_event_batch", gate.wrap(store.add_event_batch))
         answers: list[httpx.Response] = []
@@ -195,7 +195,7 @@ def test_quotes_are_answered_while_an_event_write_hangs_however_long_its_deadlin
 
 def test_no_acknowledged_event_is_lost_or_doubled_across_a_hang_and_recovery(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = served.backend.store
+    store = served.backend.app.store
     original = store.add_event_batch
     gate = Gate()
     acknowledged: set[str] = set()
@@ -237,7 +237,7 @@ def test_no_acknowledged_event_is_lost_or_doubled_across_a_hang_and_recovery(
 
 def test_a_hanging_cart_read_is_a_503_naming_cart_pricing(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = served.backend.store
+    store = served.backend.app.store
     gate = Gate()
     monkeypatch.setattr(store, "events_frame", gate.wrap(store.events_frame))  # market state
     with served.client(SF) as c:
@@ -251,7 +251,7 @@ def test_a_hanging_cart_read_is_a_503_naming_cart_pricing(
 
 def test_an_order_retried_after_a_hanging_redemption_is_redeemed_once(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    ledger = served.backend.ledger
+    ledger = served.backend.app.ledger
     with served.client(SF) as c, served.client(AD) as admin:
         pid = admin.post("/v1/admin/promotions", json=COUPON).json()["promotion_id"]
         order = {"order_id": "o1", "currency": "EUR", "lines": [{"product_id": "SKU-1"}],
@@ -263,7 +263,7 @@ def test_an_order_retried_after_a_hanging_redemption_is_redeemed_once(
         assert_deadline(c.post("/v1/orders", json=order), "order confirmation")
         assert_model_quotes(c)
         gate.open()  # both stuck attempts now finish, racing each other
-        eventually(lambda: served.backend._stored_order("o1") is not None, "the order recorded")
+        eventually(lambda: served.backend.app.checkout._stored("o1") is not None, "the order recorded")
         r = c.post("/v1/orders", json=order)
         assert r.status_code == 200 and r.json()["replayed"] is True, r.text
         assert r.json()["redemptions"] == [{"promotion_id": pid, "amount": 500}]
@@ -273,7 +273,7 @@ def test_an_order_retried_after_a_hanging_redemption_is_redeemed_once(
 
 def test_a_hanging_cancel_is_a_503_and_the_retry_releases_once(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    ledger = served.backend.ledger
+    ledger = served.backend.app.ledger
     with served.client(SF) as c, served.client(AD) as admin:
         pid = admin.post("/v1/admin/promotions", json=COUPON).json()["promotion_id"]
         order = {"order_id": "o2", "currency": "EUR", "lines": [{"product_id": "SKU-1"}],
@@ -293,7 +293,7 @@ def test_a_hanging_cancel_is_a_503_and_the_retry_releases_once(
 def test_readiness_reports_a_hanging_store_instead_of_freezing(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     gate = Gate()
-    monkeypatch.setattr(served.backend, "_probe_store", gate.wrap(served.backend._probe_store))
+    monkeypatch.setattr(served.backend.app, "probe_store", gate.wrap(served.backend.app.probe_store))
     r = httpx.get(f"{served.url}/readyz", timeout=10)
     assert r.status_code == 503
     store = r.json()["dependencies"]["store"]
@@ -317,8 +317,8 @@ def test_a_redis_ledger_outage_is_a_503_on_carts_orders_and_cancels_never_a_500(
     import msgspec
 
     from pricepilot.promotions.ledger_redis import RedisLedger
-    from pricepilot.service import schemas as s
-    from pricepilot.service.tables import service_orders
+    from pricepilot.serving import schemas as s
+    from pricepilot.serving.tables import service_orders
 
     settings = engine_settings(tmp_path, **{"service.retry_after_seconds": 2})
     promote_small_model(settings.models_dir)
@@ -352,7 +352,7 @@ def test_an_online_features_outage_after_the_write_is_a_503_and_the_resend_is_a_
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     import redis
 
-    features = served.backend.features
+    features = served.backend.app.features
     real = features.learn_many
 
     def down(*a: object, **k: object) -> None:

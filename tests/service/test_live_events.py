@@ -11,7 +11,7 @@ from pricepilot.clock import FixedClock
 from pricepilot.config import load_settings
 from pricepilot.events.ingest import IngestError
 from pricepilot.events.schemas import Purchase, View
-from pricepilot.service.live_events import LiveIngestor
+from pricepilot.serving.live_events import LiveIngestor
 from pricepilot.store import open_store
 
 T = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ from pricepilot.errors import Conflict
 from pricepilot.promotions import model as m
 from pricepilot.promotions.cart import Cart, CartLine, Customer, Usage
 from pricepilot.promotions.engine import PromotionEngine
-from pricepilot.service.orders import refuse_exhausted_coupons
+from pricepilot.serving.orders import refuse_exhausted_coupons
 
 AT = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 CART = Cart(currency="EUR", lines=[CartLine(sku="MUG", qty=1, unit_price=1000)])

@@ -19,7 +19,7 @@ from pricepilot.pricing.engine import PricingEngine
 from pricepilot.pricing.posterior import DemandPosterior
 from pricepilot.pricing.testing import LogitDemand
 from pricepilot.service.engine_backend import EngineBackend
-from pricepilot.service.outcomes import OutcomeTracker, PendingQuote
+from pricepilot.serving.outcomes import OutcomeTracker, PendingQuote
 
 from .conftest import AD, SF
 from .engine_support import NOW, engine_client, engine_settings, promote_small_model
@@ -206,7 +206,7 @@ def purchase(client: TestClient, n: int, product: str, price: int, customer: str
 
 
 def posterior(backend: EngineBackend) -> DemandPosterior:
-    post = backend._pricing_state().engine.posterior
+    post = backend.app.learning.pricing().engine.posterior
     assert post is not None
     return post
 
@@ -214,16 +214,16 @@ def posterior(backend: EngineBackend) -> DemandPosterior:
 def test_a_purchase_event_after_a_quote_is_learnt_as_bought(live: Client, clock: FixedClock) -> None:
     client, backend = live
     q = quote(client, "SKU-1", "SKU-2")["quotes"]
-    assert backend.outcomes is not None
+    assert backend.app.learning.outcomes is not None
     clock.advance(timedelta(minutes=2))
     purchase(client, 1, "SKU-1", q[0]["price"], at=clock.now())
-    assert backend.outcomes.flush() == 0 and backend.outcomes.pending == 2  # windows open
+    assert backend.app.learning.outcomes.flush() == 0 and backend.app.learning.outcomes.pending == 2  # windows open
     clock.advance(timedelta(minutes=30))  # both windows closed: SKU-1 bought, SKU-2 not
-    assert backend.outcomes.flush() == 2
+    assert backend.app.learning.outcomes.flush() == 2
     post = posterior(backend)
     assert post.counts_[("SKU-1", q[0]["price"])] == [1.0, 1.0]
     assert post.counts_[("SKU-2", q[1]["price"])] == [0.0, 1.0]
-    assert backend.outcomes.bought == 1 and backend.outcomes.not_bought == 1
+    assert backend.app.learning.outcomes.bought == 1 and backend.app.learning.outcomes.not_bought == 1
     learning = client.get("/readyz").json()["dependencies"]["outcome_learning"]
     assert learning == {"ok": True, "detail": "1 bought, 1 not bought, 0 pending, 0 dropped"}
 
@@ -237,65 +237,65 @@ def test_a_confirmed_order_carrying_the_quote_is_learnt_as_bought(live: Client,
                         "quote_signature": q["signature"]}]}
     assert client.post("/v1/orders", headers=SF, json=order).status_code == 201
     assert client.post("/v1/orders", headers=SF, json=order).status_code == 200  # replay
-    assert backend.outcomes is not None
+    assert backend.app.learning.outcomes is not None
     clock.advance(timedelta(minutes=30))
-    backend.outcomes.flush()
+    backend.app.learning.outcomes.flush()
     assert posterior(backend).counts_[("SKU-3", q["price"])] == [1.0, 1.0]
-    assert backend.outcomes.bought == 1
+    assert backend.app.learning.outcomes.bought == 1
 
 
 def test_anonymous_and_fallback_quotes_are_not_remembered(live: Client,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     client, backend = live
-    assert backend.outcomes is not None
+    assert backend.app.learning.outcomes is not None
     quote(client, "SKU-1", customer=None)
     from pricepilot.errors import Unavailable
 
     def down(*a: object, **k: object) -> None:
         raise Unavailable("online features", "down")
 
-    monkeypatch.setattr(backend.features, "features_many", down)
+    monkeypatch.setattr(backend.app.features, "features_many", down)
     assert quote(client, "SKU-1")["fallback"] is True
-    assert backend.outcomes.pending == 0
+    assert backend.app.learning.outcomes.pending == 0
 
 
 def test_erasure_drops_the_shoppers_pending_quotes(live: Client, clock: FixedClock) -> None:
     client, backend = live
     quote(client, "SKU-1", "SKU-2")
     quote(client, "SKU-1", customer="c2")
-    assert backend.outcomes is not None and backend.outcomes.pending == 3
+    assert backend.app.learning.outcomes is not None and backend.app.learning.outcomes.pending == 3
     assert client.delete("/v1/shoppers/c1", headers=AD).status_code == 200
-    assert backend.outcomes.pending == 1
+    assert backend.app.learning.outcomes.pending == 1
     clock.advance(timedelta(hours=1))
-    assert backend.outcomes.flush() == 1  # c2's quote only
+    assert backend.app.learning.outcomes.flush() == 1  # c2's quote only
 
 
 def test_an_opted_out_shopper_is_not_learnt_from(live: Client) -> None:
     client, backend = live
-    assert backend.outcomes is not None
+    assert backend.app.learning.outcomes is not None
     quote(client, "SKU-1")
-    assert backend.outcomes.pending == 1
+    assert backend.app.learning.outcomes.pending == 1
     r = client.put("/v1/shoppers/c1/consent", headers=AD, json={"personalisation": False})
     assert r.status_code == 200
-    assert backend.outcomes.pending == 0  # withdrawn: the pending quote is dropped
+    assert backend.app.learning.outcomes.pending == 0  # withdrawn: the pending quote is dropped
     quote(client, "SKU-1")
-    assert backend.outcomes.pending == 0  # and new quotes are not remembered
+    assert backend.app.learning.outcomes.pending == 0  # and new quotes are not remembered
     client.put("/v1/shoppers/c1/consent", headers=AD, json={"personalisation": True})
     quote(client, "SKU-1")
-    assert backend.outcomes.pending == 1
+    assert backend.app.learning.outcomes.pending == 1
 
 
 def test_many_unbought_quotes_at_a_price_move_the_price(greedy: Client, clock: FixedClock) -> None:
     client, backend = greedy
     first = quote(client, "SKU-2")["quotes"][0]["price"]
-    assert backend.outcomes is not None
+    assert backend.app.learning.outcomes is not None
     for rnd in range(6):
         for i in range(40):
             quote(client, "SKU-2", customer=f"s{rnd}-{i}")
         clock.advance(timedelta(minutes=20))  # every quote expires unbought
-        backend.outcomes.flush()
-    assert backend.outcomes.not_bought >= 240
-    mean, _ = posterior(backend).correction("SKU-2", backend.catalogue["SKU-2"].category)
+        backend.app.learning.outcomes.flush()
+    assert backend.app.learning.outcomes.not_bought >= 240
+    mean, _ = posterior(backend).correction("SKU-2", backend.app.catalogue.products["SKU-2"].category)
     assert mean[0] < 0  # demand below the model's
     later = quote(client, "SKU-2")["quotes"][0]["price"]
     assert later < first  # less demand than the model said: a lower profit-optimal price
@@ -303,8 +303,8 @@ def test_many_unbought_quotes_at_a_price_move_the_price(greedy: Client, clock: F
 
 def test_the_logged_propensity_is_the_engines(live: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     client, backend = live
-    engine = backend._pricing_state().engine
-    assert engine.posterior is not None and backend.settings.pricing.exploration
+    engine = backend.app.learning.pricing().engine
+    assert engine.posterior is not None and backend.app.settings.pricing.exploration
     decided: list[Any] = []
     real = engine.decide_page
 
@@ -317,8 +317,8 @@ def test_the_logged_propensity_is_the_engines(live: Client, monkeypatch: pytest.
     quotes = []
     for i in range(5):
         quotes += quote(client, "SKU-1", "SKU-2", "SKU-3", customer=f"c{i}")["quotes"]
-    backend.decisions.flush()
-    logged = backend.store.decisions_frame().set_index("decision_id")["propensity"]
+    backend.app.decisions.flush()
+    logged = backend.app.store.decisions_frame().set_index("decision_id")["propensity"]
     engine_p = [d.propensity for d in decided]
     assert [float(logged[q["quote_id"]]) for q in quotes] == engine_p
     assert [q["propensity"] for q in quotes] == engine_p
@@ -329,8 +329,8 @@ def test_the_logged_propensity_is_the_engines(live: Client, monkeypatch: pytest.
 def test_with_learning_off_there_is_no_posterior_and_the_propensity_is_one(
         tmp_path: Path, clock: FixedClock) -> None:
     for client, backend in _client(tmp_path, clock, **{"service.learn_outcomes": "off"}):
-        assert backend.outcomes is None
-        assert backend._pricing_state().engine.posterior is None
+        assert backend.app.learning.outcomes is None
+        assert backend.app.learning.pricing().engine.posterior is None
         assert {q["propensity"] for q in quote(client, "SKU-1", "SKU-2")["quotes"]} == {1.0}
 
 
@@ -338,9 +338,9 @@ def test_a_new_model_version_starts_its_own_posterior_and_a_rollback_finds_the_o
         live: Client) -> None:
     client, backend = live
     old = posterior(backend)
-    v2 = promote_small_model(backend.settings.models_dir)
-    backend.models.reload(force=True)
-    assert backend.models.current().version == v2
+    v2 = promote_small_model(backend.app.settings.models_dir)
+    backend.app.learning.models.reload(force=True)
+    assert backend.app.learning.models.current().version == v2
     assert posterior(backend) is not old
     r = client.post("/v1/admin/models/rollback", headers=AD)
     assert r.status_code == 200, r.text
@@ -382,7 +382,7 @@ def test_learning_is_on_by_default_in_process_and_off_with_redis(tmp_path: Path)
     b = EngineBackend(redis_settings, store=store, features=NoRedis(),
                       ledger=_NullLedger(), outcome_flush_seconds=0)
     try:
-        assert b.learn_outcomes is False and b.outcomes is None
+        assert b.app.learning.enabled is False and b.app.learning.outcomes is None
     finally:
         b.close()
 
@@ -420,7 +420,7 @@ def test_a_purchase_naming_a_quote_not_remembered_closes_the_earlier_quotes_unbo
 
 
 def test_a_large_batch_is_learnt_in_chunks_so_quotes_never_wait_for_all_of_it() -> None:
-    from pricepilot.service.outcomes import LEARN_CHUNK
+    from pricepilot.serving.outcomes import LEARN_CHUNK
 
     t = Tracked()
     sizes: list[int] = []

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import pricepilot.service.posterior_files as posterior_files_module
+import pricepilot.serving.posterior_files as posterior_files_module
 from pricepilot.clock import FixedClock
 from pricepilot.config import ConfigError, load_settings
 from pricepilot.errors import ValidationError
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
-from pricepilot.service.posterior_files import PosteriorFiles
+from pricepilot.serving.posterior_files import PosteriorFiles
 
 from .engine_support import NOW, engine_client, engine_settings, promote_small_model
 from .test_outcomes import purchase, quote
@@ -175,15 +175,15 @@ def test_what_the_service_learnt_is_there_after_a_restart(tmp_path: Path) -> Non
         clock.advance(timedelta(minutes=2))
         purchase(client, 1, "SKU-1", q[0]["price"], at=clock.now())
         clock.advance(timedelta(minutes=30))
-        assert backend.outcomes is not None and backend.outcomes.flush() == 2
-        learnt = backend._pricing_state().engine.posterior
+        assert backend.app.learning.outcomes is not None and backend.app.learning.outcomes.flush() == 2
+        learnt = backend.app.learning.pricing().engine.posterior
         assert learnt is not None
         saved = learnt.to_bytes()
     # the first learning pass saved it, and shutdown wrote anything later
     path = tmp_path / "posteriors" / f"{version}.json"
     assert path.read_bytes() == saved
     with engine_client(settings, clock=clock, outcome_flush_seconds=0) as (client, backend):
-        restored = backend._pricing_state().engine.posterior
+        restored = backend.app.learning.pricing().engine.posterior
         assert restored is not None and restored.to_bytes() == saved
         assert restored.counts_[("SKU-1", q[0]["price"])] == [1.0, 1.0]
         files = client.get("/readyz").json()["dependencies"]["posterior_files"]
@@ -205,7 +205,7 @@ def test_a_failing_save_is_reported_and_learning_goes_on(
     with engine_client(settings, clock=clock, outcome_flush_seconds=0) as (client, backend):
         quote(client, "SKU-1")
         clock.advance(timedelta(minutes=30))
-        assert backend.outcomes is not None and backend.outcomes.flush() == 1  # learnt anyway
+        assert backend.app.learning.outcomes is not None and backend.app.learning.outcomes.flush() == 1  # learnt anyway
         ready = client.get("/readyz").json()
         assert ready["ready"] is True  # informational: never "not ready"
         files = ready["dependencies"]["posterior_files"]
@@ -214,7 +214,7 @@ def test_a_failing_save_is_reported_and_learning_goes_on(
         monkeypatch.undo()  # the disk has room again: the next pass saves (it is due)
         quote(client, "SKU-2")
         clock.advance(timedelta(minutes=30))
-        assert backend.outcomes.flush() == 1
+        assert backend.app.learning.outcomes.flush() == 1
         files = client.get("/readyz").json()["dependencies"]["posterior_files"]
         assert files["ok"] is True and files["detail"].startswith("1 saved, 1 failed")
 
@@ -226,6 +226,6 @@ def test_with_saving_off_nothing_is_written(tmp_path: Path) -> None:
     with engine_client(settings, clock=clock, outcome_flush_seconds=0) as (client, backend):
         quote(client, "SKU-1")
         clock.advance(timedelta(minutes=30))
-        assert backend.outcomes is not None and backend.outcomes.flush() == 1
-        assert backend.posterior_files is None
+        assert backend.app.learning.outcomes is not None and backend.app.learning.outcomes.flush() == 1
+        assert backend.app.learning.posterior_files is None
     assert not (tmp_path / "posteriors").exists()

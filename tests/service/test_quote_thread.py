@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pricepilot.service.quote_thread import QuoteThread
+from pricepilot.serving.quote_thread import QuoteThread
 
 
 def test_calls_run_on_one_other_thread_in_order_and_return_their_value() -> None:
@@ -93,7 +93,7 @@ def test_close_cancels_queued_calls_and_refuses_new_ones() -> None:
 
 def test_quotes_leave_the_event_loop_only_when_they_wait_on_the_network() -> None:
     from pricepilot.config import load_settings
-    from pricepilot.service.engine_backend import quote_thread_on
+    from pricepilot.serving.runtime import quote_thread_on
 
     def on(**overrides: object) -> bool:
         return quote_thread_on(load_settings(path=None, env={}, overrides=overrides))

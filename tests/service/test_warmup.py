@@ -4,7 +4,7 @@ from pricepilot.catalog.models import Product
 from pricepilot.config import load_settings
 from pricepilot.events.schemas import Purchase, View
 from pricepilot.features.online import open_online_features
-from pricepilot.service.warmup import warm_online_features
+from pricepilot.serving.warmup import warm_online_features
 from pricepilot.store.sql import open_store
 
 

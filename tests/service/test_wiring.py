@@ -67,6 +67,6 @@ def test_the_serve_probe_builds_the_engines_backend_without_replaying_the_event_
     for warm in (False, True):
         backend = build_backend(s, warm=warm)
         assert type(backend).__name__ == "EngineBackend"
-        views[warm] = backend.features.features_for("u1", p, t0)["u_views_7d"]  # type: ignore[attr-defined]
+        views[warm] = backend.app.features.features_for("u1", p, t0)["u_views_7d"]  # type: ignore[attr-defined]
         backend.close()  # type: ignore[attr-defined]
     assert views == {False: 0, True: 3}

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from pricepilot.errors import PricepilotError
         from pricepilot.money import format_amount
         from pricepilot.service.engine_backend import build_engine_backend
-        from pricepilot.service.schemas import QuoteRequest
+        from pricepilot.serving.schemas import QuoteRequest
 
         settings = state.settings()
         backend = build_engine_backend(settings)

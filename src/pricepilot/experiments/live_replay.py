@@ -51,7 +51,7 @@ from pricepilot.dashboard.report import Section  # noqa: E402
 from pricepilot.errors import Unavailable, ValidationError  # noqa: E402
 from pricepilot.events.schemas import Event, Purchase, View  # noqa: E402
 from pricepilot.money import exponent, format_amount  # noqa: E402
-from pricepilot.service.schemas import MAX_EVENTS_PER_BATCH, QuoteRequest, QuoteResponse  # noqa: E402
+from pricepilot.serving.schemas import MAX_EVENTS_PER_BATCH, QuoteRequest, QuoteResponse  # noqa: E402
 from pricepilot.sim.baselines import ListPricePolicy  # noqa: E402
 from pricepilot.sim.market import Market, RunResult  # noqa: E402
 from pricepilot.sim.policy import ViewRequest  # noqa: E402

@@ -63,6 +63,13 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
         change = None
         if current_price is not None and current_price > 0 and m > 0:
             change = (math.ceil(current_price * (1 - m)), math.floor(current_price * (1 + m)))
+            if g.ceiling is not None and change[0] > g.ceiling:
+                # today's price is above the ceiling (a list price over it, or a ceiling lowered
+                # since): the ceiling is a hard limit and the daily change a soft one, so the
+                # window reaches down to the ceiling instead of pushing the price past it
+                change = (g.ceiling, g.ceiling)
+            elif g.ceiling is not None:
+                change = (change[0], min(change[1], g.ceiling))
         floor = g.floor or 0
         if g.min_margin is not None:
             # smallest integer price with (p - cost) / p >= min_margin; guard float error

@@ -81,6 +81,29 @@ class RedisLedger:
         except redis.RedisError as e:
             raise Unavailable("redis promotion ledger", str(e)) from e
 
+    def erase_customer(self, customer_id: str) -> dict[str, int]:
+        """Delete the customer's per-customer counters and drop them from its orders' release
+        records (so a later cancellation gives back the promotion-wide counts only)."""
+        suffix = f":{customer_id}"
+        try:
+            counters = [k for k in self.r.scan_iter(match=f"{self.prefix}ctr:*{suffix}", count=1000)
+                        if (k.decode() if isinstance(k, bytes) else k).endswith(suffix)]
+            deleted = int(self.r.delete(*counters)) if counters else 0
+            orders = 0
+            for key in self.r.scan_iter(match=f"{self.prefix}order:*", count=1000):
+                raw = self.r.hget(key, "steps")
+                if raw is None:
+                    continue
+                record = json.loads(raw)
+                kept = [st for st in record["steps"] if not str(st[0]).endswith(suffix)]
+                if len(kept) != len(record["steps"]):
+                    record["steps"] = kept
+                    self.r.hset(key, "steps", json.dumps(record))
+                    orders += 1
+        except redis.RedisError as e:
+            raise Unavailable("redis promotion ledger", str(e)) from e
+        return {"redemptions": orders, "usage_counters": deleted}
+
     def usage(self, customer_id: str | None = None) -> Usage:
         counters: dict[str, tuple[int, int]] = {}
         start = len(self.prefix) + 4

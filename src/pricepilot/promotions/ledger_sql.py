@@ -136,6 +136,16 @@ class SqlLedger:
             conn.execute(sa.update(red).where(red.c.order_id == order_id).values(status="released"))
         return True
 
+    def erase_customer(self, customer_id: str) -> dict[str, int]:
+        """Unlink the customer's redemptions and delete its per-customer counters (keyed
+        ``pc:<promotion>:<customer>`` and ``cc:<code>:<customer>``): a later release of its
+        orders gives back the promotion-wide counts only."""
+        with self._tx() as conn:
+            unlinked = conn.execute(red.update().where(red.c.customer_id == customer_id)
+                                    .values(customer_id=None)).rowcount
+            deleted = conn.execute(ctr.delete().where(ctr.c.key.like(f"%:{customer_id}"))).rowcount
+        return {"redemptions": int(unlinked), "usage_counters": int(deleted)}
+
     def usage(self, customer_id: str | None = None) -> Usage:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(ctr.c.key, ctr.c.used, ctr.c.spent)).all()

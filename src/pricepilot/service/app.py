@@ -34,10 +34,10 @@ from pricepilot.errors import (
     Unavailable,
     ValidationError,
 )
-from pricepilot.service import schemas as s
 from pricepilot.service.auth import ADMIN, STOREFRONT, ApiKeyAuth
 from pricepilot.service.backend import ServiceBackend
 from pricepilot.service.metrics import ServiceMetrics
+from pricepilot.serving import schemas as s
 
 log = logging.getLogger("pricepilot.service")
 

@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
 from pricepilot.events.schemas import Event
-from pricepilot.service.schemas import (
+from pricepilot.serving.schemas import (
     CartRequest,
     Consent,
     ErasureResult,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from pricepilot import __version__
-from pricepilot.service.schemas import ErrorResponse
+from pricepilot.serving.schemas import ErrorResponse
 
 if TYPE_CHECKING:
     from pricepilot.service.app import Operation

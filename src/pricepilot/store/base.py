@@ -81,6 +81,11 @@ class Store(Protocol):
 
     def list_category_policies(self) -> list[CategoryPolicy]: ...
 
+    def catalogue_revision(self) -> int:
+        """A number that grows with every product or category-guardrail write, by any process
+        (0 before the first): a cached catalogue is stale when it differs from the one read."""
+        ...
+
     # -- shoppers ------------------------------------------------------------------------------
     def upsert_shopper(self, shopper: Shopper) -> None: ...
 

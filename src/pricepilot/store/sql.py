@@ -135,6 +135,9 @@ def _unavailable_on_connection_errors(engine: sa.Engine) -> None:
         raise Unavailable("database", detail[0] if detail else type(exc).__name__) from exc
 
 
+CATALOGUE = "catalogue"  # the change topic of products and category guardrails
+
+
 class SqlStore:
     """:class:`pricepilot.store.base.Store` on a SQLAlchemy engine. Thread-safe; one per process."""
 
@@ -284,7 +287,21 @@ class SqlStore:
             })
         with self.connect() as conn:
             self._upsert(conn, t.products, rows, ["product_id"])
+            if rows:
+                self._bump(conn, CATALOGUE)
         return len(rows)
+
+    def _bump(self, conn: sa.Connection, topic: str) -> None:
+        """Advance ``topic``'s revision inside the write's own transaction."""
+        stmt = self._insert(t.store_changes).values(topic=topic, revision=1)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["topic"], set_={"revision": t.store_changes.c.revision + 1}))
+
+    def catalogue_revision(self) -> int:
+        with self.connect() as conn:
+            rev = conn.execute(sa.select(t.store_changes.c.revision)
+                               .where(t.store_changes.c.topic == CATALOGUE)).scalar()
+        return int(rev or 0)
 
     @staticmethod
     def _product(row: Any) -> Product:
@@ -324,6 +341,7 @@ class SqlStore:
                "guardrails": msgspec.to_builtins(policy.guardrails), "updated_at": self._now()}
         with self.connect() as conn:
             self._upsert(conn, t.category_policies, [row], ["category"])
+            self._bump(conn, CATALOGUE)
 
     def list_category_policies(self) -> list[CategoryPolicy]:
         q = sa.select(t.category_policies).order_by(t.category_policies.c.category)

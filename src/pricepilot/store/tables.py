@@ -113,3 +113,14 @@ price_history = sa.Table(
 )
 
 CORE_TABLES = (products, category_policies, shoppers, events, decisions, price_history)
+
+# One revision number per topic ("catalogue": products and category guardrails), bumped in the
+# same transaction as the write it announces: every process compares it with the one it last
+# read to learn, with one small read, that its cached copy is stale (the clock plays no part,
+# so writes inside one tick of a simulated clock are seen too).
+store_changes = sa.Table(
+    "store_changes",
+    metadata,
+    sa.Column("topic", sa.String(64), primary_key=True),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)

@@ -35,4 +35,19 @@ service_promotions = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
 
-TABLES = [service_orders, service_promotions]
+
+
+# The public base price of each product for its current day (smoothing and the daily change
+# limit read it), shared by every worker and process on the store: ``day`` is the shop-local day
+# (days since the epoch), ``current`` the price in force that day (where the previous day's
+# last decided base price ended), ``last`` the latest decided base price.
+serving_base_prices = sa.Table(
+    "serving_base_prices",
+    metadata,
+    sa.Column("product_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.Integer, nullable=False),
+    sa.Column("current", sa.BigInteger, nullable=True),
+    sa.Column("last", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+TABLES = [service_orders, service_promotions, serving_base_prices]

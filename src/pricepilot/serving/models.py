@@ -25,7 +25,7 @@ from pricepilot.demand.base import DemandModel
 from pricepilot.demand.registry import CURRENT_FILE, ModelRegistry
 from pricepilot.errors import PricepilotError
 
-log = logging.getLogger("pricepilot.service.models")
+log = logging.getLogger("pricepilot.serving.models")
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,9 @@ from pricepilot.catalog.models import Product
 from pricepilot.clock import Clock
 from pricepilot.pricing.engine import Context
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
-from pricepilot.service.ticker import Ticker
+from pricepilot.serving.ticker import Ticker
 
-log = logging.getLogger("pricepilot.service.outcomes")
+log = logging.getLogger("pricepilot.serving.outcomes")
 
 SCAN_AHEAD = 2_000  # quotes past the oldest open one checked per flush (mixed clocks)
 LEARN_CHUNK = 256  # outcomes learnt per hold of the lock the quote path decides under

@@ -1,9 +1,9 @@
-"""Mapping between the wire schemas of :mod:`pricepilot.service.schemas` and the engines' types.
+"""Mapping between the wire schemas of :mod:`pricepilot.serving.schemas` and the engines' types.
 
 Pure functions, no I/O: promotion specs to promotion definitions, priced carts and decisions to
 their wire form, and the compact quote token a shop hands back at checkout.
 
->>> from pricepilot.service.schemas import PromotionSpec, PercentOff
+>>> from pricepilot.serving.schemas import PromotionSpec, PercentOff
 >>> p = promotion_from_spec("P1", PromotionSpec(name="Spring", benefits=[PercentOff(percent=10)]),
 ...                         default_currency="EUR")
 >>> p.benefit.percent, p.currency
@@ -24,7 +24,7 @@ from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.quotes import SignedQuote
 from pricepilot.promotions import model as m
 from pricepilot.promotions.results import PricedCart as EnginePricedCart
-from pricepilot.service import schemas as s
+from pricepilot.serving import schemas as s
 
 ANONYMOUS = ""  # the shopper id signed into quotes for anonymous shoppers
 

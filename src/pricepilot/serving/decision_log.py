@@ -26,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from pricepilot.service.ticker import Ticker
+from pricepilot.serving.ticker import Ticker
 from pricepilot.store.base import Store
 from pricepilot.store.records import DecisionRecord
 

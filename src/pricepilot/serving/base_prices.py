@@ -1,0 +1,124 @@
+"""The public base price of each product, as smoothing and the daily change limit need it.
+
+A shop's public price moves at most once a day: the price in force today (``current``) is where
+the previous day's last decided base price ended, and before pricepilot's first decision it is
+the list price. Every worker and process on one store shares it: decisions are written behind
+(at most every ``flush_seconds``) to ``serving_base_prices`` and every process reads the rows
+others wrote at most every ``sync_seconds``. Days are the shop's local days.
+
+>>> import sqlalchemy as sa
+>>> from datetime import datetime, timezone
+>>> from pricepilot.store.schema import metadata
+>>> eng = sa.create_engine("sqlite://"); metadata.create_all(eng)
+>>> prices = BasePrices(eng, "UTC", flush_seconds=0, sync_seconds=0)
+>>> day1 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+>>> prices.current("MUG", day1, list_price=1000)  # nothing decided yet: the list price
+1000
+>>> prices.decided("MUG", day1, 1100); prices.current("MUG", day1, list_price=1000)  # same day
+1000
+>>> prices.current("MUG", datetime(2026, 3, 3, 9, tzinfo=timezone.utc), list_price=1000)
+1100
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pricepilot.clock import to_micros
+from pricepilot.serving.tables import serving_base_prices as t
+
+EPOCH_DAY = date(1970, 1, 1)
+
+
+class _State(msgspec.Struct):
+    day: int
+    current: int | None  # in force on ``day`` (None: the list price)
+    last: int  # the latest decided base price
+
+
+class BasePrices:
+    def __init__(self, engine: sa.Engine, timezone: str, *, flush_seconds: float = 1.0,
+                 sync_seconds: float = 1.0) -> None:
+        self.engine = engine
+        self.tz = ZoneInfo(timezone)
+        self.flush_seconds = flush_seconds
+        self.sync_seconds = sync_seconds
+        self._lock = threading.Lock()
+        self._state: dict[str, _State] = {}
+        self._dirty: dict[str, _State] = {}
+        self._seen_us = -1  # the newest updated_at read from the store
+        self._last_sync = -float("inf")
+        self._last_flush = -float("inf")
+        self.sync(force=True)
+
+    def _day(self, now: datetime) -> int:
+        return (now.astimezone(self.tz).date() - EPOCH_DAY).days
+
+    def current(self, product_id: str, now: datetime, *, list_price: int) -> int:
+        """Today's public price of the product."""
+        st = self._state.get(product_id)
+        if st is None:
+            return list_price
+        if st.day == self._day(now):
+            return list_price if st.current is None else st.current
+        return st.last  # a new day: yesterday's last decided base price is in force
+
+    def decided(self, product_id: str, now: datetime, base_price: int) -> None:
+        day = self._day(now)
+        with self._lock:
+            st = self._state.get(product_id)
+            if st is None:
+                st = _State(day=day, current=None, last=base_price)
+            elif st.day != day:
+                st = _State(day=day, current=st.last, last=base_price)
+            else:
+                st = _State(day=day, current=st.current, last=base_price)
+            self._state[product_id] = st
+            self._dirty[product_id] = st
+
+    # ------------------------------------------------------------------ sharing
+    def flush(self, now_us: int) -> int:
+        """Write the decided prices (called by the runtime's ticker and at close)."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, {}
+        if not dirty:
+            return 0
+        rows = [{"product_id": pid, "day": st.day, "current": st.current, "last": st.last,
+                 "updated_at": now_us} for pid, st in dirty.items()]
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(t)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["product_id"],
+                set_={c: stmt.excluded[c] for c in ("day", "current", "last", "updated_at")}), rows)
+        return len(rows)
+
+    def sync(self, force: bool = False, mono: float = 0.0) -> int:
+        """Read the rows other processes wrote since the last read; returns how many."""
+        if not force and mono - self._last_sync < self.sync_seconds:
+            return 0
+        self._last_sync = mono
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.updated_at > self._seen_us)).all()
+        with self._lock:
+            for r in rows:
+                if r.product_id in self._dirty:
+                    continue  # this process's newer decision wins until it is written
+                st = self._state.get(r.product_id)
+                if st is None or r.day >= st.day:
+                    self._state[r.product_id] = _State(day=r.day, current=r.current, last=r.last)
+                self._seen_us = max(self._seen_us, int(r.updated_at))
+        return len(rows)
+
+    def tick(self, now: datetime, mono: float) -> None:
+        """Flush and sync when due (the runtime calls this from its ticker)."""
+        if mono - self._last_flush >= self.flush_seconds:
+            self._last_flush = mono
+            self.flush(to_micros(now))
+        self.sync(mono=mono)

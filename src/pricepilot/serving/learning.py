@@ -1,0 +1,152 @@
+"""Learning: the promoted model with hot reload, the demand posterior per model version (kept
+across restarts in posterior files), and outcome learning from served quotes.
+
+:meth:`Learning.pricing` is what a decision reads: the loaded model and the pricing engine
+built on it, swapped together when the registry's pointer changes (another process's promotion
+included). The outcome tracker pairs served quotes with purchases and expiries and feeds the
+model version's posterior, under ``lock`` so no decision reads a half-learnt posterior.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping
+
+import msgspec
+
+from pricepilot.catalog.models import Guardrails, Product
+from pricepilot.clock import Clock
+from pricepilot.config import Settings
+from pricepilot.demand.registry import ModelRegistry
+from pricepilot.pricing.decision import Decision
+from pricepilot.pricing.engine import Context, PricingEngine
+from pricepilot.pricing.history import PriceHistory
+from pricepilot.pricing.posterior import DemandPosterior
+from pricepilot.serving.models import Loaded, ModelHolder
+from pricepilot.serving.outcomes import OutcomeTracker, PendingQuote
+from pricepilot.serving.posterior_files import PosteriorFiles
+
+log = logging.getLogger("pricepilot.serving.learning")
+
+
+class PricingState(msgspec.Struct, frozen=True):
+    """The model and the engine built on it: swapped together, read once per request."""
+
+    loaded: Loaded
+    engine: PricingEngine
+
+
+Item = tuple[Product, Mapping[str, object], Context]
+
+
+class Learning:
+    def __init__(self, settings: Settings, registry: ModelRegistry, history: PriceHistory,
+                 clock: Clock, categories: dict[str, Guardrails], *, seed: int | None = None,
+                 outcome_flush_seconds: float = 0.5) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.history = history
+        self.clock = clock
+        self.categories = categories
+        self._seed = seed
+        learn = settings.service.learn_outcomes
+        self.enabled = learn == "on" or (learn == "auto" and settings.online.type == "memory")
+        self._posteriors: dict[str, DemandPosterior] = {}
+        self.lock = threading.Lock()  # a decision never reads a half-learnt posterior
+        save_s = settings.service.posterior_save_seconds
+        self.posterior_files = (PosteriorFiles(settings.data_dir / "posteriors", save_s)
+                                if self.enabled and save_s > 0 else None)
+        self.models = ModelHolder(registry, on_swap=self._on_model_swap)
+        self._pricing = self._build(self.models.current())
+        self.fallback_engine = PricingEngine(settings, None, None, None, clock,
+                                             categories=categories)
+        self.outcomes: OutcomeTracker | None = None
+        if self.enabled:
+            self.outcomes = OutcomeTracker(
+                clock, self._outcome_source,
+                grace_seconds=settings.service.outcome_grace_seconds,
+                max_pending=settings.service.max_pending_outcomes,
+                interval=outcome_flush_seconds, learn_lock=self.lock,
+                after_learning=None if self.posterior_files is None else self._posterior_learnt)
+
+    # ------------------------------------------------------------------ model, hot reload
+    def _build(self, loaded: Loaded) -> PricingState:
+        posterior = None
+        if self.enabled and loaded.model is not None and loaded.version is not None:
+            # what was learnt is a correction of this model's curve: kept per version, so a
+            # rollback finds its own posterior again
+            posterior = self._posteriors.get(loaded.version)
+            if posterior is None:
+                posterior = (DemandPosterior() if self.posterior_files is None
+                             else self.posterior_files.load(loaded.version))
+                self._posteriors[loaded.version] = posterior
+        engine = PricingEngine(self.settings, loaded.model, posterior, self.history, self.clock,
+                               categories=self.categories, seed=self._seed)
+        return PricingState(loaded, engine)
+
+    def _on_model_swap(self, loaded: Loaded) -> None:
+        if hasattr(self, "_pricing"):
+            self._pricing = self._build(loaded)
+
+    def pricing(self) -> PricingState:
+        """The current model and engine (reloaded first if the registry's pointer changed)."""
+        loaded = self.models.current()
+        state = self._pricing
+        if state.loaded is not loaded:  # swapped by another caller between the two reads
+            state = self._pricing
+        return state
+
+    def reload(self) -> None:
+        self.models.reload(force=True)
+
+    # ------------------------------------------------------------------ outcomes
+    def _posterior_learnt(self, version: str, posterior: DemandPosterior, n: int) -> None:
+        assert self.posterior_files is not None
+        try:
+            self.posterior_files.learnt(version, posterior, n)
+        except OSError:  # a full or read-only disk must not stop learning; the next pass retries
+            log.exception("posterior of model %s could not be saved", version)
+
+    def _outcome_source(self) -> tuple[str | None, PricingEngine, DemandPosterior | None]:
+        state = self.pricing()
+        return state.loaded.version, state.engine, state.engine.posterior
+
+    def remember(self, state: PricingState, items: list[Item], decisions: list[Decision],
+                 quote_ids: list[str], user_id: str) -> None:
+        """Model-priced quotes wait for their outcome (bought / expired) in the tracker."""
+        if self.outcomes is None:
+            return
+        version = state.loaded.version or ""
+        self.outcomes.remember([
+            # the engine's public P(buy) at the price when it knows it exactly; else the tracker
+            # scores the quote from its features later (off the request path)
+            PendingQuote(quote_id=qid, user_id=user_id, product=p, price=d.price,
+                         decided_at=d.decided_at, expires_at=d.expires_at, model_version=version,
+                         features=None if d.public_probability is not None else dict(f),
+                         context=None if d.public_probability is not None else c,
+                         model_prob=math.nan if d.public_probability is None else d.public_probability)
+            for (p, f, c), d, qid in zip(items, decisions, quote_ids, strict=True)
+            if not d.fallback])
+
+    def status(self) -> dict[str, tuple[bool, str]]:
+        """Informational readiness lines (learning never makes the service unready)."""
+        out: dict[str, tuple[bool, str]] = {}
+        if self.outcomes is not None:
+            o = self.outcomes
+            out["outcome_learning"] = (True, f"{o.bought} bought, {o.not_bought} not bought, "
+                                             f"{o.pending} pending, {o.dropped} dropped")
+        if self.posterior_files is not None:
+            out["posterior_files"] = self.posterior_files.status()
+        return out
+
+    def close(self) -> None:
+        if self.outcomes is not None:
+            self.outcomes.close()  # its last pass runs first
+        if self.posterior_files is not None:
+            try:
+                self.posterior_files.save_pending()
+            except OSError:
+                log.exception("posteriors could not be saved at shutdown")
+
