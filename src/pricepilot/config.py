@@ -120,10 +120,10 @@ class PricingSettings(_Section):
     # finite stock with no season end still to come is planned to last this many days (the
     # inventory LP over a rolling horizon, e.g. the restock lead time); 0: sell it unconstrained
     stock_horizon_days: float = 28.0
-    # Expected shoppers per hour who see a product, before its own traffic says otherwise: the
-    # served arrival rate is (views in the last 7 days + this x 24) / (7 x 24 + 24) per hour, a
-    # Gamma-Poisson estimate worth one day of traffic, so the inventory LP engages for stocked
-    # and seasonal products from the first quote and follows the live traffic as it comes.
+    # Expected shoppers per hour who see a product before its first view; after it, the served
+    # arrival rate is (views in the last 7 days + this x 24) / (7 x 24 + 24) per hour (a
+    # Gamma-Poisson estimate with the prior worth one day of traffic). So the inventory LP
+    # engages for stocked and seasonal products from the first quote and follows live traffic.
     prior_arrivals_per_hour: float = 1.0
 
 

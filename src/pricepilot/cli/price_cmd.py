@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import msgspec
@@ -28,25 +27,17 @@ def register(app: typer.Typer) -> None:
         Uses the configured store, the current model in the registry and the online state rebuilt
         from the event log; the decision is logged like any served quote.
         """
+        import pricepilot
         from pricepilot.cli.main import state
-        from pricepilot.errors import PricepilotError
         from pricepilot.money import format_amount
-        from pricepilot.service.engine_backend import build_engine_backend
-        from pricepilot.serving.schemas import QuoteRequest
 
-        settings = state.settings()
-        backend = build_engine_backend(settings)
-        try:
-            request = QuoteRequest(product_ids=product, customer_id=user, session_id=session,
-                                   channel=channel, device=device)
-            try:
-                response = asyncio.run(backend.quote(request))
-            except PricepilotError as e:
-                # as the service does: a missing or broken model gives guarded list prices
-                Console(stderr=True).print(f"[yellow]fallback:[/] {e}")
-                response = asyncio.run(backend.fallback_quote(request))
-        finally:
-            backend.close()
+        with pricepilot.open(state.settings()) as shop:
+            response = shop.quote(user, product, session_id=session, channel=channel,
+                                  device=device)
+        if response.fallback:
+            # as the service does: a missing or broken model gives guarded list prices
+            reason = shop.app.learning.pricing().loaded.reason or "a dependency failed"
+            Console(stderr=True).print(f"[yellow]fallback:[/] {reason}")
         console = Console()
         if as_json:
             console.print_json(json.dumps(msgspec.to_builtins(response)))

@@ -70,38 +70,36 @@ def register(app: typer.Typer) -> None:
         """Evaluate (time CV), fit and register a demand model; print its metrics."""
         import pandas as pd
 
+        import pricepilot
         from pricepilot.cli.main import state
-        from pricepilot.demand.training import train_model
 
         settings = state.settings()
         console = Console()
-        if data is None:
-            from pricepilot.features.training import training_set_from_store
-            from pricepilot.store.sql import open_store
-
-            store = open_store(settings)
-            try:
-                with console.status("building the point-in-time training set from the store"):
-                    frame = training_set_from_store(store, settings)
-            finally:
-                store.close()
-            console.print(f"training set: {len(frame):,} views, purchase rate {frame['y'].mean():.3f}")
-        else:
+        frame = None
+        if data is not None:
             if not data.exists():
                 raise ValidationError("training frame", None, f"{data} does not exist")
             try:
                 frame = pd.read_parquet(data)
             except Exception as e:  # pyarrow raises several types for a non-Parquet file
                 raise ValidationError("training frame", None, f"{data} is not a readable Parquet file: {e}") from e
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("training", total=1.0)
+        # training needs no online state: the shop is opened without replaying the event log
+        with pricepilot.open(settings, warm=False) as shop:
+            if frame is None:
+                from pricepilot.features.training import training_set_from_store
 
-            def report(msg: str, frac: float) -> None:
-                bar.update(task, description=msg, completed=frac)
+                with console.status("building the point-in-time training set from the store"):
+                    frame = training_set_from_store(shop.app.store, settings)
+                console.print(f"training set: {len(frame):,} views, purchase rate {frame['y'].mean():.3f}")
+            with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                          console=console, transient=True) as bar:
+                task = bar.add_task("training", total=1.0)
 
-            manifest = train_model(frame, settings, family=family, search=search, n_splits=folds,
-                                   promote=promote, progress=report)
+                def report(msg: str, frac: float) -> None:
+                    bar.update(task, description=msg, completed=frac)
+
+                manifest = shop.train(frame=frame, family=family, search=search, n_splits=folds,
+                                      promote=promote, progress=report)
         console.print(metrics_table(manifest))
         console.print(calibration_table(manifest))
         print_verdicts(console, manifest)

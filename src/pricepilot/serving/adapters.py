@@ -145,8 +145,13 @@ def wire_quote(d: Decision, signed: SignedQuote, token: str, disclosure: str | N
     expl = [s.ExplanationStep(stage=st.stage, price=st.after, note=st.rule)
             for st in d.explanation.stages]
     if d.explanation.model_price is not None:
+        note = d.explanation.reason
+        if d.explanation.lp_capacity is not None:
+            # the inventory LP's input: what is left to sell per shopper expected until it must
+            # last (season end, or the stock horizon); below the purchase rate, stock binds
+            note += f"; stock per expected shopper {d.explanation.lp_capacity:.3g}"
         expl.insert(0, s.ExplanationStep(stage="model", price=d.explanation.model_price,
-                                         note=d.explanation.reason))
+                                         note=note))
     return s.Quote(
         quote_id=signed.quote_id, product_id=d.product_id, price=d.price, currency=d.currency,
         list_price=d.list_price, expires_at=d.expires_at, signature=token,

@@ -42,14 +42,18 @@ log = logging.getLogger("pricepilot.serving.quoting")
 
 
 def arrivals_per_hour(views_7d: object, prior_per_hour: float) -> float:
-    """Expected shoppers per hour who see the product: the last 7 days' views with a
-    Gamma-Poisson prior worth one day (``pricing.prior_arrivals_per_hour``).
+    """Expected shoppers per hour who see the product (``pricing.prior_arrivals_per_hour``
+    until it has traffic): the last 7 days' views with a Gamma-Poisson prior worth one day.
+
+    No view yet says nothing of the traffic to come (a new product, a new install): the prior.
 
     >>> arrivals_per_hour(0.0, 1.0), round(arrivals_per_hour(336.0, 1.0), 3)
     (1.0, 1.875)
     """
     views = float(views_7d) if isinstance(views_7d, (int, float)) and math.isfinite(views_7d) else 0.0
-    return (max(views, 0.0) + prior_per_hour * PRIOR_HOURS) / (HOURS_7D + PRIOR_HOURS)
+    if views <= 0:
+        return prior_per_hour
+    return (views + prior_per_hour * PRIOR_HOURS) / (HOURS_7D + PRIOR_HOURS)
 
 
 class Quoting:
