@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 import pricepilot
 from pricepilot.catalog.models import Guardrails, Product
-from pricepilot.clock import FixedClock
 from pricepilot.cli.main import app as cli
+from pricepilot.clock import FixedClock
 from pricepilot.demand.models import LogisticDemand
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.demand.synthetic import synthetic_frame
