@@ -50,6 +50,7 @@ from pricepilot.config import Settings, load_settings
 from pricepilot.demand.evaluation import Progress
 from pricepilot.demand.registry import ModelManifest
 from pricepilot.errors import Unavailable, ValidationError
+from pricepilot.events.ingest import IngestReport
 from pricepilot.events.schemas import Event
 from pricepilot.serving import schemas as s
 from pricepilot.serving.application import Application
@@ -117,6 +118,36 @@ class Shop:
         typed: list[Event] = _convert(list(events), list[Event], "events")
         with self.clock.at(at):
             return self.app.intake.ingest(typed)
+
+    def ingest_files(self, *, products: str | Path | None = None,
+                     shoppers: str | Path | None = None, events: Sequence[str | Path] = (),
+                     on_error: str | None = None, rejects: str | Path | None = None,
+                     progress: Any = None) -> IngestReport | None:
+        """Load a shop's files as ``pricepilot ingest`` does (validated, idempotent; customer
+        ids pseudonymised; protected attributes refused or kept audit-only), then use them at
+        once: the catalogue is refreshed and the online state learns the new events. Returns
+        the event files' report (None without event files)."""
+        from pricepilot.events.ingest import (
+            ingest_event_files,
+            ingest_products,
+            ingest_shoppers,
+        )
+        from pricepilot.serving.warmup import warm_online_features
+
+        store = self.app.store
+        if products is not None:
+            ingest_products(store, products)
+            self.app.catalogue.wrote()
+        if shoppers is not None:
+            ingest_shoppers(store, shoppers, self.settings)
+        report = None
+        if events:
+            report = ingest_event_files(store, list(events), self.settings, clock=self.clock,
+                                        on_error=on_error,  # type: ignore[arg-type]
+                                        rejects_path=rejects, progress=progress)
+            with self.app.features_lock:  # idempotent by event_id: only the new ones change it
+                warm_online_features(store, self.app.features, self.settings.online.type)
+        return report
 
     # ------------------------------------------------------------------ pricing
     def quote(self, customer_id: str | None, product_ids: Sequence[str], *,
