@@ -342,3 +342,14 @@ def test_a_page_mixing_ladder_stocked_and_failing_products_explores_within_the_g
         for d in (grid, lad, stock):
             assert 0 < d.propensity <= 1 + 1e-9 and not d.fallback
             assert 867 <= d.price <= 1100  # competitor band and daily change hold
+
+
+def test_a_stocked_ladder_price_held_by_the_daily_change_limit_has_a_propensity_of_at_most_one() -> None:
+    # every candidate ends at today's price, so the propensity sums all of the LP's mixture:
+    # rounding took it to 1.0000000000000002, which the decision log refuses
+    eng = _engine(LogitDemand(a=-2.0, b=1.0), posterior=DemandPosterior())
+    p = _product(unit_cost=0, list_price=4490, stock=60, season_end=T0 + timedelta(hours=200),
+                 guardrails=Guardrails(ladder=[2990, 3490, 3990, 4490]))
+    props = [d.propensity for _ in range(300)
+             for d in eng.decide_page([(p, {}, Context(arrivals_per_hour=1.0, current_price=2990))])]
+    assert max(props) <= 1.0

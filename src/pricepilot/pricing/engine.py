@@ -516,7 +516,8 @@ class PricingEngine:
         # propensity is the policy probability of all candidates that end at it
         i = choice.index
         price = int(finals[i])
-        propensity = float(choice.probs[finals == price].sum())
+        # a sum of probabilities: rounding must not take it past 1 (the decision log refuses it)
+        propensity = min(float(choice.probs[finals == price].sum()), 1.0)
         stages = [StageEffect(stage="smoothing", before=int(prep.cands[i]), after=int(smoothed[i]),
                               rule=_smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha))]
         stages += [StageEffect(stage=t.name, before=int(t.before[i]), after=int(t.after[i]), rule=t.rule)
@@ -651,7 +652,7 @@ class PricingEngine:
                                     [preps[r].cands.shape[0] - 1 for r in rows])
         idx = np.arange(n)
         served = finals[idx, chosen]
-        propensity = np.where(finals == served[:, None], probs, 0.0).sum(axis=1)
+        propensity = np.minimum(np.where(finals == served[:, None], probs, 0.0).sum(axis=1), 1.0)
         # every per-product number as Python ints at once (one conversion per array, not per item)
         model_prices = cands[idx, chosen].tolist()
         greedy_prices = cands[idx, greedy].tolist()
