@@ -16,7 +16,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,7 +124,10 @@ class PricingSettings(_Section):
     # arrival rate is (views in the last 7 days + this x 24) / (7 x 24 + 24) per hour (a
     # Gamma-Poisson estimate with the prior worth one day of traffic). So the inventory LP
     # engages for stocked and seasonal products from the first quote and follows live traffic.
-    prior_arrivals_per_hour: float = 1.0
+    # Low on purpose: too low only delays rationing scarce stock until views arrive, too high
+    # raises the price of every stocked product on a new install (the LP rations stock it
+    # believes too many shoppers want).
+    prior_arrivals_per_hour: float = 0.1
 
 
 class PromotionSettings(_Section):
@@ -309,8 +312,6 @@ def _validate(s: Settings) -> None:
                           "'on' needs a single worker (each worker keeps its own posterior)")
     if s.service.retry_after_seconds < 1:
         raise ConfigError("service.retry_after_seconds", "must be at least 1")
-    from pricepilot.service.auth import validate_api_keys
-
     validate_api_keys(s.service.api_keys)
     overlap = set(s.compliance.audit_only) - set(s.compliance.protected_attributes)
     if overlap:
@@ -328,6 +329,30 @@ def settings_from_dict(data: Mapping[str, Any]) -> Settings:
         raise ConfigError(_setting_name(msg), msg.split(" - at ")[0]) from e
     _validate(s)
     return s
+
+
+# API key scopes (the service's auth checks them; settings validate the key table)
+STOREFRONT = "storefront"
+ADMIN = "admin"
+SCOPES = (STOREFRONT, ADMIN)
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def validate_api_keys(api_keys: Mapping[str, Sequence[str]]) -> None:
+    """``service.api_keys``: sha256 hex digests, each with known scopes."""
+    for digest, scopes in api_keys.items():
+        if not _DIGEST.match(digest):
+            raise ConfigError(
+                "service.api_keys", f"{digest[:12]!r}... is not a lower-case sha256 hex digest"
+            )
+        if not scopes:
+            raise ConfigError("service.api_keys", f"key {digest[:12]}... has no scope")
+        unknown = set(scopes) - set(SCOPES)
+        if unknown:
+            raise ConfigError(
+                "service.api_keys", f"unknown scopes {sorted(unknown)}; known: {list(SCOPES)}"
+            )
+
 
 
 def load_settings(

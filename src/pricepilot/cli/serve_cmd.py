@@ -86,8 +86,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Print a new API key once, and the settings line that authorises it."""
+        from pricepilot.config import SCOPES
         from pricepilot.errors import ValidationError
-        from pricepilot.service.auth import SCOPES, new_key
+        from pricepilot.service.auth import new_key
 
         bad = [s for s in scope if s not in SCOPES]
         if bad:

@@ -27,14 +27,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from pricepilot.catalog.models import Guardrails, Product
-from pricepilot.config import Settings
+from pricepilot.config import ADMIN, STOREFRONT, Settings
 from pricepilot.errors import (
     PricepilotError,
     Unauthorized,
     Unavailable,
     ValidationError,
 )
-from pricepilot.service.auth import ADMIN, STOREFRONT, ApiKeyAuth
+from pricepilot.service.auth import ApiKeyAuth
 from pricepilot.service.backend import ServiceBackend
 from pricepilot.service.metrics import ServiceMetrics
 from pricepilot.serving import schemas as s

@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 
-from pricepilot.errors import ConfigError, Forbidden, Unauthorized
+from pricepilot.config import validate_api_keys
+from pricepilot.errors import Forbidden, Unauthorized
 
-STOREFRONT = "storefront"
-ADMIN = "admin"
-SCOPES = (STOREFRONT, ADMIN)
 KEY_PREFIX = "pp_"
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def hash_key(key: str) -> str:
@@ -37,21 +33,6 @@ def new_key() -> tuple[str, str]:
     """A fresh random key (shown once) and the digest to store in ``service.api_keys``."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     return key, hash_key(key)
-
-
-def validate_api_keys(api_keys: Mapping[str, Sequence[str]]) -> None:
-    for digest, scopes in api_keys.items():
-        if not _DIGEST.match(digest):
-            raise ConfigError(
-                "service.api_keys", f"{digest[:12]!r}... is not a lower-case sha256 hex digest"
-            )
-        if not scopes:
-            raise ConfigError("service.api_keys", f"key {digest[:12]}... has no scope")
-        unknown = set(scopes) - set(SCOPES)
-        if unknown:
-            raise ConfigError(
-                "service.api_keys", f"unknown scopes {sorted(unknown)}; known: {list(SCOPES)}"
-            )
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:

@@ -47,8 +47,8 @@ def arrivals_per_hour(views_7d: object, prior_per_hour: float) -> float:
 
     No view yet says nothing of the traffic to come (a new product, a new install): the prior.
 
-    >>> arrivals_per_hour(0.0, 1.0), round(arrivals_per_hour(336.0, 1.0), 3)
-    (1.0, 1.875)
+    >>> arrivals_per_hour(0.0, 0.1), round(arrivals_per_hour(336.0, 0.1), 3)
+    (0.1, 1.762)
     """
     views = float(views_7d) if isinstance(views_7d, (int, float)) and math.isfinite(views_7d) else 0.0
     if views <= 0:
