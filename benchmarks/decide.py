@@ -11,6 +11,12 @@ ladder product; a consenting shopper (personal layer); a page of 100. The engine
 posterior, so every grid decision makes 64 Thompson draws (16 with the LP). Wall-clock figures
 include waiting for a core on a shared machine; the CPU columns (this thread's CPU time per call,
 model included) are the work itself.
+
+The engine rows time the pricing engine alone (the domain component, fed the same context a
+served quote gets). The ``Shop.quote`` rows time what a shop gets through the public API
+(``pricepilot.open`` on the embedded default, the model registered and promoted): catalogue,
+online features, today's base price, arrival rate and stock, the engine, signing, the
+decision record (written behind) and the prior-price disclosure.
 """
 
 from __future__ import annotations
@@ -115,7 +121,35 @@ def run(model_name: str, n: int, train_rows: int) -> list[tuple[str, np.ndarray,
     singles = _time(lambda: [engine.decide(p, f, None, c) for p, f, c in page], page_m)
     rows.append(("100 single decides (same products)", singles,
                  singles.wall - 100 * np.median(model_one.wall)))
+    if model_name != "analytic":  # the registry holds fitted estimators only
+        rows += _api_rows(model, [grid, stocked, ladder, *(p for p, _f, _c in page)], n, page_m)
     return rows
+
+
+def _api_rows(model: object, products: list[Product], n: int,
+              page_m: int) -> list[tuple[str, Timing, np.ndarray]]:
+    """The same products quoted through the public API (see the module doc)."""
+    import tempfile
+
+    import pricepilot
+    from pricepilot.demand.models import DemandEstimator
+
+    assert isinstance(model, DemandEstimator)
+    with tempfile.TemporaryDirectory(prefix="pp-bench-decide-") as tmp, \
+            pricepilot.open(paths__data_dir=tmp, clock=FixedClock(T0), seed=0, warm=False) as shop:
+        shop.upsert_products(products)
+        shop.app.registry.promote(shop.app.registry.register(model).version)  # type: ignore[arg-type]
+        shop.app.learning.reload()
+        ids = [p.product_id for p in products[3:]]
+        out: list[tuple[str, Timing, np.ndarray]] = []
+        for name, pid in (("Shop.quote: grid product", "G"), ("Shop.quote: stocked product", "S"),
+                          ("Shop.quote: ladder product", "L")):
+            t = _time(lambda pid=pid: shop.quote("c1", [pid]), n)  # type: ignore[misc]
+            out.append((name, t, t.wall * np.nan))
+        t = _time(lambda: shop.quote("c1", ids), page_m)
+        out.append(("Shop.quote: page of 100", t, t.wall * np.nan))
+        assert not shop.quote("c1", ["G"]).fallback, "the API rows must be model-priced"
+    return out
 
 
 def main() -> None:
