@@ -313,14 +313,17 @@ class SqlStore:
             guardrails=msgspec.convert(row.guardrails, Guardrails),
         )
 
-    def get_product(self, product_id: str) -> Product:
+    def _row(self, table: sa.Table, key: str, entity: str) -> Any:
+        """The row of ``table`` whose primary key is ``key``, or :class:`NotFound` naming it."""
+        (pk,) = table.primary_key.columns
         with self.connect() as conn:
-            row = conn.execute(
-                sa.select(t.products).where(t.products.c.product_id == product_id)
-            ).first()
+            row = conn.execute(sa.select(table).where(pk == key)).first()
         if row is None:
-            raise NotFound("product", product_id)
-        return self._product(row)
+            raise NotFound(entity, key)
+        return row
+
+    def get_product(self, product_id: str) -> Product:
+        return self._product(self._row(t.products, product_id, "product"))
 
     def list_products(self, category: str | None = None) -> list[Product]:
         q = sa.select(t.products).order_by(t.products.c.product_id)
@@ -375,12 +378,7 @@ class SqlStore:
         return len(rows)
 
     def get_shopper(self, shopper_id: str) -> Shopper:
-        with self.connect() as conn:
-            r = conn.execute(
-                sa.select(t.shoppers).where(t.shoppers.c.shopper_id == shopper_id)
-            ).first()
-        if r is None:
-            raise NotFound("shopper", shopper_id)
+        r = self._row(t.shoppers, shopper_id, "shopper")
         return Shopper(
             shopper_id=r.shopper_id, tier=r.tier, device=r.device, region=r.region,
             channel=r.channel, attributes=dict(r.attributes),
@@ -626,12 +624,7 @@ class SqlStore:
         return df
 
     def get_decision(self, decision_id: str) -> DecisionRecord:
-        with self.connect() as conn:
-            r = conn.execute(
-                sa.select(t.decisions).where(t.decisions.c.decision_id == decision_id)
-            ).first()
-        if r is None:
-            raise NotFound("decision", decision_id)
+        r = self._row(t.decisions, decision_id, "decision")
         d = {str(k): v for k, v in r._asdict().items()}  # keys are quoted_name, not str
         d["ts"] = from_micros(d["ts"])
         d["personalised"] = bool(d["personalised"])
