@@ -1,6 +1,6 @@
 """The demo's live loop end to end, timed: history -> store -> model -> service -> live replay.
 
-    PYTHONPATH=src /work/venv/bin/python benchmarks/live_replay.py --days 30 --hours 6
+    PYTHONPATH=src python benchmarks/live_replay.py --days 30 --hours 6
 
 Prints the seconds of each stage and the hourly profit table (pricepilot vs list price).
 """
@@ -16,15 +16,12 @@ from pathlib import Path
 import httpx
 import msgspec
 
+import pricepilot
 from pricepilot.config import load_settings
-from pricepilot.demand.training import train_model
-from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
 from pricepilot.experiments.live_replay import live_display, replay_live, running_service
-from pricepilot.features import build_training_set
 from pricepilot.sim.config import SimConfig
 from pricepilot.sim.history import generate_history
 from pricepilot.sim.market import Market
-from pricepilot.store import open_store
 
 
 def main() -> None:
@@ -58,16 +55,13 @@ def main() -> None:
     paths = generate_history(cfg, root / "history", fmt="parquet")
     t["history"] = time.perf_counter() - s
     s = time.perf_counter()
-    store = open_store(settings.database_url)
-    store.migrate()
-    ingest_products(store, paths["products"])
-    ingest_shoppers(store, paths["shoppers"], settings)
-    ingest_event_files(store, [paths["events"]], settings)
-    t["ingest"] = time.perf_counter() - s
-    s = time.perf_counter()
-    frame = build_training_set(store.events_frame(), store.list_products())
-    store.close()
-    manifest = train_model(frame, settings, family=a.family, promote=True)
+    # the shop's own steps, through the public API: ingest the files, train and promote
+    with pricepilot.open(settings, warm=False) as shop:
+        shop.ingest_files(products=paths["products"], shoppers=paths["shoppers"],
+                          events=[paths["events"]])
+        t["ingest"] = time.perf_counter() - s
+        s = time.perf_counter()
+        manifest = shop.train(family=a.family, promote=True)
     t["train"] = time.perf_counter() - s
     market = Market(cfg)
     start = hist_end + timedelta(hours=24 - a.hours)  # the evening of yesterday
@@ -82,7 +76,8 @@ def main() -> None:
         learning = httpx.get(f"{svc.base_url}/readyz", timeout=10).json()["dependencies"].get(
             "outcome_learning", {"detail": "off"})["detail"]
     t["replay"] = r.seconds
-    print(f"model {manifest.version} ({a.family}), {len(frame):,} training rows")
+    print(f"model {manifest.version} ({a.family}), {manifest.data.rows:,} training rows"
+          + ("" if manifest.promotable else f"; not promoted: {manifest.promotion_note}"))
     print(r.hourly.to_string(index=False))
     print(r.totals().to_string(index=False))
     print(f"quotes {r.quotes:,} (fallback {r.fallbacks:,}), events {r.events_accepted:,}/{r.events_sent:,}")
