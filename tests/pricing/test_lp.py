@@ -66,3 +66,9 @@ def test_the_general_lp_refuses_non_finite_inputs_naming_them() -> None:
 
     with pytest.raises(ValidationError, match="rewards"):
         solve_lp(np.array([np.nan]), np.array([[1.0]]), np.array([1.0]))
+
+
+def test_a_subnormal_demand_draw_solves_without_an_overflow_warning() -> None:
+    # a Thompson draw from a Beta posterior can be 1e-310: capacity / demand overflows, unused
+    x, v = solve_single_resource(np.array([[1.0, 2.0]]), np.array([[1e-310, 0.5]]), np.array([0.25]))
+    assert np.isfinite(x).all() and v[0] == pytest.approx(1.5)  # half at each price

@@ -83,7 +83,8 @@ def solve_single_resource(rewards: F, demand: F, capacity: F) -> tuple[F, F]:
     c = np.maximum(np.asarray(capacity, dtype=np.float64), 0.0)[:, None]
     b, k = r.shape
     # singles: x_k = min(1, c / d_k)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # a Beta draw can be subnormal (1e-310): c / d overflows where the ratio is not used
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         w_single = np.where(d > c, c / np.where(d > 0, d, 1.0), 1.0)
     v_single = np.where(r > 0, r * w_single, 0.0)
     best_single = np.argmax(v_single, axis=1)
