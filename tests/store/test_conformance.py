@@ -13,6 +13,7 @@ from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
 from pricepilot.clock import FixedClock, to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.errors import NotFound, Unavailable, ValidationError
+from pricepilot.events.columns import events_to_table
 from pricepilot.events.schemas import (
     EVENT_COLUMNS,
     AddToCart,
@@ -24,7 +25,6 @@ from pricepilot.events.schemas import (
     View,
 )
 from pricepilot.store import DecisionRecord, Store, open_store
-from pricepilot.store.columns import events_to_table
 from pricepilot.store.sql import SqlStore
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)

@@ -43,7 +43,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 import numpy as np
@@ -57,12 +57,14 @@ from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.errors import ValidationError
 from pricepilot.events.clean import Deduper, find_outliers
+from pricepilot.events.columns import events_to_table
 from pricepilot.events.readers import EventFileReader, read_table_rows
 from pricepilot.events.schemas import Event
 from pricepilot.events.validate import Checked, Context, Reject, check_batch, parse_batch
 from pricepilot.money import CURRENCY_EXPONENTS, format_amount, parse_amount
-from pricepilot.store.base import Store
-from pricepilot.store.columns import events_to_table
+
+if TYPE_CHECKING:  # the store depends on events (schemas, columns), not the other way
+    from pricepilot.store.base import Store
 
 OnError = Literal["fail", "skip"]
 MAX_EXAMPLES = 10

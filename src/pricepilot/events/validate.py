@@ -36,9 +36,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricepilot.clock import to_micros
+from pricepilot.events.columns import EVENT_ARROW_SCHEMA
 from pricepilot.events.schemas import EVENT_COLUMNS, EVENT_TYPES
 from pricepilot.money import CURRENCY_EXPONENTS
-from pricepilot.store.columns import EVENT_ARROW_SCHEMA
 
 # Columns of the shared event file format (``customer_id`` becomes ``user_id``).
 FILE_COLUMNS: tuple[str, ...] = tuple(

@@ -38,11 +38,11 @@ from pricepilot.clock import Clock, to_micros
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.events.clean import Deduper
+from pricepilot.events.columns import events_to_table
 from pricepilot.events.ingest import IngestError
 from pricepilot.events.schemas import Event
 from pricepilot.events.validate import Context, check_batch
 from pricepilot.store.base import Store
-from pricepilot.store.columns import events_to_table
 
 
 class LiveIngestor:

@@ -42,15 +42,15 @@ from pricepilot.clock import Clock, SystemClock, from_micros, to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.config import Settings
 from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
-from pricepilot.events.schemas import EVENT_COLUMNS, Event
-from pricepilot.store import tables as t
-from pricepilot.store.columns import (
+from pricepilot.events.columns import (
     TYPE_COLUMNS,
     conform,
     events_to_table,
     rows_to_table,
     table_to_frame,
 )
+from pricepilot.events.schemas import EVENT_COLUMNS, Event
+from pricepilot.store import tables as t
 from pricepilot.store.records import DecisionRecord
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
