@@ -49,7 +49,7 @@ from pricepilot.clock import Clock, SystemClock
 from pricepilot.config import Settings, load_settings
 from pricepilot.demand.evaluation import Progress
 from pricepilot.demand.registry import ModelManifest
-from pricepilot.errors import Unavailable, ValidationError
+from pricepilot.errors import NotFound, Unavailable, ValidationError
 from pricepilot.events.ingest import IngestReport
 from pricepilot.events.schemas import Event
 from pricepilot.serving import schemas as s
@@ -188,22 +188,49 @@ class Shop:
     def train(self, *, promote: bool = True, family: str = "lgbm", n_splits: int = 3,
               params: Mapping[str, Any] | None = None, search: bool = False,
               frame: pd.DataFrame | None = None, since: datetime | None = None,
-              until: datetime | None = None, progress: Progress | None = None) -> ModelManifest:
+              until: datetime | None = None, warm_posterior: bool = False,
+              progress: Progress | None = None) -> ModelManifest:
         """Train a demand model (time CV, calibration, registry) on ``frame`` or, by default, the
         store's point-in-time training set (``since``/``until``); promote it if ``promote`` and
-        the promotion rule allow; quotes use it from the next call."""
+        the promotion rule allow; quotes use it from the next call. With ``warm_posterior``, the
+        new version's demand posterior then learns the same rows (:meth:`warm_posterior`)."""
         from pricepilot.demand.training import train_model
-        from pricepilot.features.training import training_set_from_store
 
         if frame is None:
-            self.app.decisions.flush()
-            frame = training_set_from_store(self.app.store, self.settings, since=since,
-                                            until=until)
+            frame = self._training_set(since, until)
         manifest = train_model(frame, self.settings, family=family, params=params,
                                search=search, n_splits=n_splits, promote=promote,
                                progress=progress, registry=self.app.registry)
         self.app.learning.reload()
+        if warm_posterior:
+            self.warm_posterior(frame, version=manifest.version)
         return manifest
+
+    def warm_posterior(self, frame: pd.DataFrame | None = None, *,
+                       version: str | None = None) -> int:
+        """Teach a model version's demand posterior (default: the promoted one) the in-stock
+        views of ``frame`` (default: the store's training set) before it prices live, so every
+        product starts from its own correction of the model instead of its category's
+        (:func:`~pricepilot.pricing.warm_start.history_outcomes`). Saved with the posterior
+        files, so the service starts from it too. Returns the outcomes learnt (0 with live
+        learning off: decisions then use the model's curve as it is)."""
+        from pricepilot.pricing.warm_start import history_outcomes
+
+        version = version or self.app.registry.current_version()
+        if version is None:
+            raise NotFound("current demand model", str(self.app.registry.root))
+        if not self.app.learning.enabled:
+            return 0
+        model = self.app.registry.get(version)
+        if frame is None:
+            frame = self._training_set(None, None)
+        return self.app.learning.warm(version, history_outcomes(frame, model))
+
+    def _training_set(self, since: datetime | None, until: datetime | None) -> pd.DataFrame:
+        from pricepilot.features.training import training_set_from_store
+
+        self.app.decisions.flush()
+        return training_set_from_store(self.app.store, self.settings, since=since, until=until)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -23,9 +23,9 @@ from pricepilot.demand.registry import ModelRegistry
 from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.engine import Context, PricingEngine
 from pricepilot.pricing.history import PriceHistory
-from pricepilot.pricing.posterior import DemandPosterior
+from pricepilot.pricing.posterior import DemandPosterior, Outcome
 from pricepilot.serving.models import Loaded, ModelHolder
-from pricepilot.serving.outcomes import OutcomeTracker, PendingQuote
+from pricepilot.serving.outcomes import LEARN_CHUNK, OutcomeTracker, PendingQuote
 from pricepilot.serving.posterior_files import PosteriorFiles
 
 log = logging.getLogger("pricepilot.serving.learning")
@@ -75,16 +75,20 @@ class Learning:
     def _build(self, loaded: Loaded) -> PricingState:
         posterior = None
         if self.enabled and loaded.model is not None and loaded.version is not None:
-            # what was learnt is a correction of this model's curve: kept per version, so a
-            # rollback finds its own posterior again
-            posterior = self._posteriors.get(loaded.version)
-            if posterior is None:
-                posterior = (DemandPosterior() if self.posterior_files is None
-                             else self.posterior_files.load(loaded.version))
-                self._posteriors[loaded.version] = posterior
+            posterior = self._posterior(loaded.version)
         engine = PricingEngine(self.settings, loaded.model, posterior, self.history, self.clock,
                                categories=self.categories, seed=self._seed)
         return PricingState(loaded, engine)
+
+    def _posterior(self, version: str) -> DemandPosterior:
+        # what was learnt is a correction of this model's curve: kept per version, so a
+        # rollback finds its own posterior again
+        posterior = self._posteriors.get(version)
+        if posterior is None:
+            posterior = (DemandPosterior() if self.posterior_files is None
+                         else self.posterior_files.load(version))
+            self._posteriors[version] = posterior
+        return posterior
 
     def _on_model_swap(self, loaded: Loaded) -> None:
         if hasattr(self, "_pricing"):
@@ -102,6 +106,23 @@ class Learning:
         self.models.reload(force=True)
 
     # ------------------------------------------------------------------ outcomes
+    def warm(self, version: str, outcomes: Sequence[Outcome]) -> int:
+        """Teach model ``version``'s demand posterior ``outcomes`` before its first live
+        decision (its training history's views:
+        :func:`~pricepilot.pricing.warm_start.history_outcomes`), promoted yet or not. Saved
+        with the posterior files as live learning is, so every process serving the version
+        starts from it. Returns the outcomes learnt: 0 with live learning off, where decisions
+        use the model's curve without a posterior."""
+        if not self.enabled or not outcomes:
+            return 0
+        posterior = self._posterior(version)
+        for i in range(0, len(outcomes), LEARN_CHUNK):
+            with self.lock:  # in chunks: a quote waits for at most one chunk
+                posterior.learn_many(outcomes[i:i + LEARN_CHUNK])
+        if self.posterior_files is not None:
+            self._posterior_learnt(version, posterior, len(outcomes))
+        return len(outcomes)
+
     def _posterior_learnt(self, version: str, posterior: DemandPosterior, n: int) -> None:
         assert self.posterior_files is not None
         try:
