@@ -9,6 +9,7 @@ import pytest
 
 from pricepilot.clock import FixedClock
 from pricepilot.config import load_settings
+from pricepilot.demand.evaluation import FoldResult
 from pricepilot.demand.models import LGBMDemand, LogisticDemand
 from pricepilot.demand.registry import (
     CURRENT_FILE,
@@ -172,3 +173,14 @@ def test_an_empty_registry_lists_nothing_and_uses_the_settings_directory(tmp_pat
     s = load_settings(None, env={}, overrides={"paths.data_dir": str(tmp_path)})
     reg = ModelRegistry.from_settings(s)
     assert reg.root == tmp_path / "models" and reg.list() == []
+
+
+def test_a_model_with_a_nan_fold_metric_is_read_back_and_promoted(registry, models):
+    # a time fold whose held-out block has one class has no AUC: NaN, written as JSON null
+    fold = FoldResult(fold=0, train_rows=50, test_rows=20, train_ts_max=1, test_ts_min=2,
+                      metrics={"auc": float("nan"), "log_loss": 0.5})
+    m = registry.register(models[0], metrics={"auc": 0.6}, folds=[fold])
+    assert registry.promote(m.version).version == m.version
+    back = registry.manifest(m.version).folds[0].metrics
+    assert np.isnan(back["auc"]) and back["log_loss"] == 0.5
+    assert [x.version for x in registry.list()] == [m.version]

@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tempfile
@@ -130,6 +131,20 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = str(v)
     return out
+
+
+def _decode_manifest(data: bytes) -> ModelManifest:
+    """A manifest as written: JSON has no NaN, so a metric that was NaN (the AUC of a time fold
+    whose held-out block has one class only) is written as null and read back as NaN."""
+    raw = msgspec.json.decode(data)
+    if isinstance(raw, dict):
+        holders = [raw, *(f for f in raw.get("folds") or [] if isinstance(f, dict))]
+        for h in holders:
+            for key in ("metrics", "elasticity"):
+                values = h.get(key)
+                if isinstance(values, dict):
+                    h[key] = {k: math.nan if v is None else v for k, v in values.items()}
+    return msgspec.convert(raw, ModelManifest)
 
 
 class ModelRegistry:
@@ -241,7 +256,7 @@ class ModelRegistry:
     def manifest(self, version: str) -> ModelManifest:
         path = self._check_version(version) / MANIFEST_FILE
         try:
-            return msgspec.json.decode(path.read_bytes(), type=ModelManifest)
+            return _decode_manifest(path.read_bytes())
         except FileNotFoundError as e:
             raise ModelArtefactError(version, "manifest.json is missing") from e
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
