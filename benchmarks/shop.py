@@ -3,10 +3,13 @@
 Run:  PYTHONPATH=src python benchmarks/shop.py [--seeds 5] [--days 28] [--first-seed 1]
 (the same as ``pricepilot bench shop --seeds 5 --days 28``, without the HTML report).
 
-Per seed: 90 days of simulated history are ingested into a SQLite store, a demand model is
-trained on the point-in-time training set (last 7 days held out for calibration), registered and
-promoted; then pricepilot, list price, cost-plus 60%, competitor match (-1%), per-product
-Thompson sampling and both oracles price the same 28 days of views. Prints the per-seed tables
+Per seed (``evaluate_shop``, through the public Python API only): 90 days of simulated history
+are ingested into a shop's SQLite store (``pricepilot.open``, ``shop.ingest_files``), a demand
+model is trained on the point-in-time training set (last 7 days held out for calibration),
+registered and promoted (``shop.train``) and its posterior warmed with the history
+(``shop.warm_posterior``); then pricepilot (``shop.quote`` per view, ``shop.record`` of the
+events), list price, cost-plus 60%, competitor match (-1%), per-product Thompson sampling and
+both oracles price the same 28 days of views. Prints the per-seed tables
 (expected profit under the true demand, shares of both oracles, guardrail violations, fairness
 gap) in Markdown, then the per-seed wall time.
 """

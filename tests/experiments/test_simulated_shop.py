@@ -82,14 +82,17 @@ def test_report_sections_and_summary_render(shop: ShopEvaluation) -> None:
     assert seeds_frame([shop]).loc[0, "violations"] == 0
 
 
-def test_the_policy_module_only_imports_public_parts() -> None:
-    # the policy sees ViewRequest / ViewBatch and events: never the market or its truth
+def test_the_policy_drives_only_the_public_api() -> None:
+    # the policy sees ViewRequest / ViewBatch and events, never the market or its truth, and
+    # prices through the Shop: no engine, features or posterior of its own
     tree = ast.parse(inspect.getsource(shop_policy))
-    sim_imports = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                   and n.module and n.module.startswith("pricepilot.sim") for a in n.names}
-    assert sim_imports == {("pricepilot.sim.policy", "ViewBatch"),
-                           ("pricepilot.sim.policy", "ViewRequest")}
-    assert not hasattr(shop_policy.PricepilotPolicy, "truth_prices")
+    imports = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+               and n.module and n.module.startswith("pricepilot") for a in n.names}
+    assert {m for m, _ in imports} == {"pricepilot.clock", "pricepilot.events.schemas",
+                                       "pricepilot.serving.api", "pricepilot.serving.schemas",
+                                       "pricepilot.sim.policy"}
+    assert {a for m, a in imports if m.startswith("pricepilot.sim")} == {"ViewBatch", "ViewRequest"}
+    assert not hasattr(shop_policy.ShopApiPolicy, "truth_prices")
 
 
 def _product(pid: str, cost: int = 500, **g: object) -> Product:
@@ -128,26 +131,3 @@ def test_fairness_compares_within_product_day_cells() -> None:
     assert set(table["group"]) == {"f", "m"}
     assert table.set_index("group")["cells"].to_dict() == {"f": 2, "m": 2}
     assert gap == pytest.approx(1100 / 1050 - 1000 / 1050)
-
-
-def test_history_outcomes_use_the_public_probability_at_the_shown_price() -> None:
-    from pricepilot.demand.models import make_model
-    from pricepilot.demand.synthetic import synthetic_frame
-    from pricepilot.experiments.simulated_shop import history_outcomes
-
-    frame = synthetic_frame(1500, seed=41)
-    model = make_model("logistic").fit(frame)
-    got = history_outcomes(frame.head(50), model)
-    assert len(got) == 50
-    row = frame.iloc[0]
-    assert (got[0].product_id, got[0].price, got[0].list_price, got[0].purchased) == (
-        str(row["product_id"]), int(row["price"]), int(row["list_price"]), bool(row["y"]))
-    # shopper features do not enter: the engine corrects its public (non-personal) curve
-    other = frame.head(50).copy()
-    for col in other.columns:
-        if col.startswith("u_") and pd.api.types.is_numeric_dtype(other[col]):
-            other[col] = other[col] * 3 + 1
-    again = history_outcomes(other, model)
-    assert [o.model_prob for o in again] == pytest.approx([o.model_prob for o in got])
-    assert all(0.0 < o.model_prob < 1.0 for o in got)
-    assert history_outcomes(frame.head(0), model) == []

@@ -8,7 +8,8 @@ baseline on the same seed (the same views and random draws), and reports expecte
 profit per simulated hour. :func:`running_service` starts the real service process for it.
 
 Simulated ids restart at ``e000000001`` every run, so the policy prefixes event, session and
-order ids with a run id: a replay never collides with the ingested history. Events must not be
+order ids with a run id (:class:`~pricepilot.experiments.shop_policy.StorefrontEvents`): a replay
+never collides with the ingested history. Events must not be
 in the future for the service (ingestion's rule), so the window must end before *now*.
 
 >>> from pricepilot.sim import ListPricePolicy, Market, SimConfig
@@ -50,6 +51,7 @@ from pricepilot.config import Settings  # noqa: E402
 from pricepilot.dashboard.report import Section  # noqa: E402
 from pricepilot.errors import Unavailable, ValidationError  # noqa: E402
 from pricepilot.events.schemas import Event, Purchase, View  # noqa: E402
+from pricepilot.experiments.shop_policy import StorefrontEvents  # noqa: E402
 from pricepilot.money import exponent, format_amount  # noqa: E402
 from pricepilot.serving.schemas import MAX_EVENTS_PER_BATCH, QuoteRequest, QuoteResponse  # noqa: E402
 from pricepilot.sim.baselines import ListPricePolicy  # noqa: E402
@@ -87,12 +89,11 @@ class ServicePolicy:
                  run_id: str, on_hour: Callable[[int, int], None] | None = None) -> None:
         self.client = client
         self.start_us, self.end_us = start_us, end_us
-        self.prefix = f"live-{run_id}-"
+        self.ids = StorefrontEvents(f"live-{run_id}-")
         self.on_hour = on_hour
         products = market.products()
         self.list_price = {p.product_id: p.list_price for p in products}
         self.cost = {p.product_id: p.unit_cost for p in products}
-        self.quote_ids: dict[tuple[str, str, int], str] = {}
         self.quotes = 0
         self.fallbacks = 0
         self.events_sent = 0
@@ -107,7 +108,7 @@ class ServicePolicy:
             return self.list_price[view.product_id]
         # A product page shows one product: one quote request per page view.
         req = QuoteRequest(product_ids=[view.product_id], customer_id=view.customer_id,
-                           session_id=self.prefix + view.session_id, currency=view.currency,
+                           session_id=self.ids.session(view.session_id), currency=view.currency,
                            channel=view.channel, device=view.device, region=view.region)
         r = self.client.post("/v1/quotes", content=msgspec.json.encode(req),
                              headers={"content-type": "application/json"})
@@ -117,19 +118,8 @@ class ServicePolicy:
         quote = resp.quotes[0]
         self.quotes += 1
         self.fallbacks += int(resp.fallback or quote.fallback)
-        self.quote_ids[(view.customer_id, view.product_id, ts)] = quote.quote_id
+        self.ids.shown(view.customer_id, view.product_id, ts, quote.quote_id)
         return int(quote.price)
-
-    def _rewrite(self, ev: Event) -> Event:
-        changes: dict[str, object] = {"event_id": self.prefix + ev.event_id}
-        sid = getattr(ev, "session_id", None)
-        if sid is not None:
-            changes["session_id"] = self.prefix + sid
-        if isinstance(ev, Purchase):
-            changes["order_id"] = self.prefix + ev.order_id
-        if isinstance(ev, View):
-            changes["quote_id"] = self.quote_ids.pop((ev.user_id, ev.product_id, to_micros(ev.ts)), None)
-        return msgspec.structs.replace(ev, **changes)
 
     def observe(self, events: Sequence[Event]) -> None:
         send: list[Event] = []
@@ -144,7 +134,7 @@ class ServicePolicy:
                 h = (ts - 60_000_000 - self.start_us) // HOUR_US
                 if h >= 0:
                     hour_profit[h] = hour_profit.get(h, 0) + ev.quantity * (ev.price - self.cost[ev.product_id])
-            send.append(self._rewrite(ev))
+            send.append(self.ids.rewrite(ev))
         for i in range(0, len(send), MAX_EVENTS_PER_BATCH):
             batch = send[i:i + MAX_EVENTS_PER_BATCH]
             r = self.client.post("/v1/events", content=msgspec.json.encode(batch),

@@ -1,17 +1,22 @@
-"""The simulated shop, end to end through the real parts, against every baseline and both oracles.
+"""The simulated shop, end to end through pricepilot's public API, against every baseline and
+both oracles.
 
-:func:`evaluate_shop` does what a shop adopting pricepilot would do, then measures it:
+:func:`evaluate_shop` does what a shop adopting pricepilot would do, through the Python API
+(:func:`pricepilot.open`) only, then measures it:
 
 1. the simulator writes ``history_days`` of history (events, products, shoppers files);
-2. the files are ingested into a store (SQLite in a temporary directory) through the ingestion
-   API (customer ids pseudonymised; ``gender`` accepted as audit-only);
-3. the point-in-time training set is built from the store's event log; the last
-   ``holdout_days`` days are held out; a LightGBM demand model is trained on the rest,
-   registered and promoted, and its calibration is measured on the held-out days;
-4. the online feature state is warmed with the whole history, the demand posterior learns the
-   history's in-stock views (:func:`history_outcomes`: each product's own correction of the pooled
-   model, level and price slope), and :class:`PricepilotPolicy` (engine + posterior + online
-   features) prices the next ``days`` days;
+2. a shop is opened on a store in the work directory (SQLite) with the shop's settings
+   (:func:`shop_settings`) and a clock the simulation moves; ``shop.ingest_files`` loads the
+   files (customer ids pseudonymised; ``gender`` accepted as audit-only) and
+   ``shop.upsert_products`` sets the shop's own guardrails (:func:`history_range_guardrails`);
+3. the store's point-in-time training set is built; the last ``holdout_days`` days are held out;
+   ``shop.train`` trains a LightGBM demand model on the rest, registers and promotes it, its
+   calibration is measured on the held-out days, and ``shop.warm_posterior`` teaches the model's
+   demand posterior the whole history's in-stock views (each product's own correction of the
+   pooled model, level and price slope);
+4. :class:`~pricepilot.experiments.shop_policy.ShopApiPolicy` prices the next ``days`` days with
+   ``shop.quote`` and reports the simulator's events with ``shop.record``: the decisions are the
+   ones the HTTP service makes for the same inputs;
 5. every baseline (list price, cost-plus, competitor match, per-product Thompson sampling) and
    both oracles run on the same views (same run seed: common random numbers).
 
@@ -23,6 +28,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,23 +39,17 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+import pricepilot
 from pricepilot.catalog.models import Guardrails, Product, effective_guardrails
 from pricepilot.clock import FixedClock, to_micros
-from pricepilot.compliance.attributes import Shopper
-from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings, load_settings
 from pricepilot.demand.evaluation import CalibrationBin, bins
-from pricepilot.demand.registry import ModelRegistry
-from pricepilot.demand.training import in_stock, train_model
-from pricepilot.events.ingest import ingest_event_files, ingest_products, ingest_shoppers
-from pricepilot.experiments.shop_policy import PricepilotPolicy
-from pricepilot.features.backends import MemoryBackend
-from pricepilot.features.online import OnlineFeatures
-from pricepilot.features.training import build_training_set
+from pricepilot.demand.registry import ModelManifest
+from pricepilot.demand.training import in_stock
+from pricepilot.experiments.shop_policy import ShopApiPolicy
+from pricepilot.features.training import training_set_from_store
 from pricepilot.pricing.candidates import ending_modulus
-from pricepilot.pricing.engine import SHOPPER_PREFIX, PricingEngine
-from pricepilot.pricing.history import InMemoryPriceHistory
-from pricepilot.pricing.posterior import DemandPosterior, Outcome
+from pricepilot.serving.api import Shop
 from pricepilot.sim import (
     CompetitorMatchPolicy,
     CostPlusPolicy,
@@ -63,7 +63,6 @@ from pricepilot.sim import (
     generate_history,
 )
 from pricepilot.sim.market import MarketPolicy, RunResult
-from pricepilot.store import open_store
 
 PRICEPILOT = "pricepilot"
 BASELINES = ("list price", "cost-plus 60%", "competitor match -1%", "Thompson ladder")
@@ -82,7 +81,6 @@ SHOP_PRICING: dict[str, Any] = {
 # The registry's defaults (auto calibration: centred isotonic on this much data, which keeps the
 # booster's price slope); plain isotonic steps sent the optimiser to the top of each flat step.
 MODEL_PARAMS: dict[str, Any] = {}
-POSTERIOR = {"prior_strength": 2.0, "prior_sd": 0.4, "category_sd": 0.5}
 
 
 Progress = Callable[[str, float], None]
@@ -207,22 +205,113 @@ def fairness_table(events: pd.DataFrame, gender: Mapping[str, str],
     return table, spread
 
 
-def history_outcomes(frame: pd.DataFrame, model: Any) -> list[Outcome]:
-    """The history's views as posterior outcomes: each shown price, bought or not, with the
-    model's public probability there (shopper features left out, as the engine's base curve).
-    Learning them gives every product its own correction of the pooled model (level and price
-    slope) before the first live decision, instead of starting at its category's."""
-    if frame.empty:
-        return []
-    public = frame.copy()
-    for col in public.columns:
-        if col.startswith(SHOPPER_PREFIX):
-            public[col] = np.nan if pd.api.types.is_numeric_dtype(public[col]) else None
-    probs = model.predict_proba(public)
-    return [Outcome(product_id=str(pid), category=str(cat), price=int(price), list_price=int(lp),
-                    model_prob=float(q), purchased=bool(y))
-            for pid, cat, price, lp, q, y in zip(frame["product_id"], frame["p_category"], frame["price"],
-                                                 frame["list_price"], probs, frame["y"], strict=True)]
+@dataclass
+class PreparedShop:
+    """A simulated shop opened through the public API, its history ingested, guardrails set and
+    model trained (:func:`prepare_shop`); close ``shop`` when done.
+
+    ``clock``: the shop's clock (at the history's end; a policy moves it). ``original``: the
+    products file's products; ``catalogue``: with the shop's guardrails. ``calibration``: the
+    model's predicted vs actual purchase rate on the held-out days (empty without a servable
+    model). ``customer_ids``: the shoppers file's (the shop's own ids).
+    """
+
+    shop: Shop
+    clock: FixedClock
+    end: datetime
+    original: dict[str, Product]
+    catalogue: list[Product]
+    manifest: ModelManifest
+    calibration: list[CalibrationBin]
+    train_rows: int
+    held_rows: int
+    customer_ids: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def prepare_shop(
+    cfg: SimConfig,
+    root: Path,
+    *,
+    holdout_days: int = 7,
+    overrides: Mapping[str, Any] | None = None,
+    model_params: Mapping[str, Any] | None = None,
+    tested_range: bool = True,
+    family: str = "lgbm",
+    range_below: float = 0.15,
+    range_top: float = 0.9,
+    warm_posterior: bool = True,
+    progress: Progress | None = None,
+) -> PreparedShop:
+    """Steps 1-3 of the module doc for the market ``cfg``, in ``root``: the history's files,
+    the shop opened on them (``pricepilot.open`` with :func:`shop_settings` and ``overrides``,
+    seeded with ``cfg.seed``), the shop's guardrails, the model trained (the last
+    ``holdout_days`` held out for its calibration) and, with ``warm_posterior``, its demand
+    posterior taught the history."""
+    say: Progress = progress or (lambda _m, _f: None)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    say("history", 0.0)
+    paths = generate_history(cfg, root / "history", fmt="parquet")
+    timings["history"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    end = cfg.start + timedelta(days=cfg.days)
+    clock = FixedClock(end)
+    shop = pricepilot.open(shop_settings(root, overrides), clock=clock, seed=cfg.seed,
+                           warm=False)
+    try:
+        say("ingest", 0.1)
+        shop.ingest_files(products=paths["products"], shoppers=paths["shoppers"],
+                          events=[paths["events"]])
+        store = shop.app.store
+        catalogue = store.list_products()
+        original = {p.product_id: p for p in catalogue}
+        if tested_range:
+            catalogue = shop.upsert_products(history_range_guardrails(
+                catalogue, store.events_frame(types=["view"]), below=range_below,
+                top_quantile=range_top))
+        timings["ingest"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        say("training set", 0.2)
+        frame = training_set_from_store(store, shop.settings)
+        cutoff = to_micros(end - timedelta(days=holdout_days))
+        train, held = frame[frame["ts"] < cutoff], in_stock(frame[frame["ts"] >= cutoff])
+        say("train model", 0.3)
+        manifest = shop.train(frame=train.reset_index(drop=True), family=family, n_splits=2,
+                              params={**MODEL_PARAMS, **(model_params or {})}, promote=True)
+        # a model the promotion rule refuses is not what the shop would serve: pricepilot then
+        # quotes guarded list prices (its fallback), as the service does without a model
+        calibration: list[CalibrationBin] = []
+        if manifest.promotable and len(held):
+            model = shop.app.registry.get(manifest.version)
+            calibration = bins(held["y"].to_numpy(), model.predict_proba(held))
+        timings["train"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if warm_posterior and manifest.promotable:
+            say("warm the demand posterior", 0.45)
+            shop.warm_posterior(frame, version=manifest.version)
+        timings["warm"] = time.perf_counter() - t
+    except BaseException:
+        shop.close()
+        raise
+    customer_ids = pd.read_csv(paths["shoppers"], usecols=["customer_id"])["customer_id"]
+    return PreparedShop(shop=shop, clock=clock, end=end, original=original, catalogue=catalogue,
+                        manifest=manifest, calibration=calibration, train_rows=len(train),
+                        held_rows=len(held), customer_ids=[str(c) for c in customer_ids],
+                        timings=timings)
+
+
+def audit_genders(prepared: PreparedShop) -> dict[str, str]:
+    """Each shopper's audit-only gender, by pseudonymous id (the fairness audit's groups)."""
+    store, pseudo = prepared.shop.app.store, prepared.shop.app.pseudonymise
+    out = {}
+    for cid in prepared.customer_ids:
+        uid = pseudo(cid)
+        out[uid] = store.get_shopper(uid).audit_attributes.get("gender", "")
+    return out
 
 
 def _summary(name: str, run: RunResult) -> dict[str, Any]:
@@ -248,7 +337,6 @@ def evaluate_shop(
     baselines: bool = True,
     oracles: bool = True,
     tested_range: bool = True,
-    posterior: Mapping[str, float] | None = None,
     family: str = "lgbm",
     range_below: float = 0.15,
     range_top: float = 0.9,
@@ -257,141 +345,86 @@ def evaluate_shop(
     progress: Progress | None = None,
     start: datetime | None = None,
 ) -> ShopEvaluation:
-    """Run the whole pipeline for one simulated shop (see the module docstring)."""
-    import time
-
+    """Run the whole pipeline for one simulated shop (see the module docstring); the store,
+    model and posterior files stay in ``workdir`` when given (else a temporary directory)."""
     say: Progress = progress or (lambda _m, _f: None)
-    timings: dict[str, float] = {}
     tmp = tempfile.TemporaryDirectory(prefix="pricepilot-shop-") if workdir is None else None
     root = Path(workdir) if workdir is not None else Path(tmp.name)  # type: ignore[union-attr]
     try:
-        t = time.perf_counter()
         start_kw: dict[str, Any] = {"start": start} if start is not None else {}
         cfg = SimConfig(seed=seed, days=history_days, shoppers=shoppers, products=products,
                         **start_kw)
-        say("history", 0.0)
-        paths = generate_history(cfg, root / "history", fmt="parquet")
-        timings["history"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        settings = _settings(root, overrides)
-        end = cfg.start + timedelta(days=history_days)
-        clock = FixedClock(end)
-        store = open_store(settings, clock=clock)
-        store.migrate()
-        say("ingest", 0.1)
-        ingest_products(store, paths["products"])
-        ingest_shoppers(store, paths["shoppers"], settings)
-        ingest_event_files(store, [paths["events"]], settings, clock=clock)
-        catalogue = store.list_products()
-        original = {p.product_id: p for p in catalogue}
-        if tested_range:
-            catalogue = history_range_guardrails(catalogue, store.events_frame(types=["view"]),
-                                                 below=range_below, top_quantile=range_top)
-            store.upsert_products(catalogue)
-        pseudo = Pseudonymiser(settings.security.pseudonym_key)
-        customer_ids = pd.read_csv(paths["shoppers"], usecols=["customer_id"])["customer_id"].astype(str)
-        shopper_rows: dict[str, Shopper] = {}
-        for cid in customer_ids:
-            uid = pseudo(cid)
-            shopper_rows[uid] = store.get_shopper(uid)
-        events = store.events_frame()
-        store.close()
-        timings["ingest"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        say("training set", 0.2)
-        sh_frame = pd.DataFrame([dict(user_id=s.shopper_id, tier=s.tier, device=s.device,
-                                      region=s.region, channel=s.channel)
-                                 for s in shopper_rows.values()])
-        frame = build_training_set(events, catalogue, sh_frame, threads=1)
-        cutoff = to_micros(end - timedelta(days=holdout_days))
-        train, held = frame[frame["ts"] < cutoff], in_stock(frame[frame["ts"] >= cutoff])
-        say("train model", 0.3)
-        registry = ModelRegistry.from_settings(settings, clock)
-        manifest = train_model(train.reset_index(drop=True), settings, family=family,
-                               params={**MODEL_PARAMS, **(model_params or {})}, n_splits=2, promote=True, registry=registry)
-        # a model the promotion rule refuses is not what the shop would serve: pricepilot then
-        # quotes guarded list prices (its fallback), as the service does without a model
-        model = registry.load_current() if manifest.promotable else None
-        p_held = model.predict_proba(held) if len(held) and model is not None else np.zeros(0)
-        calibration = bins(held["y"].to_numpy(), p_held) if len(p_held) else []
-        timings["train"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        say("warm online features", 0.4)
-        online = OnlineFeatures(MemoryBackend(), catalogue, timezone=settings.shop.timezone)
-        for s in shopper_rows.values():
-            online.set_shopper(s)
-        online.learn_many(events)
-        engine_clock = FixedClock(end)
-        posterior_kw: dict[str, Any] = {**POSTERIOR, **(posterior or {})}
-        demand_posterior = DemandPosterior(**posterior_kw)
-        if warm_posterior and model is not None:
-            say("warm the demand posterior", 0.45)
-            demand_posterior.learn_many(history_outcomes(in_stock(frame), model))
-        engine = PricingEngine(settings, model, demand_posterior, InMemoryPriceHistory(),
-                               engine_clock, seed=seed)
-        policy = PricepilotPolicy(engine, online, catalogue, shopper_rows, pseudo, engine_clock)
-        timings["warm"] = time.perf_counter() - t
-
-        market = Market(cfg)
-        shop_products = market.products()
-        rseed = run_seed if run_seed is not None else seed + 1000
-        runs: dict[str, MarketPolicy] = {PRICEPILOT: policy}
-        if baselines:
-            runs[BASELINES[0]] = ListPricePolicy(shop_products)
-            runs[BASELINES[1]] = CostPlusPolicy(shop_products, markup=0.6)
-            runs[BASELINES[2]] = CompetitorMatchPolicy(shop_products, undercut=0.01)
-            runs[BASELINES[3]] = ThompsonPolicy(shop_products, seed=seed)
-        if oracles:
-            runs[ORACLES[0]] = PeriodOracle(market)
-            runs[ORACLES[1]] = PersonalisedOracle(market)
-        by_id = {p.product_id: p for p in catalogue}
-        gender = {pseudo_cid: s.audit_attributes.get("gender", "") for pseudo_cid, s in shopper_rows.items()}
-        rows, daily, fairness, gap, offered_gap = [], [], pd.DataFrame(), 0.0, 0.0
-        own_events: pd.DataFrame | None = None
-        for i, (name, pol) in enumerate(runs.items()):
-            t = time.perf_counter()
-            say(f"run {name}", 0.5 + 0.5 * i / len(runs))
-            run = market.run(pol, days=days, start=end, seed=rseed)
-            timings[f"run {name}"] = time.perf_counter() - t
-            row = _summary(name, run)
-            ev = events_frame(run)
-            ev["user_id"] = [pseudo(u) if isinstance(u, str) else None for u in ev["user_id"]]
-            served = ev[ev["type"] == "view"]
-            # every policy against the products file's guardrails; pricepilot also against the
-            # stricter ones the shop configured for it (tested range)
-            row["guardrail_violations"] = guardrail_violations(served, original)
-            if name == PRICEPILOT:
-                row["guardrail_violations"] += guardrail_violations(served, by_id)
-            rows.append(row)
-            d = run.daily[["day", "profit", "expected_profit"]].copy()
-            d["policy"] = name
-            daily.append(d)
-            if name == PRICEPILOT:
-                fairness, gap = fairness_table(ev, gender)
-                offered_gap = fairness_table(ev, gender, event_type="view")[1]
-                own_events = ev
-        table = pd.DataFrame(rows).set_index("policy")
-        for o, col in ((ORACLES[0], "pct_period_oracle"), (ORACLES[1], "pct_personalised_oracle")):
-            table[col] = table["expected_profit"] / table.loc[o, "expected_profit"] if o in table.index else np.nan
-        say("done", 1.0)
-        return ShopEvaluation(
-            seed=seed, days=days, currency=cfg.currency, table=table,
-            daily=pd.concat(daily, ignore_index=True), calibration=calibration,
-            fairness=fairness, fairness_gap=gap, fairness_offered_gap=offered_gap,
-            model=dict(version=manifest.version, train_rows=len(train), held_rows=len(held),
-                       cv_log_loss=manifest.metrics.get("log_loss"),
-                       cv_auc=manifest.metrics.get("auc"),
-                       calibration=manifest.calibration_method,
-                       calibration_note=manifest.calibration_note,
-                       promotion_note=manifest.promotion_note),
-            timings=timings,
-            policy_stats=dict(decisions=policy.decisions, personalised=policy.personalised,
-                              fallbacks=policy.fallbacks),
-            events=own_events, products=catalogue,
-        )
+        prepared = prepare_shop(cfg, root, holdout_days=holdout_days, overrides=overrides,
+                                model_params=model_params, tested_range=tested_range,
+                                family=family, range_below=range_below, range_top=range_top,
+                                warm_posterior=warm_posterior, progress=say)
+        with prepared.shop:
+            return _evaluate(prepared, cfg, days, run_seed if run_seed is not None else seed + 1000,
+                             baselines=baselines, oracles=oracles, say=say)
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def _evaluate(prepared: PreparedShop, cfg: SimConfig, days: int, rseed: int, *,
+              baselines: bool, oracles: bool, say: Progress) -> ShopEvaluation:
+    """Steps 4-5 of the module doc: every policy on the same views, and the measurements."""
+    timings = dict(prepared.timings)
+    policy = ShopApiPolicy(prepared.shop, prepared.clock)
+    market = Market(cfg)
+    shop_products = market.products()
+    runs: dict[str, MarketPolicy] = {PRICEPILOT: policy}
+    if baselines:
+        runs[BASELINES[0]] = ListPricePolicy(shop_products)
+        runs[BASELINES[1]] = CostPlusPolicy(shop_products, markup=0.6)
+        runs[BASELINES[2]] = CompetitorMatchPolicy(shop_products, undercut=0.01)
+        runs[BASELINES[3]] = ThompsonPolicy(shop_products, seed=cfg.seed)
+    if oracles:
+        runs[ORACLES[0]] = PeriodOracle(market)
+        runs[ORACLES[1]] = PersonalisedOracle(market)
+    by_id = {p.product_id: p for p in prepared.catalogue}
+    pseudo = prepared.shop.app.pseudonymise
+    gender = audit_genders(prepared)
+    rows, daily, fairness, gap, offered_gap = [], [], pd.DataFrame(), 0.0, 0.0
+    own_events: pd.DataFrame | None = None
+    for i, (name, pol) in enumerate(runs.items()):
+        t = time.perf_counter()
+        say(f"run {name}", 0.5 + 0.5 * i / len(runs))
+        run = market.run(pol, days=days, start=prepared.end, seed=rseed)
+        timings[f"run {name}"] = time.perf_counter() - t
+        row = _summary(name, run)
+        ev = events_frame(run)
+        ev["user_id"] = [pseudo(u) if isinstance(u, str) else None for u in ev["user_id"]]
+        served = ev[ev["type"] == "view"]
+        # every policy against the products file's guardrails; pricepilot also against the
+        # stricter ones the shop configured for it (tested range)
+        row["guardrail_violations"] = guardrail_violations(served, prepared.original)
+        if name == PRICEPILOT:
+            row["guardrail_violations"] += guardrail_violations(served, by_id)
+        rows.append(row)
+        d = run.daily[["day", "profit", "expected_profit"]].copy()
+        d["policy"] = name
+        daily.append(d)
+        if name == PRICEPILOT:
+            fairness, gap = fairness_table(ev, gender)
+            offered_gap = fairness_table(ev, gender, event_type="view")[1]
+            own_events = ev
+    table = pd.DataFrame(rows).set_index("policy")
+    for o, col in ((ORACLES[0], "pct_period_oracle"), (ORACLES[1], "pct_personalised_oracle")):
+        table[col] = table["expected_profit"] / table.loc[o, "expected_profit"] if o in table.index else np.nan
+    say("done", 1.0)
+    manifest = prepared.manifest
+    return ShopEvaluation(
+        seed=cfg.seed, days=days, currency=cfg.currency, table=table,
+        daily=pd.concat(daily, ignore_index=True), calibration=prepared.calibration,
+        fairness=fairness, fairness_gap=gap, fairness_offered_gap=offered_gap,
+        model=dict(version=manifest.version, train_rows=prepared.train_rows,
+                   held_rows=prepared.held_rows, cv_log_loss=manifest.metrics.get("log_loss"),
+                   cv_auc=manifest.metrics.get("auc"), calibration=manifest.calibration_method,
+                   calibration_note=manifest.calibration_note,
+                   promotion_note=manifest.promotion_note),
+        timings=timings,
+        policy_stats=dict(decisions=policy.decisions, personalised=policy.personalised,
+                          fallbacks=policy.fallbacks),
+        events=own_events, products=prepared.catalogue,
+    )
