@@ -35,9 +35,10 @@ B2_USAGE = np.array([[1.0, 1.0], [3.0, 1.0], [0.0, 5.0]])  # (R resources, N pro
 B2_CAPACITY = np.array([3.0, 5.0, 7.0])
 
 
-def b2_demand(shape: str) -> F:
-    """True mean Poisson demand (K price vectors, N products) for a B2 shape."""
-    p1, p2 = B2_PRICES[:, 0], B2_PRICES[:, 1]
+def b2_demand(shape: str, prices: F = B2_PRICES) -> F:
+    """True mean Poisson demand (K price vectors, N products) for a B2 shape, at the paper's
+    five price vectors or at any other (K, 2) ``prices``."""
+    p1, p2 = prices[:, 0], prices[:, 1]
     if shape == "linear":
         mu = np.stack([8 - 1.5 * p1, 9 - 3 * p2], axis=1)
     elif shape == "exponential":
@@ -65,6 +66,7 @@ class RunResult:
 
 
 def b1_opt(alpha: float) -> float:
+    """The LP optimum per period of B1 with the true purchase probabilities."""
     p, d = B1_PRICES, B1_DEMAND
     _, v = solve_single_resource((p * d)[None], d[None], np.array([alpha]))
     return float(v[0])
@@ -101,9 +103,11 @@ def run_b1(alpha: float, horizon: int, seeds: int, seed: int = 0, update: bool =
     return RunResult(revenue / (horizon * b1_opt(alpha)))
 
 
-def b2_opt(shape: str) -> float:
-    mu = b2_demand(shape)
-    rewards = (B2_PRICES * mu).sum(axis=1)
+def b2_opt(shape: str, prices: F = B2_PRICES) -> float:
+    """The LP optimum per period with the true demand, over the paper's price vectors or over
+    any other (K, 2) ``prices`` (a mixture of them per period, within the capacity)."""
+    mu = b2_demand(shape, prices)
+    rewards = (prices * mu).sum(axis=1)
     consumption = B2_USAGE @ mu.T  # (R, K)
     _, v = solve_lp(rewards, consumption, B2_CAPACITY)
     return v
