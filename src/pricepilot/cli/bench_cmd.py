@@ -1,8 +1,10 @@
 """``pricepilot bench``: run benchmarks from the command line with progress bars.
 
 ``pricepilot bench pricing`` runs the published benchmarks B1 and B2 (Ferreira, Simchi-Levi &
-Wang 2018) with the engine's TS-update machinery and prints % of the LP optimum with 95% CIs
-beside the published TS-update figures.
+Wang 2018) twice: with the reference TS-update reimplementation (:mod:`pricepilot.pricing.published`)
+and through the engine a shop gets (``pricepilot.open``,
+:mod:`pricepilot.experiments.published_engine`); it prints % of the LP optimum with 95% CIs of
+both beside the published TS-update figures, each in labelled columns.
 
 ``pricepilot bench shop`` runs the simulated shop end to end (history → ingestion → training →
 28 days priced by pricepilot, every baseline and both oracles on the same views) for several
@@ -29,6 +31,16 @@ def _ints(text: str) -> list[int]:
         raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from e
     if not out or any(h < 1 for h in out):
         raise typer.BadParameter("horizons must be positive integers")
+    return out
+
+
+def _settings(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"expected NAME=VALUE (e.g. pricing.exploration=false), got {pair!r}")
+        out[name.strip()] = value.strip()
     return out
 
 
@@ -60,26 +72,59 @@ def register(app: typer.Typer) -> None:
         horizons: str = typer.Option("500,1000,2000,5000,10000", "--horizons", help="B1 horizons T, comma-separated."),
         b2_horizons: str = typer.Option("500,1000,2000", "--b2-horizons", help="B2 horizons T, comma-separated."),
         seed: int = typer.Option(0, "--seed", help="Base random seed."),
+        engine_seeds: int = typer.Option(10, "--engine-seeds", min=0, help="Shops run through the engine (pricepilot.open) for B1; 0: none."),
+        engine_b2_seeds: int = typer.Option(3, "--engine-b2-seeds", min=0, help="Shops run through the engine for B2 (10 shoppers per period)."),
+        engine_horizons: str = typer.Option("", "--engine-horizons", help="B1 horizons for the engine (default: the B1 horizons from 500 to 1,000; every period is a real quote and event write)."),
+        engine_b2_horizons: str = typer.Option("", "--engine-b2-horizons", help="B2 horizons for the engine (default: T = 500 if among the B2 horizons)."),
+        engine_set: list[str] = typer.Option([], "--engine-set", help="A setting for the engine run, NAME=VALUE (e.g. pricing.max_change_per_day=1); repeatable. Default: none, the shop defaults."),
         output: str = typer.Option("", "--output", "-o", help="Also write the Markdown table to this file."),
     ) -> None:
-        """Published pricing benchmarks B1 and B2: % of LP optimum, mean and 95% CI over seeds."""
+        """Published pricing benchmarks B1 and B2: % of LP optimum, mean and 95% CI over seeds,
+        for the reference TS-update and for the engine a shop gets, beside the published figures."""
         from pathlib import Path
 
-        from pricepilot.pricing.published import run_published, to_markdown
+        from pricepilot.errors import ConfigError
+        from pricepilot.experiments.published_engine import (
+            B2_SHOPPERS,
+            default_engine_horizons,
+            engine_settings,
+            notes,
+            run_engine,
+            side_by_side,
+        )
+        from pricepilot.pricing.published import run_published
 
         b1_h, b2_h = _ints(horizons), _ints(b2_horizons)
+        e1_h = _ints(engine_horizons) if engine_horizons.strip() else default_engine_horizons("B1", b1_h)
+        e2_h = (_ints(engine_b2_horizons) if engine_b2_horizons.strip()
+                else default_engine_horizons("B2", b2_h))
+        overrides = _settings(engine_set)
+        try:  # a wrong setting fails now, not after the reference's run
+            engine_settings(".", overrides)
+        except ConfigError as e:
+            raise typer.BadParameter(str(e), param_hint="--engine-set") from e
         total = (2 * sum(b1_h) if seeds else 0) + (3 * sum(b2_h) if b2_seeds else 0)
+        engine_total = (2 * engine_seeds * sum(e1_h)
+                        + 3 * engine_b2_seeds * B2_SHOPPERS * sum(e2_h))
         console = Console()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("periods simulated", total=total)
+            task = bar.add_task("reference: periods simulated", total=total)
+            engine_task = bar.add_task("engine: shoppers served", total=engine_total,
+                                       visible=engine_total > 0)
 
             def progress(label: str, n: int, _total: int) -> None:
-                bar.update(task, advance=n, description=label)
+                bar.update(task, advance=n, description=f"reference {label}")
+
+            def engine_progress(label: str, n: int, _total: int) -> None:
+                bar.update(engine_task, advance=n, description=label)
 
             rows = run_published(seeds, b2_seeds, b1_h, b2_h, seed, progress)
-            bar.update(task, completed=total, description="done")
-        table = to_markdown(rows)
+            bar.update(task, completed=total, description="reference: done")
+            engine_rows = run_engine(engine_seeds, engine_b2_seeds, e1_h, e2_h, seed,
+                                     overrides=overrides, progress=engine_progress)
+            bar.update(engine_task, completed=engine_total, description="engine: done")
+        table = side_by_side(rows, engine_rows) + "\n\n" + notes(engine_rows, overrides)
         typer.echo(table)
         if output:
             Path(output).write_text(table + "\n", encoding="utf-8")
