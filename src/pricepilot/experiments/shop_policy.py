@@ -57,6 +57,7 @@ class StorefrontEvents:
         self._quotes: dict[tuple[str, str, int], deque[str]] = {}
 
     def session(self, session_id: str) -> str:
+        """The session id as the storefront reports it (prefixed)."""
         return self.prefix + session_id
 
     def shown(self, customer_id: str, product_id: str, ts_us: int, quote_id: str) -> None:
@@ -109,9 +110,12 @@ class ShopApiPolicy:
                            view.channel, view.device)
 
     def price(self, view: ViewRequest) -> int:
+        """The quoted price of ``view`` (minor units)."""
         return self.quote_view(view).price
 
     def price_batch(self, batch: ViewBatch) -> I64:
+        """The quoted price of every view of ``batch``, one quote per view in time order (the
+        same quotes as :meth:`price`)."""
         out = np.zeros(batch.product_index.shape[0], dtype=np.int64)
         for k in range(out.shape[0]):
             out[k] = self._quote(
