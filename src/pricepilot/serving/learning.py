@@ -4,7 +4,8 @@ across restarts in posterior files), and outcome learning from served quotes.
 :meth:`Learning.pricing` is what a decision reads: the loaded model and the pricing engine
 built on it, swapped together when the registry's pointer changes (another process's promotion
 included). The outcome tracker pairs served quotes with purchases and expiries and feeds the
-model version's posterior, under ``lock`` so no decision reads a half-learnt posterior.
+model version's posterior, under ``lock`` so no decision reads a half-learnt posterior;
+:meth:`Learning.warm` teaches a version's posterior its training history before it prices live.
 """
 
 from __future__ import annotations
