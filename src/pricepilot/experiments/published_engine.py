@@ -45,7 +45,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -66,7 +65,7 @@ from pricepilot.pricing.network import (
     b2_demand,
     b2_opt,
 )
-from pricepilot.pricing.published import PUBLISHED_B1, PUBLISHED_B2, BenchRow
+from pricepilot.pricing.published import PUBLISHED_B1, PUBLISHED_B2, BenchResult, BenchRow
 from pricepilot.serving.api import Shop
 
 F = npt.NDArray[np.float64]
@@ -323,16 +322,9 @@ def run_engine_b2(shape: str, horizon: int, seeds: int, seed: int = 0, *,
                         wider_opt=float(b2_opt(shape, B2_PAIRS)) / float(opt))
 
 
-class EngineRow(msgspec.Struct, frozen=True, kw_only=True):
+class EngineRow(BenchResult, frozen=True, kw_only=True):
     """One benchmark setting through the engine, as the tables print it."""
 
-    bench: str
-    setting: str
-    horizon: int
-    seeds: int
-    mean_pct: float
-    ci_low: float
-    ci_high: float
     fallback_pct: float  # share of quotes at the guarded list price (no model yet)
     sold_pct: float  # units sold / units the stock (B1) or the binding resource (B2) allowed
     own_opt_pct: float | None  # B2: mean % of the LP optimum over every pair the ladders allow

@@ -31,7 +31,9 @@ B1_HORIZONS = [500, 1000, 2000, 5000, 10000]
 B2_HORIZONS = [500, 1000, 2000]
 
 
-class BenchRow(msgspec.Struct, frozen=True, kw_only=True):
+class BenchResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One benchmark setting: mean % of the LP optimum over ``seeds`` runs with its 95% CI."""
+
     bench: str
     setting: str
     horizon: int
@@ -39,6 +41,11 @@ class BenchRow(msgspec.Struct, frozen=True, kw_only=True):
     mean_pct: float
     ci_low: float
     ci_high: float
+
+
+class BenchRow(BenchResult, frozen=True, kw_only=True):
+    """The reference implementation's result beside the published figure."""
+
     published_pct: float | None
     meets_target: bool | None  # None: no target at this horizon
     seconds: float
