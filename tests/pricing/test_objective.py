@@ -26,7 +26,9 @@ def test_stock_without_a_season_to_come_is_planned_over_the_horizon() -> None:
     past = T0 - timedelta(hours=1)
     assert stock_capacity(10, past, T0, 2.0, horizon_hours=50.0) == pytest.approx(0.1)
     # a season end still to come wins over the horizon
-    assert stock_capacity(10, T0 + timedelta(hours=5), T0, 2.0, horizon_hours=50.0) == pytest.approx(1.0)
+    assert stock_capacity(9, T0 + timedelta(hours=5), T0, 2.0, horizon_hours=50.0) == pytest.approx(0.9)
+    # a unit or more per expected shopper cannot bind (nobody buys two): no constraint
+    assert stock_capacity(10, T0 + timedelta(hours=5), T0, 2.0, horizon_hours=50.0) is None
     assert stock_capacity(10, None, T0, 2.0, horizon_hours=0.0) is None
 
 

@@ -39,7 +39,8 @@ def stock_capacity(
     stock: int | None, season_end: datetime | None, now: datetime, arrivals_per_hour: float | None,
     horizon_hours: float | None = None,
 ) -> float | None:
-    """Stock per remaining arrival, or None when stock is not the binding resource.
+    """Stock per remaining arrival, or None when stock cannot bind (none, nothing to plan
+    over, or at least one unit per expected shopper).
 
     The remaining arrivals are counted to the season end, or over ``horizon_hours`` when no
     season end is still to come (none set, or already past); neither: no constraint.
@@ -53,4 +54,7 @@ def stock_capacity(
         if horizon_hours is None or horizon_hours <= 0:
             return None  # nothing to plan over: sell at the unconstrained optimum
         hours = horizon_hours
-    return float(stock) / (arrivals_per_hour * hours)
+    cap = float(stock) / (arrivals_per_hour * hours)
+    # a shopper buys at most one unit at any price, so one unit or more per expected shopper
+    # can never bind: the LP would return the unconstrained optimum, at several times its cost
+    return cap if cap < 1.0 else None
