@@ -26,8 +26,7 @@ non-purchases still waiting (in a replay that runs simulated hours in seconds, a
 
 A background thread (every ``interval`` seconds, or :meth:`~OutcomeTracker.flush`) does the work
 off the request path: each quote carries the public curve's P(buy) at its price, as the optimiser
-saw it (``Decision.public_probability``: the probability the posterior corrects, as in
-:mod:`pricepilot.experiments.shop_policy`); the few the engine could not give exactly (no curve
+saw it (``Decision.public_probability``: the probability the posterior corrects); the few the engine could not give exactly (no curve
 fit, a price off the candidate grid) are scored in one batched call of the engine's
 ``public_probabilities``; purchases
 and closed windows are resolved, and the outcomes go to ``posterior.learn_many`` under
