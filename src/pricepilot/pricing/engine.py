@@ -55,7 +55,7 @@ from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
 from pricepilot.pricing.objective import margin_weights, stock_capacity
 from pricepilot.pricing.personal import choose_personal, personal_candidates, personal_factors
 from pricepilot.pricing.posterior import DemandPosterior, Outcome, curve_logits, sample_beta
-from pricepilot.pricing.smoothing import smooth
+from pricepilot.pricing.smoothing import smooth, steps_towards
 
 I64 = npt.NDArray[np.int64]
 F = npt.NDArray[np.float64]
@@ -735,7 +735,7 @@ class PricingEngine:
             product = prep.product
             weights = margin_weights(prep.cands, product.unit_cost, ps.objective, ps.revenue_weight)
             weights = weights / 10.0 ** exponent(product.currency)
-            smoothed = smooth(prep.cands, prep.ctx.current_price, ps.smoothing_alpha)
+            smoothed = _smoothed(prep, ps.smoothing_alpha)
             finals, trace = apply_guardrails(smoothed, prep.spec)
             for arr in (weights, smoothed, finals, *(x for t in trace for x in (t.before, t.after))):
                 if arr.flags.owndata:
@@ -784,11 +784,14 @@ class PricingEngine:
         ratios = cands / lists
         cur = np.array([p.ctx.current_price if p.ctx.current_price is not None else -1 for p in preps],
                        dtype=np.float64)[:, None]
+        arrays = GuardrailArrays.of([p.spec for p in preps])
         if ps.smoothing_alpha < 1.0:
             smoothed = np.where(cur > 0, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
+            # on .99-style endings, round away from today's price: smoothing never locks it
+            smoothed = steps_towards(cands, smoothed, cur.astype(np.int64), arrays.ending, arrays.modulus)
         else:
             smoothed = cands
-        finals, trace = apply_guardrails_batch(smoothed, GuardrailArrays.of([p.spec for p in preps]))
+        finals, trace = apply_guardrails_batch(smoothed, arrays)
         return weights, ratios, smoothed, finals, trace
 
     def _stage_rules(self, spec: GuardrailSpec) -> dict[str, str]:
@@ -875,7 +878,7 @@ class PricingEngine:
         key = (prep.cand_key, prep.spec, prep.ctx.current_price)
         out = self._union_cache.get(key)
         if out is None:
-            smoothed = smooth(prep.cands, prep.ctx.current_price, ps.smoothing_alpha)
+            smoothed = _smoothed(prep, ps.smoothing_alpha)
             bases = np.unique(apply_guardrails(smoothed, prep.spec)[0])
             factors = personal_factors(ps.personal_discount_max, ps.allow_surcharge)
             raw = np.rint(bases.astype(np.float64)[:, None] * factors[None, :]).astype(np.int64).ravel()
@@ -994,6 +997,12 @@ class PricingEngine:
             return
         self.history.record(product_id, self.clock.now(), price)
         self._last_recorded[product_id] = price
+
+
+def _smoothed(prep: _Prep, alpha: float) -> I64:
+    spec = prep.spec
+    return smooth(prep.cands, prep.ctx.current_price, alpha, ending=spec.ending,
+                  modulus=spec.modulus, ladder=spec.ladder)
 
 
 def _corrections(post: DemandPosterior, preps: list[_Prep]) -> tuple[F, F]:

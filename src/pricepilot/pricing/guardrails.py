@@ -60,9 +60,15 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
                 math.floor(competitor_price * (1 + competitor_band)),
             )
         m = g.max_change_per_day if g.max_change_per_day is not None else max_change
+        modulus = ending_modulus(g, currency)
         change = None
         if current_price is not None and current_price > 0 and m > 0:
             change = (math.ceil(current_price * (1 - m)), math.floor(current_price * (1 + m)))
+            # one step of movement is always allowed: a limit narrower than the ladder's rungs or
+            # the ending's spacing would otherwise lock the price at today's for good
+            below, above = neighbour_steps(current_price, g.ladder, g.price_ending, modulus)
+            change = (min(change[0], below) if below is not None else change[0],
+                      max(change[1], above) if above is not None else change[1])
             if g.ceiling is not None and change[0] > g.ceiling:
                 # today's price is above the ceiling (a list price over it, or a ceiling lowered
                 # since): the ceiling is a hard limit and the daily change a soft one, so the
@@ -81,9 +87,30 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
             floor = max(floor, f)
         return cls(
             ceiling=g.ceiling, band=band, change=change, ending=g.price_ending,
-            modulus=ending_modulus(g, currency), ladder=tuple(g.ladder) if g.ladder else None,
+            modulus=modulus, ladder=tuple(g.ladder) if g.ladder else None,
             floor=floor,
         )
+
+
+def neighbour_steps(current: int, ladder: list[int] | None, ending: int | None,
+                    modulus: int) -> tuple[int | None, int | None]:
+    """The servable prices next below and next above ``current``: the neighbouring ladder rungs,
+    or the neighbouring prices with the ending (None where there is none, or no steps at all).
+
+    >>> neighbour_steps(999, None, 99, 100)
+    (899, 1099)
+    >>> neighbour_steps(1000, [790, 890, 1000, 1120], None, 1)
+    (890, 1120)
+    """
+    if ladder:
+        lad = sorted(ladder)
+        below = [x for x in lad if x < current]
+        above = [x for x in lad if x > current]
+        return (below[-1] if below else None), (above[0] if above else None)
+    if ending is None or modulus <= 1:
+        return None, None
+    lo = current - 1 - (current - 1 - ending) % modulus
+    return (lo if lo > 0 else None), current + 1 + (ending - current - 1) % modulus
 
 
 class StageTrace(msgspec.Struct, frozen=True):
