@@ -111,6 +111,60 @@ def test_purchases_are_attributed_within_the_session_or_24_hours_without_one() -
     assert dict(zip(short["event_id"], short["y"]))["e0"] == 0
 
 
+def test_a_purchase_at_the_same_instant_as_its_view_counts_for_it() -> None:
+    ev = log(
+        {"type": "view", "ts": ts(0), "user_id": "u1", "product_id": "MUG", "price": 900,
+         "session_id": "s1"},
+        {"type": "purchase", "ts": ts(0), "user_id": "u1", "product_id": "MUG", "price": 900,
+         "order_id": "o1", "session_id": "s1"},  # one-second feed: the same stamp
+        {"type": "view", "ts": ts(1), "user_id": "u2", "product_id": "PAN", "price": 3900,
+         "quote_id": "q2"},
+        {"type": "purchase", "ts": ts(1), "user_id": "u2", "product_id": "PAN", "price": 3900,
+         "order_id": "o2", "quote_id": "q2"},
+    )
+    for rule in ("session", "window"):
+        f = build(ev, attribution=rule)
+        assert dict(zip(f["event_id"], f["y"])) == {"e0": 1, "e2": 1}
+    # the features still see nothing at the view's instant
+    assert row(build(ev), "e0")["u_frequency_90d"] == 0
+
+
+def test_a_purchase_naming_another_view_s_quote_does_not_count_for_this_view() -> None:
+    ev = log(
+        {"type": "view", "ts": ts(0), "user_id": "u1", "product_id": "MUG", "price": 900,
+         "quote_id": "q1"},
+        {"type": "view", "ts": ts(0.1), "user_id": "u1", "product_id": "MUG", "price": 950,
+         "quote_id": "q2"},
+        {"type": "purchase", "ts": ts(0.5), "user_id": "u1", "product_id": "MUG", "price": 900,
+         "order_id": "o1", "quote_id": "q1"},  # bought at the first quote, after the second
+    )
+    f = build_training_set(ev, CATALOGUE, extra_columns=["event_id", "quote_id"])
+    assert dict(zip(f["event_id"], f["y"])) == {"e0": 1, "e1": 0}
+
+
+def test_purchases_without_a_known_quote_are_attributed_by_time_to_views_with_or_without_ids(
+) -> None:
+    ev = log(
+        {"type": "view", "ts": ts(0), "user_id": "u1", "product_id": "MUG", "price": 900,
+         "quote_id": "q1"},
+        {"type": "purchase", "ts": ts(1), "user_id": "u1", "product_id": "MUG", "price": 900,
+         "order_id": "o1"},  # the order feed carries no quote id: by time
+        {"type": "view", "ts": ts(2), "user_id": "u2", "product_id": "PAN", "price": 3900},
+        {"type": "purchase", "ts": ts(3), "user_id": "u2", "product_id": "PAN", "price": 3900,
+         "order_id": "o2", "quote_id": "q-unseen"},  # names a quote no view carries: by time
+        {"type": "view", "ts": ts(4), "user_id": "u3", "product_id": "HAT", "price": 2000,
+         "quote_id": "q3"},
+        {"type": "purchase", "ts": ts(30), "user_id": "u3", "product_id": "HAT", "price": 2000,
+         "order_id": "o3", "quote_id": "q3"},  # its own quote, but past the 24 h window
+        {"type": "view", "ts": ts(5), "user_id": "u4", "product_id": "HAT", "price": 2000,
+         "quote_id": "q4"},
+        {"type": "purchase", "ts": ts(5) - 1, "user_id": "u4", "product_id": "HAT",
+         "price": 2000, "order_id": "o4", "quote_id": "q4"},  # before its view: not an outcome
+    )
+    f = build(ev)
+    assert dict(zip(f["event_id"], f["y"])) == {"e0": 1, "e2": 1, "e4": 0, "e6": 0}
+
+
 def test_competitor_price_is_the_lowest_latest_report_known_before_the_view() -> None:
     ev = log(
         {"type": "competitor_price", "ts": ts(0), "product_id": "MUG", "competitor": "a",

@@ -215,10 +215,6 @@ FROM grid g ASOF JOIN kc k
   ON g.product_id = k.product_id AND g.competitor = k.competitor AND k.ts <= g.ts
 GROUP BY g.product_id, g.ts;
 
-CREATE TEMP TABLE pur AS
-SELECT user_id, product_id, session_id, ts FROM ev
-WHERE type = 'purchase' AND user_id IS NOT NULL AND product_id IS NOT NULL;
-
 CREATE TEMP TABLE v AS
 SELECT row_number() OVER (ORDER BY e.ts, e.event_id) AS rid,
        e.event_id, e.ts, e.user_id, e.product_id, e.session_id, e.price, e.currency,
@@ -228,9 +224,24 @@ FROM ev e JOIN prod p USING (product_id)
 WHERE e.type = 'view' AND e.user_id IS NOT NULL AND e.price IS NOT NULL;
 
 CREATE TEMP TABLE vk AS
-SELECT rid, ts, user_id, product_id, session_id, category,
+SELECT rid, ts, user_id, product_id, session_id, category, quote_id,
        (day - {long_days}) * {day} AS start_long, (day - {short_days}) * {day} AS start_short
 FROM v;
+
+-- purchases for the label: one naming a quote that a view of the same shopper and product
+-- carries is *claimed* by that view (attributed by id only); the rest are attributed by time
+CREATE TEMP TABLE vq AS
+SELECT DISTINCT user_id, product_id, quote_id FROM v WHERE quote_id IS NOT NULL;
+
+CREATE TEMP TABLE pur AS
+SELECT e.user_id, e.product_id, e.session_id, e.ts, e.quote_id,
+       vq.quote_id IS NOT NULL AS claimed
+FROM ev e LEFT JOIN vq
+  ON e.user_id = vq.user_id AND e.product_id = vq.product_id AND e.quote_id = vq.quote_id
+WHERE e.type = 'purchase' AND e.user_id IS NOT NULL AND e.product_id IS NOT NULL;
+
+CREATE TEMP TABLE pur_free AS
+SELECT user_id, product_id, session_id, ts FROM pur WHERE NOT claimed;
 """
 
 # Each as-of lookup runs on the narrow key table and lands in its own table keyed by ``rid``:
@@ -254,12 +265,17 @@ _LOOKUPS: dict[str, str] = {
              "ASOF LEFT JOIN inv ON vk.product_id = inv.product_id AND inv.ts < vk.ts",
     "j_kt": "SELECT vk.rid, kt.comp_price, kt.comp_promo FROM vk "
             "ASOF LEFT JOIN k_tl kt ON vk.product_id = kt.product_id AND kt.ts < vk.ts",
-    # labels: the first later purchase of the product by the shopper (same session / any)
-    "j_bs": "SELECT vk.rid, bs.ts FROM vk ASOF LEFT JOIN pur bs ON vk.user_id = bs.user_id "
+    # labels (they look ahead on purpose; ties at the view's instant count): the first purchase
+    # naming the view's quote id, and the first unclaimed purchase of the product by the
+    # shopper at or after the view (same session / any)
+    "j_bq": "SELECT vk.rid, min(bq.ts) AS ts FROM vk LEFT JOIN pur bq "
+            "ON bq.claimed AND vk.quote_id = bq.quote_id AND vk.user_id = bq.user_id "
+            "AND vk.product_id = bq.product_id AND bq.ts >= vk.ts GROUP BY vk.rid",
+    "j_bs": "SELECT vk.rid, bs.ts FROM vk ASOF LEFT JOIN pur_free bs ON vk.user_id = bs.user_id "
             "AND vk.product_id = bs.product_id AND vk.session_id = bs.session_id "
-            "AND bs.ts > vk.ts",
-    "j_bw": "SELECT vk.rid, bw.ts FROM vk ASOF LEFT JOIN pur bw ON vk.user_id = bw.user_id "
-            "AND vk.product_id = bw.product_id AND bw.ts > vk.ts",
+            "AND bs.ts >= vk.ts",
+    "j_bw": "SELECT vk.rid, bw.ts FROM vk ASOF LEFT JOIN pur_free bw ON vk.user_id = bw.user_id "
+            "AND vk.product_id = bw.product_id AND bw.ts >= vk.ts",
 }
 
 # the view side, in rid order; the lookups are fetched separately in the same order
@@ -305,10 +321,15 @@ def build_training_set(
 ) -> pd.DataFrame:
     """One row per view of a catalogued product, features strictly before the view.
 
-    ``attribution="session"`` (default): ``y = 1`` when the same shopper bought the same product
-    after the view (strictly later) within ``attribution_window`` *and*, if the view carries a
-    session id, in the same session; views without a session id use the window alone.
-    ``attribution="window"`` ignores sessions. ``timezone`` (the shop's) sets the local hour,
+    The label ``y`` is attributed by id first, by time as the fallback (``docs/features.md``):
+    a purchase naming a quote id that a view of the same shopper and product carries counts for
+    the views with that id only, at or after the view and within ``attribution_window``. Any
+    other purchase of the product by the shopper counts for every view at or after which it
+    happened (the same instant included) within the window and, with
+    ``attribution="session"`` (default) and a view that carries a session id, in the same
+    session; views without a session id use the window alone. ``attribution="window"`` ignores
+    sessions. Features never look ahead: they use events strictly before the view.
+    ``timezone`` (the shop's) sets the local hour,
     weekday and calendar day of the context features; day buckets of the windowed counts are UTC
     days. ``dedupe`` keeps one event per ``event_id`` (the earliest), as the online seen-set does.
     ``extra_columns`` appends view columns from ``event_id``, ``session_id``, ``quote_id``.
@@ -474,9 +495,9 @@ def _assemble(
     session = views.column("session_id")
     has_session = np.asarray(session.is_valid()) if n else np.zeros(0, bool)
     limit = ts + window_us
-    bs, bw = j["bs.ts"], j["bw.ts"]
-    with np.errstate(invalid="ignore"):
-        y = np.where(use_session & has_session, bs <= limit, bw <= limit)
+    bq, bs, bw = j["bq.ts"], j["bs.ts"], j["bw.ts"]
+    with np.errstate(invalid="ignore"):  # NaN (no such purchase) compares False
+        y = (bq <= limit) | np.where(use_session & has_session, bs <= limit, bw <= limit)
     frame["y"] = y.astype(np.int64)
     for c in extra:
         frame[c] = _text(views.column(c))
