@@ -98,7 +98,8 @@ class ThompsonPolicy:
 
     Each (product, price) has a Beta(1, 1) prior on the purchase probability of a view, updated
     with the views and purchases it observes; a view is priced at the ladder step whose sampled
-    probability times margin is largest. Ladder steps below cost are dropped.
+    probability times margin is largest. Ladder steps below cost are dropped. A product whose
+    guardrails carry a price ladder is priced over that ladder instead.
     """
 
     def __init__(self, products: Sequence[Product],
@@ -112,7 +113,8 @@ class ThompsonPolicy:
         self.beta: dict[str, np.ndarray] = {}
         self.index: dict[tuple[str, int], int] = {}
         for p in products:
-            steps = sorted({int(round(p.list_price * m)) for m in ladder})
+            steps = (sorted(set(p.guardrails.ladder)) if p.guardrails.ladder
+                     else sorted({int(round(p.list_price * m)) for m in ladder}))
             steps = [s for s in steps if s >= p.unit_cost] or [p.list_price]
             arr = np.array(steps, dtype=np.int64)
             self.ladders[p.product_id] = arr
@@ -139,3 +141,24 @@ class ThompsonPolicy:
                     # the view counted as a failure; turn it into a success
                     self.alpha[e.product_id][k] += 1
                     self.beta[e.product_id][k] -= 1
+
+
+class LadderSnap:
+    """Another policy's prices snapped to the nearest rung of each product's price ladder (a
+    shop with ladders would apply its rules that way); products without a ladder unchanged."""
+
+    def __init__(self, policy: ListPricePolicy | CostPlusPolicy | CompetitorMatchPolicy,
+                 products: Sequence[Product]) -> None:
+        self.policy = policy
+        self.rungs = {p.product_id: np.asarray(p.guardrails.ladder, dtype=np.int64)
+                      for p in products if p.guardrails.ladder}
+
+    def price(self, view: ViewRequest) -> int:
+        price = self.policy.price(view)
+        rungs = self.rungs.get(view.product_id)
+        if rungs is None:
+            return price
+        return int(rungs[int(np.abs(rungs - price).argmin())])
+
+    def observe(self, events: Sequence[Event]) -> None:
+        self.policy.observe(events)

@@ -75,7 +75,13 @@ def historical_prices(catalog: SimCatalog, days: int, cfg: SimConfig, seed: int)
     # end in 9: round to tens of minor units, minus one; never below cost + 1
     priced = np.rint(raw / 10.0).astype(np.int64) * 10 - 1
     priced = np.where(mult == 1.0, catalog.list_price[None, :], priced)
-    return np.maximum(priced, catalog.cost[None, :] + 1)
+    priced = np.maximum(priced, catalog.cost[None, :] + 1)
+    for j in range(n):  # a ladder product was only ever sold at its rungs: the nearest one
+        rungs = np.asarray(catalog.ladder(j), dtype=np.int64)
+        if rungs.size:
+            near = np.abs(priced[:, j][:, None] - rungs[None, :]).argmin(axis=1)
+            priced[:, j] = rungs[near]
+    return priced
 
 
 class HistoricalPolicy:
@@ -168,8 +174,10 @@ def products_table(market: Market) -> pa.Table:
         rows["stock"].append(None if p.stock is None else str(p.stock))
         rows["season_end"].append(None if p.season_end is None else p.season_end.isoformat())
         rows["floor"].append(format_amount(p.guardrails.floor, cur) if p.guardrails.floor is not None else None)
-        for c in ("ceiling", "min_margin", "max_change_per_day", "price_ending", "ladder"):
+        for c in ("ceiling", "min_margin", "max_change_per_day", "price_ending"):
             rows[c].append(None)
+        ladder = p.guardrails.ladder
+        rows["ladder"].append(";".join(format_amount(x, cur) for x in ladder) if ladder else None)
         rows["attributes"].append(json.dumps(p.attributes, sort_keys=True))
     return pa.table({c: pa.array(v, type=pa.string()) for c, v in rows.items()})
 

@@ -30,7 +30,7 @@ from pricepilot.errors import ValidationError
 from pricepilot.events.schemas import Event
 from pricepilot.sim import eventlog as el
 from pricepilot.sim.calendar import HOURLY_PROFILE, SimCalendar, make_calendar
-from pricepilot.sim.competitors import Competitors
+from pricepilot.sim.competitors import CompetitorRules, Competitors
 from pricepilot.sim.config import SimConfig, validate_config
 from pricepilot.sim.demand import (
     DemandContext,
@@ -240,7 +240,8 @@ class Market:
         arr_ss, comp_ss, out_ss = np.random.SeedSequence([cfg.seed, seed, 1]).spawn(3)
         arrivals = np.random.default_rng(arr_ss)
         outcomes = np.random.default_rng(out_ss)
-        comps = Competitors.create(cfg.competitors, self.catalog, np.random.default_rng(comp_ss))
+        comps = Competitors.create(cfg.competitors, self.catalog, np.random.default_rng(comp_ss),
+                                   CompetitorRules.from_config(cfg))
         c = self.catalog
         lk = el.Lookups(self.shoppers.customer_ids, c.product_ids, comps.names, CHANNELS, DEVICES,
                         cal.days, cal.holiday_name, cfg.currency)

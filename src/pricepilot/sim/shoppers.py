@@ -1,7 +1,9 @@
 """Simulated shoppers: latent price sensitivity and category affinity, partly revealed.
 
 Observable attributes (tier, device, region, channel) are drawn *correlated* with the latent
-sensitivity, so a model can learn something from them but never recover it exactly. ``gender``
+sensitivity, so a model can learn something from them but never recover it exactly. A market
+may scale every sensitivity (``sensitivity_scale``: a price-sensitive mix) and make a share of
+shoppers loyal (``loyal_share``: less sensitive, more frequent visitors, more often gold tier). ``gender``
 is drawn independently of everything and never enters demand: it exists only so fairness
 audits have a protected attribute to check.
 """
@@ -36,6 +38,7 @@ class SimShoppers:
     region: I
     channel: I  # primary acquisition channel
     gender: I  # audit-only, independent of everything
+    loyal: npt.NDArray[np.bool_] | None = None  # the loyal ones (None: no loyal mix)
 
     @property
     def n(self) -> int:
@@ -65,4 +68,14 @@ def make_shoppers(cfg: SimConfig, rng: np.random.Generator) -> SimShoppers:
     activity = rng.gamma(2.0, 0.5, n)
     gender = rng.integers(0, len(GENDERS), n).astype(np.int64)
     ids = [f"c{i:05d}" for i in range(n)]
-    return SimShoppers(ids, sensitivity, affinity, activity, tier, device, region, channel, gender)
+    sensitivity = sensitivity * cfg.sensitivity_scale
+    loyal = None
+    if cfg.loyal_share > 0:
+        # drawn last, so every other attribute is the same as without a loyal mix; loyal
+        # shoppers lean to the higher tiers (weights 0.6 / 1 / 1.4 around the share)
+        w = np.array([0.6, 1.0, 1.4])[tier]
+        loyal = rng.random(n) < np.minimum(1.0, cfg.loyal_share * w / w.mean())
+        sensitivity = np.where(loyal, sensitivity * cfg.loyal_sensitivity, sensitivity)
+        activity = np.where(loyal, activity * cfg.loyal_activity, activity)
+    return SimShoppers(ids, sensitivity, affinity, activity, tier, device, region, channel, gender,
+                       loyal)
