@@ -214,12 +214,22 @@ def test_a_bad_training_frame_is_refused_naming_the_problem(change, field):
     assert e.value.field == field
 
 
-def test_a_training_part_without_purchases_is_refused():
+def test_purchases_only_in_the_latest_rows_skip_calibration_and_fit_every_row():
     frame = _frame()
     frame["y"] = 0
-    frame.loc[frame.index[-5:], "y"] = 1  # purchases only in the calibration part
-    with pytest.raises(ValidationError, match="training part"):
-        LogisticDemand().fit(frame)
+    frame.loc[frame.index[-5:], "y"] = 1  # purchases only where calibration would hold out
+    m = LogisticDemand().fit(frame)
+    assert m.calibrator_.method_ == "none" and "skipped" in (m.calibrator_.fallback_ or "")
+    assert m.fit_notes_ and "calibration skipped" in m.fit_notes_[0]
+    frame.loc[frame.index[-40:], "y"] = 1  # enough of each held out, but none before them
+    m = LogisticDemand().fit(frame)
+    assert "one class only" in (m.calibrator_.fallback_ or "")
+
+
+def test_a_frame_without_purchases_is_refused_saying_so():
+    frame = _frame().assign(y=0)
+    with pytest.raises(ValidationError, match="hold no purchase"):
+        LGBMDemand().fit(frame)
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,19 @@ class Calibrator:
             self.b_ = float(lr.intercept_[0])
         return self
 
+    def skip(self, why: str) -> Calibrator:
+        """Fitted without calibrating: the held-out rows are too thin (``why``), so the model
+        was fitted on every row and keeps its raw scores (``method_ = "none"``, logged)."""
+        if self.method not in METHODS:
+            raise ValidationError("calibration", "method", f"{self.method!r} is not one of {METHODS}")
+        self.method_ = "none"
+        self.fallback_ = None
+        if self.method == "none":
+            return self
+        self.fallback_ = f"{self.method} calibration skipped ({why}); the raw scores are used"
+        log.warning("%s", self.fallback_)
+        return self
+
     def _fall_back(self, method: str, why: str) -> Calibrator:
         self.method_ = "none"
         self.fallback_ = f"{method} calibration not fitted ({why}); the raw scores are used"

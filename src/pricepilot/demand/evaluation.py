@@ -23,6 +23,7 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from pricepilot.demand.calibration import EPS
 from pricepilot.demand.models import DemandEstimator, make_model, price_feature_arrays
+from pricepilot.demand.thin import MIN_FIT_ROWS
 from pricepilot.errors import ValidationError
 from pricepilot.money import exponent as currency_exponent
 
@@ -97,6 +98,21 @@ def time_folds(ts: npt.ArrayLike, n_splits: int = 3) -> list[tuple[npt.NDArray[n
         test = np.flatnonzero((t >= lo) & (t < cuts[k + 1])) if k + 1 < n_splits else np.flatnonzero(t >= lo)
         folds.append((train.astype(np.int64), test.astype(np.int64)))
     return folds
+
+
+def supported_folds(ts: npt.ArrayLike, y: npt.ArrayLike, asked: int) -> int:
+    """The most time folds, up to ``asked``, whose training parts each hold at least
+    :data:`~pricepilot.demand.thin.MIN_FIT_ROWS` rows with both purchases and non-purchases
+    (0: not even one fold does). Thin data get fewer folds instead of a failed fit."""
+    t, yy = np.asarray(ts), np.asarray(y)
+    for n in range(asked, 0, -1):
+        try:
+            folds = time_folds(t, n)
+        except ValidationError:  # too few distinct timestamps for n folds
+            continue
+        if all(len(tr) >= MIN_FIT_ROWS and len(np.unique(yy[tr])) == 2 for tr, _ in folds):
+            return n
+    return 0
 
 
 def bins(y: npt.ArrayLike, p: npt.ArrayLike, n_bins: int = 10) -> list[CalibrationBin]:
@@ -207,7 +223,7 @@ def cross_validate(
         last = (model, test, p)
         if progress:
             progress(f"{family} fold {k + 1}/{n_splits}", (k + 1) / n_splits)
-    mean = {key: float(np.nanmean([r.metrics[key] for r in results])) for key in results[0].metrics}
+    mean = {key: _nanmean([r.metrics[key] for r in results]) for key in results[0].metrics}
     calibration: list[CalibrationBin] = []
     elasticity: dict[str, float] = {}
     if with_details and last is not None:
@@ -217,6 +233,13 @@ def cross_validate(
             elasticity = elasticity_by_category(model, test)
     return Evaluation(family=family, params=dict(params), metrics=mean, folds=results,
                       calibration=calibration, elasticity=elasticity)
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    """The mean of the values that are not NaN; NaN (without numpy's warning) when none is (the
+    AUC of folds whose held-out blocks all hold one class only)."""
+    kept = [v for v in values if not np.isnan(v)]
+    return float(np.mean(kept)) if kept else float("nan")
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:

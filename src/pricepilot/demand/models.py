@@ -41,6 +41,13 @@ from pricepilot.demand.encoding import (
     build_preprocessor,
     normalise_inputs,
 )
+from pricepilot.demand.thin import (
+    MIN_FIT_ROWS,
+    boosting_rounds,
+    calibration_shortfall,
+    leaf_count,
+    leaf_size,
+)
 from pricepilot.demand.treecurves import CompiledForest, compile_forest
 from pricepilot.errors import ValidationError
 from pricepilot.money import exponent as currency_exponent
@@ -48,6 +55,7 @@ from pricepilot.money import exponent as currency_exponent
 F64 = npt.NDArray[np.float64]
 REQUIRED_COLUMNS: tuple[str, ...] = ("ts", "y")
 UNREGISTERED = "unregistered"
+LGBM_MIN_DATA_PER_GROUP = 100  # LightGBM's default, kept from 2,000 rows on (demand/thin.py)
 
 
 def default_protected() -> list[str]:
@@ -149,15 +157,18 @@ class DemandEstimator:
         if y.isna().any() or not y.isin([0, 1]).all():
             raise ValidationError("training frame", "y", "labels must be 0 or 1")
         if y.nunique() < 2:
-            raise ValidationError("training frame", "y", "needs both purchases and non-purchases")
+            what = "purchase" if int(y.sum()) == 0 else "non-purchase"
+            raise ValidationError("training frame", "y", f"the {len(frame)} views hold no {what}: "
+                                  "a model needs both purchases and non-purchases")
         if not 0.0 < self.calibration_fraction < 1.0:
             raise ValidationError("demand model", "calibration_fraction", "must be in (0, 1)")
         if self.calibration not in METHODS:
             raise ValidationError("demand model", "calibration", f"must be one of {METHODS}")
         if self.select_k is not None and self.select_k < 1:
             raise ValidationError("demand model", "select_k", "must be a positive number of columns")
-        if len(frame) < 50:
-            raise ValidationError("training frame", None, f"{len(frame)} rows are too few to learn from")
+        if len(frame) < MIN_FIT_ROWS:
+            raise ValidationError("training frame", None, f"{len(frame)} rows are too few to "
+                                  f"learn from (a model needs at least {MIN_FIT_ROWS})")
 
     def fit(self, frame: pd.DataFrame) -> DemandEstimator:
         """Fit on a training frame (see :mod:`pricepilot.demand.base`); returns ``self``."""
@@ -171,9 +182,16 @@ class DemandEstimator:
         X = normalise_inputs(frame, numeric, categorical)
         y = frame["y"].to_numpy().astype(np.int64)
         n_cal = int(round(len(frame) * self.calibration_fraction)) if self.calibration != "none" else 0
+        self.fit_notes_: list[str] = []  # what thin data changed (pricepilot.demand.thin)
+        skip = None
+        if n_cal:  # thin data: fit every row rather than hold out rows a calibration cannot use
+            skip = calibration_shortfall(y[len(frame) - n_cal:])
+            if skip is None and len(np.unique(y[:len(frame) - n_cal])) < 2:
+                skip = "the rows before the latest ones hold one class only"
+            if skip is not None:
+                n_cal = 0
+                self.fit_notes_.append(f"calibration skipped: {skip}")
         n_fit = len(frame) - n_cal
-        if len(np.unique(y[:n_fit])) < 2:
-            raise ValidationError("training frame", "y", "the training part needs both classes")
         self.numeric_ = numeric
         self.categorical_ = categorical
         self.feature_names_ = numeric + categorical
@@ -198,6 +216,8 @@ class DemandEstimator:
         if n_cal:
             Xc = np.asarray(self.preprocessor_.transform(X.iloc[n_fit:]), dtype=np.float64)
             self.calibrator_.fit(self._core_proba(Xc), y[n_fit:])
+        elif skip is not None:
+            self.calibrator_.skip(skip)
         else:
             self.calibrator_.fit(np.zeros(0), np.zeros(0, np.int64))
         currencies = frame["currency"].dropna().unique() if "currency" in frame.columns else []
@@ -417,9 +437,13 @@ class ForestDemand(DemandEstimator):
 
         cst = np.zeros(X.shape[1], dtype=np.int64)
         cst[self.price_columns_] = -1
+        self.min_samples_leaf_ = leaf_size(len(y), self.min_samples_leaf)
+        if self.min_samples_leaf_ != self.min_samples_leaf:
+            self.fit_notes_.append(f"leaves scaled to {len(y)} rows: min_samples_leaf "
+                                   f"{self.min_samples_leaf} -> {self.min_samples_leaf_}")
         self.model_ = RandomForestClassifier(
             n_estimators=self.n_estimators, max_depth=self.max_depth,
-            min_samples_leaf=self.min_samples_leaf, monotonic_cst=cst,
+            min_samples_leaf=self.min_samples_leaf_, monotonic_cst=cst,
             n_jobs=self.n_jobs, random_state=self.random_state,
         ).fit(X, y)
         # serving predicts a few rows at a time: thread start-up would cost more than it saves
@@ -474,13 +498,15 @@ class LGBMDemand(DemandEstimator):
             raise ValidationError("demand model", "feature_fraction", "must be in (0, 1]")
 
     def lgb_params(self, n_columns: int) -> dict[str, Any]:
+        """LightGBM's parameters for the fitted leaf sizes (:meth:`_fit_core` sets them)."""
         cst = [0] * n_columns
         for col in self.price_columns_:
             cst[col] = -1
         return {
-            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_child_samples, "feature_fraction": self.feature_fraction,
+            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves_,
+            "min_data_in_leaf": self.min_child_samples_, "feature_fraction": self.feature_fraction,
             "lambda_l2": self.reg_lambda, "monotone_constraints": cst,
+            "min_data_per_group": self.min_data_per_group_,
             "monotone_constraints_method": "intermediate", "num_threads": self.n_jobs,
             "seed": self.random_state, "deterministic": True, "force_row_wise": True, "verbosity": -1,
         }
@@ -493,9 +519,21 @@ class LGBMDemand(DemandEstimator):
         if c.support is not None:
             kept = np.flatnonzero(c.support)
             cat_cols = [int(np.searchsorted(kept, col)) for col in cat_cols if c.support[col]]
+        # thin data: leaves of the configured size would leave a constant model
+        self.min_child_samples_ = leaf_size(len(y), self.min_child_samples)
+        self.num_leaves_ = leaf_count(len(y), self.num_leaves, self.min_child_samples_)
+        self.n_estimators_ = boosting_rounds(len(y), self.n_estimators)
+        # a categorical level needs this many rows to be split on (LightGBM's default: 100)
+        self.min_data_per_group_ = leaf_size(len(y), LGBM_MIN_DATA_PER_GROUP)
+        fitted = (self.min_child_samples_, self.num_leaves_, self.n_estimators_)
+        if fitted != (self.min_child_samples, self.num_leaves, self.n_estimators):
+            self.fit_notes_.append(
+                f"trees scaled to {len(y)} rows: min_data_in_leaf {self.min_child_samples} -> "
+                f"{self.min_child_samples_}, num_leaves {self.num_leaves} -> {self.num_leaves_}, "
+                f"rounds {self.n_estimators} -> {self.n_estimators_}")
         data = lgb.Dataset(X, label=y, categorical_feature=cat_cols, free_raw_data=True,
                            params={"verbosity": -1})
-        self.booster_ = lgb.train(self.lgb_params(X.shape[1]), data, num_boost_round=self.n_estimators)
+        self.booster_ = lgb.train(self.lgb_params(X.shape[1]), data, num_boost_round=self.n_estimators_)
 
     def _core_proba(self, X: F64) -> F64:
         return np.asarray(self.booster_.predict(X, num_threads=1), dtype=np.float64)

@@ -88,6 +88,9 @@ class ModelManifest(msgspec.Struct, frozen=True, kw_only=True):
     # the promotion rule's verdict (see pricepilot.demand.training.promotion_verdict)
     promotable: bool = True
     promotion_note: str | None = None
+    # what training changed for thin data (fewer folds, smaller leaves, calibration skipped) or
+    # decided (a scheduled retrain's comparison with the current model); see demand/thin.py
+    training_notes: list[str] = msgspec.field(default_factory=list)
 
 
 class _Pointer(msgspec.Struct):
@@ -169,6 +172,7 @@ class ModelRegistry:
         calibration: list[CalibrationBin] | None = None,
         elasticity: dict[str, float] | None = None,
         promotion_note: str | None = None,
+        training_notes: list[str] | None = None,
     ) -> ModelManifest:
         """Store a fitted model as a new version; returns its manifest (not promoted).
 
@@ -198,6 +202,7 @@ class ModelRegistry:
                 calibration_method=str(getattr(model.calibrator_, "method_", "")),
                 calibration_note=getattr(model.calibrator_, "fallback_", None),
                 promotable=promotion_note is None, promotion_note=promotion_note,
+                training_notes=list(training_notes or []),
             )
             (staging / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
             # the version directory appears complete or not at all

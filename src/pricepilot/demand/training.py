@@ -13,18 +13,28 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from pricepilot.config import Settings
-from pricepilot.demand.evaluation import Progress, cross_validate, grid_search
-from pricepilot.demand.models import FAMILIES, make_model
+from pricepilot.demand.evaluation import (
+    Evaluation,
+    Progress,
+    cross_validate,
+    grid_search,
+    supported_folds,
+)
+from pricepilot.demand.models import FAMILIES, DemandEstimator, make_model
 from pricepilot.demand.registry import ModelManifest, ModelRegistry, data_range
 from pricepilot.errors import ValidationError
 
 log = logging.getLogger("pricepilot.demand.training")
+
+# Asked before a version is registered: (why it must not be promoted, or None; notes to keep).
+Comparison = Callable[[DemandEstimator, pd.DataFrame, Mapping[str, Any]],
+                      tuple[str | None, list[str]]]
 
 
 def promotion_verdict(metrics: Mapping[str, float]) -> str | None:
@@ -65,6 +75,7 @@ def train_model(
     promote: bool = False,
     progress: Progress | None = None,
     registry: ModelRegistry | None = None,
+    compare: Comparison | None = None,
 ) -> ModelManifest:
     """Evaluate ``family`` by time CV (optionally search its grid), fit on all rows, register.
 
@@ -78,6 +89,16 @@ def train_model(
     raw scores, the manifest records ``calibration_method`` and ``calibration_note`` and the
     ``calibrated`` metric is 0. With ``promote``, the new version becomes current only if
     :func:`promotion_verdict` allows it; the manifest's ``promotable`` and ``promotion_note`` say.
+
+    Thin data never fail training (``pricepilot.demand.thin``): the time CV uses as many of the
+    ``n_splits`` folds as the rows support (none: no out-of-time metrics, and nothing for the
+    promotion rule to refuse on), leaves shrink with the rows, and calibration is skipped when
+    the held-out rows are too few; the manifest's ``training_notes`` say what was changed. A
+    frame without any purchase (or with fewer than ``MIN_FIT_ROWS`` rows) is refused, naming it.
+
+    ``compare`` (a scheduled retrain: :mod:`pricepilot.serving.retraining`) is asked, with the
+    fitted model, the frame and the chosen settings, whether this version beats the current
+    one: its refusal is recorded and applied like the promotion rule's, its notes are kept.
     """
     if family not in FAMILIES:
         raise ValidationError("demand model", "family", f"{family!r} is not one of {sorted(FAMILIES)}")
@@ -94,24 +115,42 @@ def train_model(
             return None
         return lambda msg, frac: progress(f"{name}: {msg}", frac)
 
+    folds = supported_folds(frame["ts"].to_numpy(), frame["y"].to_numpy(), n_splits) \
+        if "ts" in frame.columns and "y" in frame.columns else n_splits
+    notes: list[str] = []
+    if folds < n_splits:
+        notes.append(f"time CV with {folds} of {n_splits} folds: the {len(frame)} rows support no "
+                     "more (each fold's training part needs both classes and enough rows)")
+        log.warning("thin training data: %s", notes[-1])
     chosen = dict(base)
-    if search:
-        chosen, _scores = grid_search(family, frame, base_params=base, n_splits=n_splits, progress=step("search"))
-    evaluation = cross_validate(family, chosen, frame, n_splits=n_splits, progress=step("evaluate"))
+    evaluation: Evaluation | None = None
+    if folds:
+        if search:
+            chosen, _scores = grid_search(family, frame, base_params=base, n_splits=folds,
+                                          progress=step("search"))
+        evaluation = cross_validate(family, chosen, frame, n_splits=folds,
+                                    progress=step("evaluate"))
     if progress:
         progress("fit on all rows", 0.0)
     model = make_model(family, **chosen).fit(frame)
     if progress:
         progress("fit on all rows", 1.0)
-    metrics = {**evaluation.metrics, "rows_sold_out_dropped": float(total - len(frame)),
+    notes += [f"final fit: {n}" for n in getattr(model, "fit_notes_", [])]
+    metrics = {**(evaluation.metrics if evaluation else {}),
+               "rows_sold_out_dropped": float(total - len(frame)), "cv_folds": float(folds),
                # 1 when the registered model applies the calibration asked for, 0 when the
                # held-out rows could not support it and the raw scores are used
                "calibrated": float(model.calibrator_.fallback_ is None)}
     verdict = promotion_verdict(metrics)
+    if verdict is None and compare is not None:
+        verdict, compared = compare(model, frame, chosen)
+        notes += compared
     manifest = registry.register(
-        model, data=data_range(frame), metrics=metrics, folds=evaluation.folds,
-        calibration=evaluation.calibration, elasticity=evaluation.elasticity,
-        promotion_note=verdict,
+        model, data=data_range(frame), metrics=metrics,
+        folds=evaluation.folds if evaluation else [],
+        calibration=evaluation.calibration if evaluation else [],
+        elasticity=evaluation.elasticity if evaluation else {},
+        promotion_note=verdict, training_notes=notes,
     )
     if promote and verdict is None:
         registry.promote(manifest.version)
