@@ -186,6 +186,13 @@ class ServiceSettings(_Section):
     backend: str = ""
 
 
+class TrainingSettings(_Section):
+    # Scheduled retraining (serving/retraining.py): every this many hours on the application's
+    # clock a new demand model is trained on the store's data and promoted only if it beats the
+    # current one on views the current one never saw (docs/demand.md). 0: off.
+    retrain_every_hours: float = 24.0
+
+
 class Settings(_Section):
     shop: ShopSettings = msgspec.field(default_factory=ShopSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
@@ -197,6 +204,7 @@ class Settings(_Section):
     pricing: PricingSettings = msgspec.field(default_factory=PricingSettings)
     promotions: PromotionSettings = msgspec.field(default_factory=PromotionSettings)
     service: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    training: TrainingSettings = msgspec.field(default_factory=TrainingSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -271,6 +279,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("pricing.prior_arrivals_per_hour", "must be a finite number above 0")
     if not (s.service.sync_seconds >= 0.0 and math.isfinite(s.service.sync_seconds)):
         raise ConfigError("service.sync_seconds", "must be a finite number of seconds, 0 or more")
+    every = s.training.retrain_every_hours
+    if not (every >= 0.0 and math.isfinite(every)):
+        raise ConfigError("training.retrain_every_hours",
+                          "must be a finite number of hours, 0 (off) or more")
     if not s.security.quote_key_order:
         raise ConfigError("security.quote_key_order", "needs at least one key id")
     for kid in s.security.quote_key_order:
