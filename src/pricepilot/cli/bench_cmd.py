@@ -9,6 +9,12 @@ both beside the published TS-update figures, each in labelled columns.
 ``pricepilot bench shop`` runs the simulated shop end to end (history → ingestion → training →
 28 days priced by pricepilot, every baseline and both oracles on the same views) for several
 seeds, prints a table per seed and writes an HTML report.
+
+``pricepilot bench robustness`` runs pricepilot at default settings on named market variants
+(demand shapes, stocked seasonal products, competitor behaviour, ladders, history, shoppers; see
+:mod:`pricepilot.sim.variants`), each with several seeds, against every baseline (incl.
+TS-update with the inventory LP) and both oracles; prints a variant x policy table and the
+summary, and writes CSV, JSON and a PNG plot to the output directory.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:  # the evaluation pulls in the ML stack; import it only when a command runs
+    from pricepilot.experiments.robustness import CellResult
     from pricepilot.experiments.simulated_shop import ShopEvaluation
 
 
@@ -59,6 +66,23 @@ def shop_table(ev: ShopEvaluation) -> Table:
                   f"{r.profit / scale:,.0f}", f"{r.expected_profit / scale:,.0f}",
                   f"{r.pct_period_oracle:.1%}", f"{r.pct_personalised_oracle:.1%}",
                   str(r.guardrail_violations))
+    return t
+
+
+def robustness_table(cells: list[CellResult]) -> Table:
+    """Variant x policy: mean % of the period oracle over seeds, and pricepilot's rank."""
+    from pricepilot.experiments.robustness_report import policies_frame, variant_policy_table
+
+    vp = variant_policy_table(cells)
+    pf = policies_frame(cells)
+    rank = pf[pf["policy"] == "pricepilot"].groupby("variant")["rank"].mean()
+    t = Table(title="% of the period oracle (expected profit, mean over seeds)")
+    for c in ("variant", *vp.columns, "pricepilot rank"):
+        t.add_column(str(c), justify="left" if c == "variant" else "right")
+    for v, r in vp.iterrows():
+        best = max(x for c, x in r.items() if c != "personalised oracle")
+        t.add_row(str(v), *[(f"[bold]{100 * x:.1f}[/bold]" if x == best else f"{100 * x:.1f}")
+                            for x in r.to_numpy()], f"{rank[v]:.1f}")
     return t
 
 
@@ -192,5 +216,66 @@ def register(app: typer.Typer) -> None:
         console.print(f"pricepilot beats every baseline on every seed: {beats}")
         if output:
             Path(output).write_text(summary + "\n", encoding="utf-8")
+
+    @bench.command("robustness")
+    def robustness(
+        variants: str = typer.Option("all", "--variants", help="Comma-separated variant names, or 'all' (see --list)."),
+        seeds: int = typer.Option(5, "--seeds", min=1, help="Seeds per variant."),
+        first_seed: int = typer.Option(1, "--first-seed", help="First seed."),
+        days: int = typer.Option(28, "--days", min=1, help="Days priced after the history."),
+        shoppers: int = typer.Option(5000, "--shoppers", min=10, help="Shoppers per market."),
+        products: int = typer.Option(200, "--products", min=8, help="Products per market."),
+        retrain_every: int = typer.Option(1, "--retrain-every", min=0, help="Retrain pricepilot every N days of the run (0: never)."),
+        out: str = typer.Option("", "--out", help="Output directory (default: <reports_dir>/robustness)."),
+        list_only: bool = typer.Option(False, "--list", help="List the variants and exit."),
+    ) -> None:
+        """Robustness suite: pricepilot (default settings) vs baselines vs oracles on market
+        variants x seeds; CSV, JSON and a plot in the output directory."""
+        from pathlib import Path
+
+        from pricepilot.cli.main import state
+        from pricepilot.errors import ValidationError
+        from pricepilot.experiments.robustness import SuiteConfig, run_suite
+        from pricepilot.experiments.robustness_report import markdown, write_outputs
+        from pricepilot.sim.variants import MarketVariant, select_variants
+
+        try:
+            chosen = select_variants(variants)
+        except ValidationError as e:
+            raise typer.BadParameter(str(e), param_hint="--variants") from e
+        console = Console()
+        if list_only:
+            for v in chosen:
+                console.print(f"{v.name}: {v.description} ({v.history_days} days of history)")
+            return
+        suite = SuiteConfig(seeds=seeds, first_seed=first_seed, days=days, shoppers=shoppers,
+                            products=products, retrain_every=retrain_every)
+        steps = 100
+        index = {(v.name, s): k for k, (v, s) in enumerate(
+            (v, s) for v in chosen for s in suite.seed_list())}
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("robustness", total=len(index) * steps)
+
+            def progress(v: MarketVariant, seed: int, label: str, frac: float) -> None:
+                bar.update(task, completed=index[(v.name, seed)] * steps + int(frac * steps),
+                           description=f"{v.name} seed {seed}: {label}")
+
+            def done(cell: CellResult) -> None:
+                t = cell.table
+                bar.console.print(
+                    f"{cell.variant} seed {cell.seed}: pricepilot "
+                    f"{t.loc['pricepilot', 'pct_period_oracle']:.1%} of the period oracle, "
+                    f"best baseline {t.drop(index=['pricepilot', 'period oracle', 'personalised oracle'])['pct_period_oracle'].max():.1%}")
+
+            cells = run_suite(chosen, suite, progress=progress, done=done)
+        console.print(robustness_table(cells))
+        summary = markdown(cells)
+        typer.echo(summary)
+        target = Path(out) if out else state.settings().reports_dir / "robustness"
+        paths = write_outputs(cells, target)
+        console.print(f"written: {', '.join(str(p) for p in paths.values())}")
+        console.print("pricepilot ran with default settings (only the data directory and the "
+                      "audit-only gender declared)")
 
     app.add_typer(bench, name="bench")
