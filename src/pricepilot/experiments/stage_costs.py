@@ -52,12 +52,21 @@ class ExplainedShopPolicy(ShopApiPolicy):
 
 
 def stage_order(steps: Sequence[Sequence[tuple[str, int]]]) -> list[str]:
-    """Every stage name in the order stages appear (first seen first)."""
-    seen: dict[str, None] = {}
+    """Every stage name, in decision order: a stage first seen is placed right after the stage
+    before it in that quote (at the front if it is the quote's first), so a fallback quote
+    that starts at the guardrails does not put the model after them.
+
+    >>> stage_order([[("ceiling", 1), ("band", 1)], [("model", 1), ("smoothing", 1), ("ceiling", 1)]])
+    ['model', 'smoothing', 'ceiling', 'band']
+    """
+    order: list[str] = []
     for quote in steps:
+        prev: str | None = None
         for name, _ in quote:
-            seen.setdefault(name, None)
-    return list(seen)
+            if name not in order:
+                order.insert(0 if prev is None else order.index(prev) + 1, name)
+            prev = name
+    return order
 
 
 def stage_prices(steps: Sequence[Sequence[tuple[str, int]]], served: npt.ArrayLike) -> tuple[list[str], F]:
