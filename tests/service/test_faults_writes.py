@@ -318,7 +318,7 @@ def test_a_redis_ledger_outage_is_a_503_on_carts_orders_and_cancels_never_a_500(
 
     from pricepilot.promotions.ledger_redis import RedisLedger
     from pricepilot.serving import schemas as s
-    from pricepilot.serving.tables import service_orders
+    from pricepilot.store.repositories import OrderRecord
 
     settings = engine_settings(tmp_path, **{"service.retry_after_seconds": 2})
     promote_small_model(settings.models_dir)
@@ -332,10 +332,9 @@ def test_a_redis_ledger_outage_is_a_503_on_carts_orders_and_cancels_never_a_500(
     conf = s.OrderConfirmation(order_id="o0", status="confirmed", cart=s.PricedCart(
         currency="EUR", lines=[], subtotal=0, discount=0, shipping=0, shipping_discount=0,
         total=0), redemptions=[])
-    with store.engine.begin() as conn:
-        conn.execute(service_orders.insert().values(
-            order_id="o0", fingerprint="f", shopper_id=None, status="confirmed",
-            body=msgspec.json.encode(conf).decode(), created_at=0))
+    store.repositories().orders.add(OrderRecord(
+        order_id="o0", fingerprint="f", shopper_id=None, status="confirmed",
+        body=msgspec.json.encode(conf).decode(), created_at=0))
     with Served(settings, backend) as served, served.client(SF) as c:
         cart = {"currency": "EUR", "lines": [{"product_id": "SKU-1"}], "customer_id": "c1"}
         for path, body in (("/v1/carts/price", cart), ("/v1/orders", {**cart, "order_id": "o1"}),

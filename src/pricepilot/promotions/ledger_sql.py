@@ -5,7 +5,8 @@ The order's rows in ``promotion_redemptions`` are inserted first: their primary 
 finds the order already redeemed. Each counter is then moved by a conditional
 ``UPDATE ... SET used = used + 1 WHERE used + 1 <= limit``; one refusal rolls everything back.
 On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so writers queue on the busy timeout
-instead of failing to upgrade a read lock.
+instead of failing to upgrade a read lock (``begin_immediate=False`` on an engine whose own
+``begin`` hook already issues it, as the store's does: the ledger's would nest).
 
 >>> import sqlalchemy as sa
 >>> from pricepilot.promotions.tables import TABLES
@@ -34,12 +35,15 @@ from pricepilot.promotions.ledger import LimitBook, RedeemResult, Redemption, us
 from pricepilot.promotions.model import Promotion
 from pricepilot.promotions.tables import promotion_counters as ctr
 from pricepilot.promotions.tables import promotion_redemptions as red
+from pricepilot.store import dialects
 
 
 class SqlLedger:
-    def __init__(self, engine: sa.Engine, promotions: Iterable[Promotion] = ()) -> None:
+    def __init__(self, engine: sa.Engine, promotions: Iterable[Promotion] = (), *,
+                 begin_immediate: bool = True) -> None:
         self.engine = engine
-        self.sqlite = engine.dialect.name == "sqlite"
+        # SQLite: BEGIN IMMEDIATE issued here, on an autocommit connection
+        self._begin_immediate = engine.dialect.name == "sqlite" and begin_immediate
         self.limits = LimitBook()
         self.limits.configure(promotions)
 
@@ -48,7 +52,7 @@ class SqlLedger:
 
     @contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
-        if not self.sqlite:
+        if not self._begin_immediate:
             with self.engine.begin() as conn:
                 yield conn
             return
@@ -62,11 +66,8 @@ class SqlLedger:
             conn.exec_driver_sql("COMMIT")
 
     def _insert_counter(self, conn: sa.Connection, key: str) -> None:
-        if self.sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-        conn.execute(insert(ctr).values(key=key, used=0, spent=0).on_conflict_do_nothing())
+        conn.execute(dialects.insert(conn.dialect.name, ctr).values(key=key, used=0, spent=0)
+                     .on_conflict_do_nothing())
 
     def _existing(self, conn: sa.Connection, order_id: str) -> RedeemResult | None:
         rows = conn.execute(

@@ -1,6 +1,9 @@
 """Stored promotion definitions: a whole set is validated, then replaced in one transaction.
 
 A malformed file raises before the database is touched, so it changes no stored promotion.
+:class:`PromotionDefinitions` is what the application layer needs of them;
+:class:`PromotionRepository` keeps them in SQL (the store hands one out on its own database,
+:meth:`pricepilot.store.base.Store.repositories`).
 
 >>> import sqlalchemy as sa
 >>> from pricepilot.promotions.tables import TABLES
@@ -13,12 +16,15 @@ A malformed file raises before the database is touched, so it changes no stored 
 1
 >>> [p.id for p in repo.list()]
 ['P5']
+>>> repo.version()[0]
+1
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 import sqlalchemy as sa
@@ -30,7 +36,30 @@ from pricepilot.promotions.tables import promotion_definitions as t
 from pricepilot.promotions.validation import Catalog, compile_all
 
 
+class PromotionDefinitions(Protocol):
+    """The promotions the cart engine runs, validated together whenever one changes."""
+
+    def upsert(self, promotion: Promotion) -> None:
+        """Add or replace one promotion, validated together with the stored rest."""
+        ...
+
+    def delete(self, promotion_id: str) -> None:
+        """Remove one promotion (:class:`NotFound` naming it)."""
+        ...
+
+    def list(self) -> list[Promotion]:
+        """Every stored promotion, in the set's order."""
+        ...
+
+    def version(self) -> tuple[int, int]:
+        """How many promotions there are and when the newest was written (UTC microseconds):
+        one small read that tells a compiled engine it is stale."""
+        ...
+
+
 class PromotionRepository:
+    """:class:`PromotionDefinitions` in ``promotion_definitions`` on a SQLAlchemy engine."""
+
     def __init__(self, engine: sa.Engine, *, catalog: Catalog | None = None, timezone: str = "UTC") -> None:
         self.engine = engine
         self.catalog = catalog
@@ -75,3 +104,8 @@ class PromotionRepository:
         if body is None:
             raise NotFound("promotion", promotion_id)
         return msgspec.json.decode(body, type=Promotion)
+
+    def version(self) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            n, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.updated_at))).one()
+        return int(n), int(latest or 0)

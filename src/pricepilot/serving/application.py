@@ -9,6 +9,10 @@ Everything is injectable, so tests and fault injection can hand in their own par
 
     Application(settings, store=..., features=..., registry=..., ledger=..., clock=...)
 
+The use cases depend on the :class:`~pricepilot.store.base.Store` interface and on the small
+repositories it hands out (:meth:`~pricepilot.store.base.Store.repositories`: orders, promotion
+views and definitions, base prices, the redemption ledger), never on a database engine.
+
 >>> import tempfile
 >>> from pricepilot.config import load_settings
 >>> app = Application(load_settings(None, env={}, overrides={"paths.data_dir": tempfile.mkdtemp()}))
@@ -23,10 +27,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-
-import sqlalchemy as sa
+from collections.abc import Callable, Sequence
 
 from pricepilot.catalog.models import Product
 from pricepilot.clock import Clock, SystemClock, to_micros
@@ -36,9 +37,7 @@ from pricepilot.demand.registry import ModelRegistry
 from pricepilot.features.online import OnlineFeatures, open_online_features
 from pricepilot.pricing.quotes import QuoteSigner
 from pricepilot.promotions.ledger import RedemptionLedger
-from pricepilot.promotions.ledger_sql import SqlLedger
 from pricepilot.promotions.policy import policy_from_settings
-from pricepilot.promotions.repository import PromotionRepository
 from pricepilot.serving import schemas as s
 from pricepilot.serving.admin import CatalogueAdmin, ModelAdmin
 from pricepilot.serving.base_prices import BasePrices
@@ -57,33 +56,21 @@ from pricepilot.serving.quoting import ANON_FEATURE_USER, Quoting
 from pricepilot.serving.runtime import Runtime, infra_errors
 from pricepilot.serving.shoppers import ShopperDirectory
 from pricepilot.serving.ticker import Ticker
-from pricepilot.store.sql import SqlStore, open_store
+from pricepilot.store.base import Store
+from pricepilot.store.repositories import Repositories
+from pricepilot.store.sql import open_store
 
 log = logging.getLogger("pricepilot.serving")
 
 
-class StoreLedger(SqlLedger):
-    """The SQL ledger on the store's own engine.
-
-    The store's SQLite engine already opens every transaction with ``BEGIN IMMEDIATE`` (its
-    ``begin`` hook), so the ledger's own ``BEGIN IMMEDIATE`` on an autocommit connection would
-    nest; on that engine a plain ``engine.begin()`` gives the same write lock.
-    """
-
-    @contextmanager
-    def _tx(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
-
-def default_ledger(settings: Settings, store: SqlStore) -> RedemptionLedger:
-    """Redis when the online state is on Redis (several workers share it), else the store."""
+def default_ledger(settings: Settings, repositories: Repositories) -> RedemptionLedger:
+    """Redis when the online state is on Redis (several workers share it), else the store's."""
     if settings.online.type == "redis":
         from pricepilot.promotions.ledger_redis import RedisLedger
 
         return RedisLedger.from_url(settings.online.url,
                                     prefix=f"{settings.online.key_prefix}promo:")
-    return StoreLedger(store.engine)
+    return repositories.ledger
 
 
 class Application:
@@ -93,7 +80,7 @@ class Application:
         self,
         settings: Settings,
         *,
-        store: SqlStore | None = None,
+        store: Store | None = None,
         features: OnlineFeatures | None = None,
         registry: ModelRegistry | None = None,
         ledger: RedemptionLedger | None = None,
@@ -109,6 +96,7 @@ class Application:
             store = open_store(settings, clock=self.clock)
             store.migrate()
         self.store = store
+        repos = store.repositories(timezone=settings.shop.timezone)
         sync_s = settings.service.sync_seconds
         self.pseudonymise = Pseudonymiser(settings.security.pseudonym_key)
         self.signer = QuoteSigner.from_settings(settings, self.clock)
@@ -126,29 +114,29 @@ class Application:
         self.learning = Learning(settings, self.registry, self.history, self.clock,
                                  self.catalogue.categories, seed=seed,
                                  outcome_flush_seconds=outcome_flush_seconds)
-        self.ledger = ledger or default_ledger(settings, store)
+        self.ledger = ledger or default_ledger(settings, repos)
         self.shoppers = ShopperDirectory(store, shopper_ttl_seconds)
-        self.base_prices = BasePrices(store.engine, settings.shop.timezone,
+        self.base_prices = BasePrices(repos.base_prices, settings.shop.timezone,
                                       flush_seconds=sync_s, sync_seconds=sync_s)
         self.market = MarketView(store, self._product_categories, timezone=settings.shop.timezone)
-        repository = PromotionRepository(store.engine, timezone=settings.shop.timezone)
-        self.promotion_set = PromotionSet(store.engine, repository, policy_from_settings(settings),
+        self.promotion_set = PromotionSet(repos.promotions, policy_from_settings(settings),
                                           self.ledger, self.clock)
         outcomes = self.learning.outcomes
         # ------------------------------------------------------------------ the use cases
         self.quoting = Quoting(settings, self.clock, self.pseudonymise, self.catalogue,
                                self.shoppers, self.features, self.learning, self.base_prices,
                                self.signer, self.decisions)
-        self.checkout = Checkout(store.engine, self.clock, self.pseudonymise, self.catalogue,
+        self.checkout = Checkout(repos.orders, self.clock, self.pseudonymise, self.catalogue,
                                  self.shoppers, self.signer, self.promotion_set, self.ledger,
                                  self.market.state,
                                  purchased=None if outcomes is None else outcomes.purchased)
-        self.promotions = PromotionAdmin(store.engine, repository, self.ledger, self.checkout,
-                                         self.clock, currency=settings.shop.currency,
+        self.promotions = PromotionAdmin(repos.promotion_views, repos.promotions, self.ledger,
+                                         self.checkout, self.clock,
+                                         currency=settings.shop.currency,
                                          timezone=settings.shop.timezone)
         self.catalogue_admin = CatalogueAdmin(store, self.catalogue)
         self.models = ModelAdmin(self.registry, self.learning)
-        self.privacy = Privacy(store, store.engine, self.clock, self.pseudonymise, self.shoppers,
+        self.privacy = Privacy(store, repos.orders, self.clock, self.pseudonymise, self.shoppers,
                                self.decisions, self.ledger, self.features, self.features_lock,
                                outcomes)
         self.intake = EventIntake(self.ingestor, self.pseudonymise, self.features,
@@ -177,8 +165,7 @@ class Application:
 
     # ------------------------------------------------------------------ health
     def probe_store(self) -> str:
-        with self.store.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        self.store.ping()
         return self.store.dialect
 
     def probe_features(self) -> str:

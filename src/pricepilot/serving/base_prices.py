@@ -3,14 +3,14 @@
 A shop's public price moves at most once a day: the price in force today (``current``) is where
 the previous day's last decided base price ended, and before pricepilot's first decision it is
 the list price. Every worker and process on one store shares it: decisions are written behind
-(at most every ``flush_seconds``) to ``serving_base_prices`` and every process reads the rows
-others wrote at most every ``sync_seconds``. Days are the shop's local days.
+(at most every ``flush_seconds``) to the store's
+:class:`~pricepilot.store.repositories.BasePriceStore` and every process reads the rows others
+wrote at most every ``sync_seconds``. Days are the shop's local days.
 
->>> import sqlalchemy as sa
 >>> from datetime import datetime, timezone
->>> from pricepilot.store.schema import metadata
->>> eng = sa.create_engine("sqlite://"); metadata.create_all(eng)
->>> prices = BasePrices(eng, "UTC", flush_seconds=0, sync_seconds=0)
+>>> from pricepilot.store import open_store
+>>> store = open_store("sqlite://"); store.migrate()
+>>> prices = BasePrices(store.repositories().base_prices, "UTC", flush_seconds=0, sync_seconds=0)
 >>> day1 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
 >>> prices.current("MUG", day1, list_price=1000)  # nothing decided yet: the list price
 1000
@@ -27,11 +27,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import msgspec
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pricepilot.clock import to_micros
-from pricepilot.serving.tables import serving_base_prices as t
+from pricepilot.store.repositories import BasePriceRow, BasePriceStore
 
 EPOCH_DAY = date(1970, 1, 1)
 
@@ -43,9 +41,9 @@ class _State(msgspec.Struct):
 
 
 class BasePrices:
-    def __init__(self, engine: sa.Engine, timezone: str, *, flush_seconds: float = 1.0,
+    def __init__(self, rows: BasePriceStore, timezone: str, *, flush_seconds: float = 1.0,
                  sync_seconds: float = 1.0) -> None:
-        self.engine = engine
+        self.rows = rows
         self.tz = ZoneInfo(timezone)
         self.flush_seconds = flush_seconds
         self.sync_seconds = sync_seconds
@@ -89,23 +87,16 @@ class BasePrices:
             dirty, self._dirty = self._dirty, {}
         if not dirty:
             return 0
-        rows = [{"product_id": pid, "day": st.day, "current": st.current, "last": st.last,
-                 "updated_at": now_us} for pid, st in dirty.items()]
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(t)
-        with self.engine.begin() as conn:
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["product_id"],
-                set_={c: stmt.excluded[c] for c in ("day", "current", "last", "updated_at")}), rows)
-        return len(rows)
+        return self.rows.write([BasePriceRow(product_id=pid, day=st.day, current=st.current,
+                                             last=st.last, updated_at=now_us)
+                                for pid, st in dirty.items()])
 
     def sync(self, force: bool = False, mono: float = 0.0) -> int:
         """Read the rows other processes wrote since the last read; returns how many."""
         if not force and mono - self._last_sync < self.sync_seconds:
             return 0
         self._last_sync = mono
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.updated_at > self._seen_us)).all()
+        rows = self.rows.changed_since(self._seen_us)
         with self._lock:
             for r in rows:
                 if r.product_id in self._dirty:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import msgspec
-import sqlalchemy as sa
 
 from pricepilot.catalog.models import Product
 from pricepilot.clock import Clock, to_micros
@@ -31,18 +30,18 @@ from pricepilot.serving.catalogue import Catalogue
 from pricepilot.serving.orders import refuse_exhausted_coupons
 from pricepilot.serving.promotion_set import PromotionSet
 from pricepilot.serving.shoppers import ShopperDirectory
-from pricepilot.serving.tables import service_orders as orders_t
+from pricepilot.store.repositories import OrderRecord, OrderStore
 
 Purchased = Callable[[str, str, datetime, str | None], None]
 
 
 class Checkout:
-    def __init__(self, engine: sa.Engine, clock: Clock, pseudonymise: Pseudonymiser,
+    def __init__(self, orders: OrderStore, clock: Clock, pseudonymise: Pseudonymiser,
                  catalogue: Catalogue, shoppers: ShopperDirectory, signer: QuoteSigner,
                  promotions: PromotionSet, ledger: RedemptionLedger,
                  market: Callable[[datetime], MarketState],
                  purchased: Purchased | None = None) -> None:
-        self.engine = engine
+        self.orders = orders
         self.clock = clock
         self.pseudonymise = pseudonymise
         self.catalogue = catalogue
@@ -121,9 +120,7 @@ class Checkout:
 
     # ------------------------------------------------------------------ orders
     def _stored(self, order_id: str) -> tuple[str, s.OrderConfirmation] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(orders_t.c.fingerprint, orders_t.c.body)
-                               .where(orders_t.c.order_id == order_id)).first()
+        row = self.orders.get(order_id)
         if row is None:
             return None
         return row.fingerprint, msgspec.json.decode(row.body, type=s.OrderConfirmation)
@@ -149,19 +146,20 @@ class Checkout:
             order_id=request.order_id, status="confirmed", cart=wire_cart(priced),
             redemptions=[s.Redemption(promotion_id=r.promotion_id, amount=r.amount)
                          for r in redemptions])
+        record = OrderRecord(order_id=request.order_id, fingerprint=fingerprint,
+                             shopper_id=user_id, status="confirmed",
+                             body=msgspec.json.encode(conf).decode(),
+                             created_at=to_micros(self.clock.now()))
         try:
-            with self.engine.begin() as conn:
-                conn.execute(orders_t.insert().values(
-                    order_id=request.order_id, fingerprint=fingerprint, shopper_id=user_id,
-                    status="confirmed", body=msgspec.json.encode(conf).decode(),
-                    created_at=to_micros(self.clock.now())))
-        except sa.exc.IntegrityError:
+            added = self.orders.add(record)
+        except Unavailable as e:
+            raise Unavailable("store", f"order {request.order_id!r} not recorded: "
+                              f"{e.reason}") from e
+        if not added:
             stored = self._stored(request.order_id)  # a concurrent resend won the race
             if stored is None:
-                raise
+                raise Conflict("order", request.order_id, "its id was taken, then vanished")
             return _replay(request.order_id, stored, fingerprint)
-        except sa.exc.OperationalError as e:
-            raise Unavailable("store", f"order {request.order_id!r} not recorded: {e}") from e
         if self.purchased is not None and user_id is not None:
             now = self.clock.now()
             for line in request.lines:
@@ -177,9 +175,7 @@ class Checkout:
             return conf
         self.ledger.release(order_id)
         conf = msgspec.structs.replace(conf, status="cancelled")
-        with self.engine.begin() as conn:
-            conn.execute(orders_t.update().where(orders_t.c.order_id == order_id).values(
-                status="cancelled", body=msgspec.json.encode(conf).decode()))
+        self.orders.update(order_id, status="cancelled", body=msgspec.json.encode(conf).decode())
         return conf
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import threading
 
-import sqlalchemy as sa
-
 from pricepilot.clock import Clock
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.compliance.identity import Pseudonymiser
@@ -22,17 +20,17 @@ from pricepilot.serving import schemas as s
 from pricepilot.serving.decision_log import DecisionLog
 from pricepilot.serving.outcomes import OutcomeTracker
 from pricepilot.serving.shoppers import ShopperDirectory
-from pricepilot.serving.tables import service_orders as orders_t
 from pricepilot.store.base import Store
+from pricepilot.store.repositories import OrderStore
 
 
 class Privacy:
-    def __init__(self, store: Store, engine: sa.Engine, clock: Clock,
+    def __init__(self, store: Store, orders: OrderStore, clock: Clock,
                  pseudonymise: Pseudonymiser, shoppers: ShopperDirectory,
                  decisions: DecisionLog, ledger: RedemptionLedger, features: OnlineFeatures,
                  features_lock: threading.Lock, outcomes: OutcomeTracker | None) -> None:
         self.store = store
-        self.engine = engine
+        self.orders = orders
         self.clock = clock
         self.pseudonymise = pseudonymise
         self.shoppers = shoppers
@@ -47,9 +45,7 @@ class Privacy:
         self.shoppers.drop(user_id)
         self.decisions.flush()  # queued decisions of this shopper must not land after erasure
         erased = dict(self.store.erase_shopper(user_id))
-        with self.engine.begin() as conn:
-            erased["orders"] = conn.execute(orders_t.update().where(
-                orders_t.c.shopper_id == user_id).values(shopper_id=None)).rowcount
+        erased["orders"] = self.orders.unlink_shopper(user_id)
         erased.update(self.ledger.erase_customer(user_id))
         if self.outcomes is not None:
             self.outcomes.forget(user_id)  # its pending quotes are never learnt

@@ -1,8 +1,9 @@
 """Promotion administration: create, update, pause, delete, read, list and preview.
 
-The admin's view (the definition as sent, paused or not, timestamps) is ``service_promotions``;
-the cart engine runs the active ones, stored and validated with the whole set by
-:class:`~pricepilot.promotions.repository.PromotionRepository`, so every process's
+The admin's view (the definition as sent, paused or not, timestamps) is kept in a
+:class:`~pricepilot.store.repositories.PromotionViewStore`; the cart engine runs the active
+ones, stored and validated with the whole set by the
+:class:`~pricepilot.promotions.repository.PromotionDefinitions`, so every process's
 :class:`~pricepilot.serving.promotion_set.PromotionSet` sees a change on its next cart.
 """
 
@@ -12,25 +13,23 @@ import uuid
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 
 from pricepilot.clock import Clock, from_micros, to_micros
-from pricepilot.errors import NotFound
 from pricepilot.promotions import model as pm
 from pricepilot.promotions.ledger import RedemptionLedger
-from pricepilot.promotions.repository import PromotionRepository
+from pricepilot.promotions.repository import PromotionDefinitions
 from pricepilot.promotions.validation import compile_all
 from pricepilot.serving import schemas as s
 from pricepilot.serving.adapters import promotion_from_spec, wire_cart
 from pricepilot.serving.checkout import Checkout
-from pricepilot.serving.tables import service_promotions as promos_t
+from pricepilot.store.repositories import PromotionView, PromotionViewStore
 
 
 class PromotionAdmin:
-    def __init__(self, engine: sa.Engine, repository: PromotionRepository,
+    def __init__(self, views: PromotionViewStore, repository: PromotionDefinitions,
                  ledger: RedemptionLedger, checkout: Checkout, clock: Clock, *,
                  currency: str, timezone: str) -> None:
-        self.engine = engine
+        self.views = views
         self.repository = repository
         self.ledger = ledger
         self.checkout = checkout
@@ -41,15 +40,7 @@ class PromotionAdmin:
     def _now(self) -> int:
         return to_micros(self.clock.now())
 
-    def _row(self, promotion_id: str) -> Any:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(promos_t).where(
-                promos_t.c.promotion_id == promotion_id)).first()
-        if row is None:
-            raise NotFound("promotion", promotion_id)
-        return row
-
-    def _wire(self, row: Any, usage: Any = None) -> s.Promotion:
+    def _wire(self, row: PromotionView, usage: Any = None) -> s.Promotion:
         if usage is None:
             usage = self.ledger.usage()
         return s.Promotion(
@@ -68,54 +59,46 @@ class PromotionAdmin:
         self.repository.upsert(self._definition(pid, spec))  # validated with the stored set
         now = self._now()
         try:
-            with self.engine.begin() as conn:
-                conn.execute(promos_t.insert().values(
-                    promotion_id=pid, spec=msgspec.json.encode(spec).decode(), paused=False,
-                    created_at=now, updated_at=now))
+            self.views.add(PromotionView(promotion_id=pid, spec=msgspec.json.encode(spec).decode(),
+                                         paused=False, created_at=now, updated_at=now))
         except Exception:
             self.repository.delete(pid)
             raise
-        return self._wire(self._row(pid))
+        return self._wire(self.views.get(pid))
 
     def update(self, promotion_id: str, spec: s.PromotionSpec) -> s.Promotion:
-        row = self._row(promotion_id)
+        row = self.views.get(promotion_id)
         definition = self._definition(promotion_id, spec)
         if row.paused:
             compile_all([definition], None, timezone=self.timezone)
         else:
             self.repository.upsert(definition)
-        with self.engine.begin() as conn:
-            conn.execute(promos_t.update().where(promos_t.c.promotion_id == promotion_id).values(
-                spec=msgspec.json.encode(spec).decode(), updated_at=self._now()))
-        return self._wire(self._row(promotion_id))
+        self.views.update(promotion_id, spec=msgspec.json.encode(spec).decode(),
+                          updated_at=self._now())
+        return self._wire(self.views.get(promotion_id))
 
     def set_paused(self, promotion_id: str, paused: bool) -> s.Promotion:
-        row = self._row(promotion_id)
+        row = self.views.get(promotion_id)
         if bool(row.paused) != paused:
             if paused:
                 self.repository.delete(promotion_id)
             else:
                 spec = msgspec.json.decode(row.spec, type=s.PromotionSpec)
                 self.repository.upsert(self._definition(promotion_id, spec))
-            with self.engine.begin() as conn:
-                conn.execute(promos_t.update().where(promos_t.c.promotion_id == promotion_id)
-                             .values(paused=paused, updated_at=self._now()))
-        return self._wire(self._row(promotion_id))
+            self.views.update(promotion_id, paused=paused, updated_at=self._now())
+        return self._wire(self.views.get(promotion_id))
 
     def delete(self, promotion_id: str) -> None:
-        row = self._row(promotion_id)
+        row = self.views.get(promotion_id)
         if not row.paused:
             self.repository.delete(promotion_id)
-        with self.engine.begin() as conn:
-            conn.execute(promos_t.delete().where(promos_t.c.promotion_id == promotion_id))
+        self.views.delete(promotion_id)
 
     def get(self, promotion_id: str) -> s.Promotion:
-        return self._wire(self._row(promotion_id))
+        return self._wire(self.views.get(promotion_id))
 
     def list(self) -> s.PromotionList:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(promos_t).order_by(promos_t.c.created_at,
-                                                             promos_t.c.promotion_id)).all()
+        rows = self.views.list()
         usage = self.ledger.usage()
         return s.PromotionList(promotions=[self._wire(r, usage) for r in rows])
 

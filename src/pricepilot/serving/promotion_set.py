@@ -7,15 +7,13 @@ whether the compiled engine is stale; the ledger is told the new limits when it 
 from __future__ import annotations
 
 import msgspec
-import sqlalchemy as sa
 
 from pricepilot.clock import Clock
 from pricepilot.promotions import model as pm
 from pricepilot.promotions.engine import PromotionEngine
 from pricepilot.promotions.ledger import RedemptionLedger
 from pricepilot.promotions.policy import StackingPolicy
-from pricepilot.promotions.repository import PromotionRepository
-from pricepilot.promotions.tables import promotion_definitions
+from pricepilot.promotions.repository import PromotionDefinitions
 
 
 class PromoState(msgspec.Struct, frozen=True):
@@ -25,9 +23,8 @@ class PromoState(msgspec.Struct, frozen=True):
 
 
 class PromotionSet:
-    def __init__(self, engine: sa.Engine, repository: PromotionRepository,
-                 policy: StackingPolicy, ledger: RedemptionLedger, clock: Clock) -> None:
-        self.engine = engine
+    def __init__(self, repository: PromotionDefinitions, policy: StackingPolicy,
+                 ledger: RedemptionLedger, clock: Clock) -> None:
         self.repository = repository
         self.policy = policy
         self.ledger = ledger
@@ -35,10 +32,7 @@ class PromotionSet:
         self._state: PromoState | None = None
 
     def state(self) -> PromoState:
-        with self.engine.connect() as conn:
-            n, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(
-                promotion_definitions.c.updated_at))).one()
-        version = (int(n), int(latest or 0))
+        version = self.repository.version()
         st = self._state
         if st is None or st.version != version:
             defs = self.repository.list()

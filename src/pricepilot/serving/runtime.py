@@ -14,11 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from pricepilot.config import Settings
 from pricepilot.errors import DeadlineExceeded, PricepilotError, Unavailable
 from pricepilot.serving.quote_thread import QuoteThread
+from pricepilot.store.errors import connection_error
 
 T = TypeVar("T")
 
@@ -87,11 +86,12 @@ def infra_errors(what: str, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
     except PricepilotError:
         raise
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
-        raise Unavailable("database", f"{what}: {str(e.orig).strip().splitlines()[0]}") from e
     except (OSError, TimeoutError) as e:  # ConnectionError, socket timeouts
         raise Unavailable(what, f"{type(e).__name__}: {e}") from e
     except Exception as e:
+        down = connection_error(what, e)  # a database driver's (SQLite: "database is locked")
+        if down is not None:
+            raise down from e
         if type(e).__module__.split(".")[0] == "redis":  # redis.RedisError and its subclasses
             raise Unavailable("redis", f"{what}: {type(e).__name__}: {e}") from e
         raise

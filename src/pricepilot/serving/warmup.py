@@ -13,12 +13,12 @@ import logging
 import time
 
 from pricepilot.features.online import OnlineFeatures
-from pricepilot.store.sql import SqlStore
+from pricepilot.store.base import Store
 
 log = logging.getLogger("pricepilot.service")
 
 
-def warm_online_features(store: SqlStore, features: OnlineFeatures, online_type: str) -> int:
+def warm_online_features(store: Store, features: OnlineFeatures, online_type: str) -> int:
     """Learn every stored event, in time order, into memory features; returns events applied."""
     if online_type != "memory":
         return 0

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pricepilot.compliance.attributes import Shopper
     from pricepilot.events.schemas import Event
     from pricepilot.store.records import DecisionRecord
+    from pricepilot.store.repositories import Repositories
 
 
 @runtime_checkable
@@ -58,6 +59,16 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group several calls into one atomic unit: all of them commit, or none does."""
+        ...
+
+    def ping(self) -> None:
+        """One round trip to the database (the health probe); raises when it cannot answer."""
+        ...
+
+    def repositories(self, *, timezone: str = "UTC") -> Repositories:
+        """The application layer's repositories (orders, promotion views and definitions, base
+        prices, the redemption ledger) on this store's database; ``timezone`` is the shop's,
+        in which promotion schedules are validated. See :mod:`pricepilot.store.repositories`."""
         ...
 
     # -- catalogue -----------------------------------------------------------------------------
@@ -95,6 +106,11 @@ class Store(Protocol):
 
     def get_shopper(self, shopper_id: str) -> Shopper:
         """The shopper, or :class:`NotFound`."""
+        ...
+
+    def find_shopper(self, shopper_id: str) -> Shopper | None:
+        """The shopper, or None: the quote path's read, which may see a write of another
+        process a moment late (the last committed snapshot), but never blocks behind one."""
         ...
 
     def shoppers_frame(self) -> pd.DataFrame:

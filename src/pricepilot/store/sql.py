@@ -27,8 +27,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import StaticPool
 
 from pricepilot.catalog.models import (
@@ -41,7 +39,7 @@ from pricepilot.catalog.models import (
 from pricepilot.clock import Clock, SystemClock, from_micros, to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.config import Settings
-from pricepilot.errors import Conflict, NotFound, PricepilotError, Unavailable, ValidationError
+from pricepilot.errors import NotFound, ValidationError
 from pricepilot.events.columns import (
     TYPE_COLUMNS,
     conform,
@@ -50,8 +48,12 @@ from pricepilot.events.columns import (
     table_to_frame,
 )
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
+from pricepilot.store import dialects
 from pricepilot.store import tables as t
+from pricepilot.store.errors import db_errors, unavailable_on_connection_errors
 from pricepilot.store.records import DecisionRecord
+from pricepilot.store.repositories import Repositories
+from pricepilot.store.shopper_reads import SqliteShopperReader
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -100,41 +102,6 @@ def _micros(ts: datetime, field: str, entity: str = "store") -> int:
         raise ValidationError(entity, field, str(e)) from e
 
 
-@contextmanager
-def _db_errors() -> Iterator[None]:
-    """Database exceptions as pricepilot errors (the store's callers never see driver errors)."""
-    try:
-        yield
-    except PricepilotError:
-        raise
-    except sa.exc.IntegrityError as e:
-        raise Conflict("database", type(e.orig).__name__, str(e.orig).strip()) from e
-    except sa.exc.DataError as e:
-        raise ValidationError("store", None, str(e.orig).strip()) from e
-    except sa.exc.DBAPIError as e:  # OperationalError, InterfaceError, ...: server down, locked
-        raise Unavailable("database", str(e.orig).strip().splitlines()[0]) from e
-    except sa.exc.SQLAlchemyError as e:
-        raise Unavailable("database", str(e)) from e
-
-
-def _unavailable_on_connection_errors(engine: sa.Engine) -> None:
-    """Server down or connection lost → :class:`Unavailable`, on every use of ``engine``.
-
-    ``SqlStore.engine`` is public (the promotion ledger, repository and service tables run on
-    it), so :func:`_db_errors` alone does not cover every caller; without this an outage
-    reached the HTTP layer as a driver error, i.e. a 500 instead of a 503 with Retry-After.
-    Pre-ping failures are left to the pool, which reconnects on them.
-    """
-
-    @sa_event.listens_for(engine, "handle_error")
-    def _on_error(ctx: Any) -> None:
-        exc = ctx.sqlalchemy_exception
-        if ctx.is_pre_ping or not isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-            return
-        detail = str(ctx.original_exception).strip().splitlines()
-        raise Unavailable("database", detail[0] if detail else type(exc).__name__) from exc
-
-
 CATALOGUE = "catalogue"  # the change topic of products and category guardrails
 
 
@@ -157,9 +124,10 @@ class SqlStore:
                 self._url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5},
                 **_JSON_CODEC,
             )
-            _unavailable_on_connection_errors(self._engine)
+            unavailable_on_connection_errors(self._engine)
         else:
             raise ValidationError("store", "url", f"unsupported database {backend!r}")
+        self._shopper_reader = SqliteShopperReader(self._engine) if backend == "sqlite" else None
 
     def _sqlite_engine(self, echo: bool) -> sa.Engine:
         db = self._url.database or ""
@@ -215,10 +183,22 @@ class SqlStore:
 
     @property
     def engine(self) -> sa.Engine:
-        """The SQLAlchemy engine (for parts that declare their own tables on the same database)."""
+        """The SQLAlchemy engine, for the persistence of parts that declare their own tables on
+        the same database (:mod:`pricepilot.store.repositories_sql`); use cases never need it."""
         return self._engine
 
+    def ping(self) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def repositories(self, *, timezone: str = "UTC") -> Repositories:
+        from pricepilot.store.repositories_sql import sql_repositories
+
+        return sql_repositories(self, timezone=timezone)
+
     def close(self) -> None:
+        if self._shopper_reader is not None:
+            self._shopper_reader.close()
         self._engine.dispose()
 
     @contextmanager
@@ -226,7 +206,7 @@ class SqlStore:
         if self._tx.get() is not None:  # nested: joins the outer transaction
             yield
             return
-        with _db_errors(), self._engine.begin() as conn:
+        with db_errors(), self._engine.begin() as conn:
             token = self._tx.set(conn)
             try:
                 yield
@@ -238,7 +218,7 @@ class SqlStore:
         """A connection inside a transaction: the open :meth:`transaction`'s (under a savepoint,
         so one failing call leaves the outer transaction usable) or a new one."""
         outer = self._tx.get()
-        with _db_errors():
+        with db_errors():
             if outer is not None:
                 with outer.begin_nested():
                     yield outer
@@ -247,15 +227,7 @@ class SqlStore:
                     yield conn
 
     def _insert(self, table: sa.Table) -> Any:
-        return (pg_dialect.insert if self.dialect == "postgresql" else sqlite_dialect.insert)(table)
-
-    def _upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
-                keys: Sequence[str], keep: Sequence[str] = ()) -> None:
-        if not rows:
-            return
-        stmt = self._insert(table)
-        update = {c: stmt.excluded[c] for c in rows[0] if c not in keys and c not in keep}
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update), rows)
+        return dialects.insert(self.dialect, table)
 
     def migrate(self) -> None:
         from alembic import command
@@ -264,7 +236,7 @@ class SqlStore:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.set_main_option("path_separator", "os")
-        with _db_errors(), self._engine.begin() as conn:
+        with db_errors(), self._engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
 
@@ -286,7 +258,7 @@ class SqlStore:
                 "updated_at": now,
             })
         with self.connect() as conn:
-            self._upsert(conn, t.products, rows, ["product_id"])
+            dialects.upsert(conn, t.products, rows, ["product_id"])
             if rows:
                 self._bump(conn, CATALOGUE)
         return len(rows)
@@ -343,7 +315,7 @@ class SqlStore:
         row = {"category": policy.category,
                "guardrails": msgspec.to_builtins(policy.guardrails), "updated_at": self._now()}
         with self.connect() as conn:
-            self._upsert(conn, t.category_policies, [row], ["category"])
+            dialects.upsert(conn, t.category_policies, [row], ["category"])
             self._bump(conn, CATALOGUE)
 
     def list_category_policies(self) -> list[CategoryPolicy]:
@@ -374,7 +346,7 @@ class SqlStore:
                 "created_at": now, "updated_at": now,
             })
         with self.connect() as conn:
-            self._upsert(conn, t.shoppers, rows, ["shopper_id"], keep=["created_at"])
+            dialects.upsert(conn, t.shoppers, rows, ["shopper_id"], keep=["created_at"])
         return len(rows)
 
     def get_shopper(self, shopper_id: str) -> Shopper:
@@ -385,6 +357,15 @@ class SqlStore:
             audit_attributes=dict(r.audit_attributes),
             personalisation_consent=bool(r.personalisation_consent),
         )
+
+    def find_shopper(self, shopper_id: str) -> Shopper | None:
+        """On SQLite a lock-free read of the last committed snapshot (:mod:`.shopper_reads`)."""
+        if self._shopper_reader is not None:
+            return self._shopper_reader.read(shopper_id)
+        try:
+            return self.get_shopper(shopper_id)
+        except NotFound:
+            return None
 
     def shoppers_frame(self) -> pd.DataFrame:
         """Every shopper's declared pricing attributes (never the audit-only ones), one row each:
@@ -655,7 +636,7 @@ class SqlStore:
         rows_out = [{"product_id": pid, "ts": ts, "price": price} for (pid, ts), price in by_key.items()]
         with self.connect() as conn:
             if not keep_lowest:
-                self._upsert(conn, t.price_history, rows_out, ["product_id", "ts"])
+                dialects.upsert(conn, t.price_history, rows_out, ["product_id", "ts"])
             else:
                 stmt = self._insert(t.price_history)
                 lower = sa.case((stmt.excluded.price < t.price_history.c.price, stmt.excluded.price),

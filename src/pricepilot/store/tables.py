@@ -1,4 +1,8 @@
-"""Core tables of the store, declared on the shared :data:`pricepilot.store.schema.metadata`.
+"""The store's tables, declared once on the shared :data:`pricepilot.store.schema.metadata`: the
+core (catalogue, shoppers, event and decision logs, price history, change revisions) and the
+application layer's (orders, the admin view of promotions, the shared base prices), which the
+repositories of :mod:`pricepilot.store.repositories_sql` run on. The migrations create them
+from these declarations (:func:`pricepilot.store.schema.create_tables`).
 
 Times are integer microseconds since the Unix epoch (UTC) on every backend, money is integer
 minor units; both compare and index the same way on SQLite and PostgreSQL.
@@ -123,4 +127,47 @@ store_changes = sa.Table(
     metadata,
     sa.Column("topic", sa.String(64), primary_key=True),
     sa.Column("revision", sa.BigInteger, nullable=False),
+)
+
+
+# -- the application layer's tables ------------------------------------------------------------
+
+# One row per confirmed order: the idempotency record of ``POST /v1/orders`` (a fingerprint of
+# the request, so a reused order id with other content is a 409) and the confirmation returned
+# on a resend. ``shopper_id`` is pseudonymous, so erasure can find it.
+service_orders = sa.Table(
+    "service_orders",
+    metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # sha256 hex of the request
+    sa.Column("shopper_id", sa.String(64), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # confirmed | cancelled
+    sa.Column("body", sa.Text, nullable=False),  # the OrderConfirmation as JSON
+    sa.Column("created_at", sa.BigInteger, nullable=False),  # microseconds since the epoch
+)
+
+# The admin's view of each promotion (the definition as sent, paused or not, timestamps). The
+# cart engine runs the active ones, stored by :mod:`pricepilot.promotions.repository`.
+service_promotions = sa.Table(
+    "service_promotions",
+    metadata,
+    sa.Column("promotion_id", sa.String(200), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),  # the PromotionSpec as sent, JSON
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# The public base price of each product for its current day (smoothing and the daily change
+# limit read it), shared by every worker and process on the store: ``day`` is the shop-local day
+# (days since the epoch), ``current`` the price in force that day (where the previous day's
+# last decided base price ended), ``last`` the latest decided base price.
+serving_base_prices = sa.Table(
+    "serving_base_prices",
+    metadata,
+    sa.Column("product_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.Integer, nullable=False),
+    sa.Column("current", sa.BigInteger, nullable=True),
+    sa.Column("last", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
