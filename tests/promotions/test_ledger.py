@@ -1,4 +1,6 @@
-"""One conformance suite for every ledger backend: SQLite, PostgreSQL, Redis."""
+"""One conformance suite for every ledger backend: SQLite, PostgreSQL, Redis, and the SQL
+ledger a store hands out on its own engine (``Store.repositories().ledger``, SQLite and
+PostgreSQL), as the application runs it."""
 
 from __future__ import annotations
 
@@ -36,9 +38,21 @@ def _sqlite(tmp_path: Path) -> SqlLedger:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("redis", marks=pytest.mark.redis)])
+                        pytest.param("redis", marks=pytest.mark.redis), "sqlite store",
+                        pytest.param("postgres store", marks=pytest.mark.postgres)])
 def ledger(request: Any, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "sqlite":
+    if request.param.endswith(" store"):
+        from pricepilot.store import open_store
+
+        url = (f"sqlite:///{tmp_path / 'store.sqlite'}" if request.param == "sqlite store"
+               else request.getfixturevalue("pg_url"))
+        store = open_store(url)
+        store.migrate()
+        led = store.repositories().ledger
+        led.configure(PROMOS)
+        yield led
+        store.close()
+    elif request.param == "sqlite":
         led = _sqlite(tmp_path)
         yield led
         led.engine.dispose()
