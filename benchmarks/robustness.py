@@ -20,7 +20,12 @@ import sys
 from pathlib import Path
 
 from pricepilot.experiments.robustness import SuiteConfig, run_suite
-from pricepilot.experiments.robustness_report import aggregate, markdown, write_outputs
+from pricepilot.experiments.robustness_report import (
+    aggregate,
+    load_outputs,
+    markdown,
+    write_outputs,
+)
 from pricepilot.sim.variants import select_variants
 
 
@@ -34,7 +39,14 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=200)
     ap.add_argument("--retrain-every", type=int, default=1)
     ap.add_argument("--out", default="reports/robustness")
+    ap.add_argument("--merge", default="", help="Comma-separated output directories of earlier "
+                    "runs: merge their cells into --out instead of running")
     args = ap.parse_args()
+    if args.merge:
+        merged = load_outputs([Path(d) for d in args.merge.split(",") if d.strip()])
+        print(markdown(merged))
+        print(f"written to {write_outputs(merged, Path(args.out))['summary'].parent}")
+        return
     suite = SuiteConfig(seeds=args.seeds, first_seed=args.first_seed, days=args.days,
                         shoppers=args.shoppers, products=args.products,
                         retrain_every=args.retrain_every)

@@ -195,6 +195,31 @@ def markdown(cells: Sequence[CellResult]) -> str:
     return "\n".join(out)
 
 
+def load_outputs(dirs: Sequence[Path]) -> list[CellResult]:
+    """The cells written by :func:`write_outputs` into ``dirs`` (several runs merged, in order),
+    rebuilt for these reports (timings: pricepilot's run and training, TS-update's run)."""
+    cells = []
+    for d in dirs:
+        pol, cf = pd.read_csv(d / "policies.csv"), pd.read_csv(d / "cells.csv")
+        wk, st = pd.read_csv(d / "weekly.csv"), pd.read_csv(d / "stage_costs.csv")
+        for r in cf.itertuples(index=False):
+            key = (pol["variant"] == r.variant) & (pol["seed"] == r.seed)
+            table = pol[key].drop(columns=["variant", "seed", "rank"]).set_index("policy")
+            table.insert(0, "views", int(r.views))
+            weekly = wk[(wk["variant"] == r.variant) & (wk["seed"] == r.seed)]
+            stages = st[(st["variant"] == r.variant) & (st["seed"] == r.seed)]
+            notes = [] if pd.isna(r.notes) else str(r.notes).split(" | ")
+            cells.append(CellResult(
+                str(r.variant), int(r.seed), int(r.days), table,
+                weekly[["week", "expected_profit", "policy"]].reset_index(drop=True),
+                stages.drop(columns=["variant", "seed"]).reset_index(drop=True),
+                float(r.fairness_gap_paid), float(r.fairness_gap_offered),
+                {f"run {PRICEPILOT}": float(r.pricepilot_run_s), "train": float(r.pricepilot_train_s),
+                 f"run {TS_UPDATE}": float(r.ts_update_run_s)},
+                notes, {"fallbacks": int(r.fallbacks), "personalised": int(r.personalised)}))
+    return cells
+
+
 def write_outputs(cells: Sequence[CellResult], out_dir: Path) -> dict[str, Path]:
     """CSV of every frame, ``summary.json`` (the aggregate) and ``robustness.png``."""
     out_dir.mkdir(parents=True, exist_ok=True)
