@@ -128,6 +128,10 @@ class PricingSettings(_Section):
     # raises the price of every stocked product on a new install (the LP rations stock it
     # believes too many shoppers want).
     prior_arrivals_per_hour: float = 0.1
+    # Before any model is promoted: "prior" prices, explores and learns from the first view on
+    # the day-0 demand curve (demand/prior.py: the list price as the prior optimum, the posterior
+    # correcting level and slope from every outcome); "list_price" serves guarded list prices.
+    cold_start: Literal["prior", "list_price"] = "prior"
 
 
 class PromotionSettings(_Section):

@@ -38,14 +38,16 @@ def test_b1_through_the_engine_quotes_every_shopper_through_the_shop_and_logs_ea
         tmp_path: Path) -> None:
     er = run_engine_b1(0.5, 30, 1, seed=3, data_dir=tmp_path)
     (run,) = er.runs
-    assert run.quotes == 30 and run.fallback_quotes == 30  # 30 shoppers: no model can learn yet
+    # 30 shoppers: too few to train a model, but the day-0 curve prices, explores and learns
+    assert run.quotes == 30 and run.fallback_quotes == 0
     with pricepilot.open(engine_settings(_shop_dir(tmp_path))) as shop:
         decisions = shop.app.store.decisions_frame()
         views = shop.app.store.events_frame(types=["view"])
         (product,) = shop.app.store.list_products()
     assert len(decisions) == 30 and set(views["quote_id"]) == set(decisions["decision_id"])
     assert product.guardrails.ladder == B1_LADDER and product.stock == 15
-    assert set(decisions["price"]) == {B1_LADDER[-1]}  # the guarded list price
+    # the first shoppers are priced on the day-0 curve (a model trained on a few views may follow)
+    assert set(decisions["price"]) <= set(B1_LADDER) and "prior" in set(decisions["model_version"])
     assert 0 < er.result.mean_ratio <= 1.0
 
 
@@ -61,7 +63,7 @@ def test_b1_through_the_engine_trains_a_model_as_a_shop_would_and_then_explores_
     # the daily change limit lifted (the default 10 % holds a ladder of 12-17 % steps in place)
     er = run_engine_b1(0.5, 260, 1, seed=2, overrides={"pricing.max_change_per_day": 1})
     (run,) = er.runs
-    assert run.models_promoted == 1 and 0 < run.fallback_quotes < run.quotes == 260
+    assert run.models_promoted >= 1 and run.fallback_quotes == 0 and run.quotes <= 260
     assert run.sold[0] <= 130 and 0 < er.result.mean_ratio <= 1.0
 
 

@@ -154,7 +154,8 @@ def test_an_unknown_product_in_a_quote_is_a_404_not_a_fallback(modelled: Client)
 
 def test_without_a_promoted_model_quotes_fall_back_to_guarded_list_prices(
         tmp_path: Path) -> None:
-    with engine_client(engine_settings(tmp_path)) as (client, backend):
+    settings = engine_settings(tmp_path, **{"pricing.cold_start": "list_price"})
+    with engine_client(settings) as (client, backend):
         body = quote(client, "SKU-1", "SKU-2")
         assert body["fallback"] is True and all(q["fallback"] for q in body["quotes"])
         assert [q["price"] for q in body["quotes"]] == [1099, 1199]

@@ -25,7 +25,8 @@ BOUND_S = 2.0  # the stated bound: sync_seconds (1 s) and one tick of the backgr
 # differs from the one it printed first, and prints how long that took.
 SECOND = r"""
 import sys, time, json, pricepilot
-shop = pricepilot.open(warm=False, overrides={"store.url": sys.argv[1], "paths.data_dir": sys.argv[2]})
+shop = pricepilot.open(warm=False, overrides={"store.url": sys.argv[1], "paths.data_dir": sys.argv[2],
+                                              "pricing.cold_start": "list_price"})
 first = shop.quote("c1", ["MUG"]).quotes[0].price
 print(json.dumps({"price": first}), flush=True)
 for line in sys.stdin:
@@ -47,8 +48,9 @@ def mug(list_price: int) -> Product:
 
 def test_a_list_price_changed_by_one_process_is_served_by_another_within_the_bound(
         pg_url: str, tmp_path: Path) -> None:
-    with pricepilot.open(warm=False, overrides={"store.url": pg_url,
-                                                "paths.data_dir": str(tmp_path)}) as first:
+    # guarded list prices (no model, no day-0 curve): the price is the list price exactly
+    with pricepilot.open(warm=False, overrides={"store.url": pg_url, "paths.data_dir": str(tmp_path),
+                                                "pricing.cold_start": "list_price"}) as first:
         first.upsert_products([mug(1000)])
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRICEPILOT_")}
         with subprocess.Popen([sys.executable, "-c", SECOND, pg_url, str(tmp_path)],
@@ -90,14 +92,16 @@ def test_a_product_ingested_by_the_cli_is_quoted_by_a_running_server(pg_url: str
         r = client.post("/v1/quotes", headers=headers, json={"product_ids": ["LAMP"]})
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["quotes"][0]["price"] == 2490 and body["fallback"]  # no model: guarded list price
+        # no model yet: priced on the day-0 curve, around the list price
+        assert not body["fallback"] and body["quotes"][0]["model_version"] == "prior"
+        assert 0.5 * 2490 < body["quotes"][0]["price"] < 1.5 * 2490
     backend.close()
 
 
 def test_the_fallback_quote_reads_a_product_missing_from_the_cache(pg_url: str,
                                                                     tmp_path: Path) -> None:
-    with pricepilot.open(warm=False, overrides={"store.url": pg_url,
-                                                "paths.data_dir": str(tmp_path)}) as shop:
+    with pricepilot.open(warm=False, overrides={"store.url": pg_url, "paths.data_dir": str(tmp_path),
+                                                "pricing.cold_start": "list_price"}) as shop:
         # written behind this process's back: its cache does not have it yet
         shop.app.store.upsert_products([mug(1000)])
         assert shop.app.catalogue.cached("MUG") is None

@@ -113,7 +113,8 @@ class Application:
         self.registry = registry or ModelRegistry.from_settings(settings, self.clock)
         self.learning = Learning(settings, self.registry, self.history, self.clock,
                                  self.catalogue.categories, seed=seed,
-                                 outcome_flush_seconds=outcome_flush_seconds)
+                                 outcome_flush_seconds=outcome_flush_seconds,
+                                 products=self.catalogue.products)
         self.ledger = ledger or default_ledger(settings, repos)
         self.shoppers = ShopperDirectory(store, shopper_ttl_seconds)
         self.base_prices = BasePrices(repos.base_prices, settings.shop.timezone,

@@ -20,6 +20,7 @@ import msgspec
 from pricepilot.catalog.models import Guardrails, Product
 from pricepilot.clock import Clock
 from pricepilot.config import Settings
+from pricepilot.demand.prior import PRIOR_VERSION, PriorDemand
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.pricing.decision import Decision
 from pricepilot.pricing.engine import Context, PricingEngine
@@ -45,8 +46,12 @@ Item = tuple[Product, Mapping[str, object], Context]
 class Learning:
     def __init__(self, settings: Settings, registry: ModelRegistry, history: PriceHistory,
                  clock: Clock, categories: dict[str, Guardrails], *, seed: int | None = None,
-                 outcome_flush_seconds: float = 0.5) -> None:
+                 outcome_flush_seconds: float = 0.5,
+                 products: Mapping[str, Product] | None = None) -> None:
         self.settings = settings
+        # before any model is promoted, the day-0 curve of every product (a live mapping)
+        self.prior = (PriorDemand(products) if products is not None
+                      and settings.pricing.cold_start == "prior" else None)
         self.registry = registry
         self.history = history
         self.clock = clock
@@ -74,6 +79,11 @@ class Learning:
 
     # ------------------------------------------------------------------ model, hot reload
     def _build(self, loaded: Loaded) -> PricingState:
+        # only before any promotion: a promoted model that fails to load is an alarm (fallback)
+        if loaded.model is None and loaded.version is None and self.prior is not None:
+            why = loaded.reason or "no demand model"
+            loaded = Loaded(self.prior, PRIOR_VERSION, f"{why}: priced on the day-0 prior curve",
+                            loaded.stamp)
         posterior = None
         if self.enabled and loaded.model is not None and loaded.version is not None:
             posterior = self._posterior(loaded.version)
@@ -97,11 +107,8 @@ class Learning:
 
     def pricing(self) -> PricingState:
         """The current model and engine (reloaded first if the registry's pointer changed)."""
-        loaded = self.models.current()
-        state = self._pricing
-        if state.loaded is not loaded:  # swapped by another caller between the two reads
-            state = self._pricing
-        return state
+        self.models.current()  # a changed pointer swaps ``_pricing`` (``_on_model_swap``)
+        return self._pricing
 
     def reload(self) -> None:
         self.models.reload(force=True)
