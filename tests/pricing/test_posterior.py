@@ -43,7 +43,8 @@ def test_a_thin_product_borrows_its_prior_mean_from_its_category() -> None:
         post.learn_one(Outcome(product_id="SIB", category="c", price=1000, list_price=1000,
                                model_prob=float("nan"), purchased=i % 5 != 0))
     a, b = post.beta_params("NEW", "c", np.array([2000]), 2000, np.array([0.1]))
-    assert a[0] / (a[0] + b[0]) == pytest.approx(81 / 102, abs=1e-9)  # category, not the model
+    # the category's 80 / 100, shrunk towards the model's 0.1 worth 2 observations
+    assert a[0] / (a[0] + b[0]) == pytest.approx((80 + 2 * 0.1) / 102, abs=1e-9)
     a2, b2 = post.beta_params("NEW", "other", np.array([2000]), 2000, np.array([0.1]))
     assert a2[0] / (a2[0] + b2[0]) == pytest.approx(0.1)  # no category data: the model
 

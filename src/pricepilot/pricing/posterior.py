@@ -3,10 +3,12 @@
 Two posteriors share one outcome stream (an :class:`Outcome` per shown price: bought or not):
 
 * **ladder** products (a fixed menu of prices): a Beta posterior per (product, price). Its prior
-  mean is, in order of preference, the category's pooled purchase rate at that price ratio
-  (hierarchical pooling: thin products borrow from their category), the demand model's
-  probability, or 1/2; its prior strength is ``prior_strength`` pseudo-observations (Beta(1, 1)
-  when there is nothing to borrow from, as in Ferreira et al.).
+  mean is the demand model's curve corrected by the product's Gaussian posterior below (which
+  every rung's outcomes update, pooled towards the category), so one rung's outcomes inform its
+  neighbours; where the category's other products have outcomes at that price ratio, their
+  pooled rate shrunk towards that curve (hierarchical pooling); without either, 1/2. Its prior strength is ``prior_strength`` pseudo-observations (Beta(1, 1) when there is
+  nothing to borrow from, as in Ferreira et al.): a rung's own outcomes soon outweigh the
+  curve, so a menu whose demand is not logit-linear is still learnt rung by rung.
 * **grid** products (continuous prices): a Bayesian correction of the model's curve,
   ``logit p = logit p_model + θ0 + θ1 (price/list − 1)``, with a Gaussian posterior on θ updated
   online (a Laplace / assumed-density step per outcome). The product's prior mean is its
@@ -20,8 +22,8 @@ decision after an outcome is learnt.
 >>> post.learn_one(Outcome(product_id="A", category="c", price=999, list_price=999,
 ...                        model_prob=0.3, purchased=True))
 >>> a, b = post.beta_params("A", "c", np.array([999]), 999, np.array([0.3]))
->>> float(a[0]), float(b[0])
-(1.6, 1.4)
+>>> round(float(a[0]), 2), round(float(b[0]), 2)  # prior mean 0.3 corrected up by the sale
+(1.67, 1.33)
 """
 
 from __future__ import annotations
@@ -269,18 +271,25 @@ class DemandPosterior:
         k = prices.shape[0]
         s = np.zeros(k)
         n = np.zeros(k)
-        m = np.full(k, np.nan)
+        # the curve: the model's, corrected by the product's posterior (level and slope, learnt
+        # from every rung's outcomes and pooled towards its category), so one rung's outcomes
+        # move its neighbours' prior means; 1/2 without a model
+        curve = np.full(k, 0.5)
+        if model_probs is not None:
+            mu, _ = self.correction(product_id, category)
+            curve = self.corrected(np.asarray(model_probs, dtype=np.float64),
+                                   prices / float(list_price), mu)
+        m = np.clip(curve, _EPS, 1 - _EPS) if model_probs is not None else np.full(k, np.nan)
         for i, p in enumerate(prices.tolist()):
             c = self.counts_.get((product_id, p))
             if c is not None:
                 s[i], n[i] = c
             cc = self.category_counts_.get((category, ratio_bucket(p, list_price)))
             if cc is not None and cc[1] > n[i]:
-                # pooled rate of the category's other products at this ratio (own data removed)
+                # the category's other products at this ratio (own data removed), shrunk towards
+                # the curve worth 2 of their observations ((s + 1) / (n + 2) without a model)
                 other_s, other_n = cc[0] - s[i], cc[1] - n[i]
-                m[i] = (other_s + 1.0) / (other_n + 2.0)
-        if model_probs is not None:
-            m = np.where(np.isnan(m), np.clip(model_probs, _EPS, 1 - _EPS), m)
+                m[i] = (other_s + 2.0 * curve[i]) / (other_n + 2.0)
         borrowed = ~np.isnan(m)
         a0 = np.where(borrowed, m * self.prior_strength, 1.0)
         b0 = np.where(borrowed, (1.0 - m) * self.prior_strength, 1.0)
