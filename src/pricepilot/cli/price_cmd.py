@@ -65,6 +65,34 @@ def register(app: typer.Typer) -> None:
             steps.add_column("stage")
             steps.add_column("price", justify="right")
             steps.add_column("note")
+            steps.add_column("profit cost / view", justify="right")
             for s in q.explanation:
-                steps.add_row(s.stage, money(s.price), s.note)
+                cost = "" if s.profit_cost is None else f"{s.profit_cost:.2f}"
+                steps.add_row(s.stage, money(s.price), s.note, cost)
             console.print(steps)
+
+    @app.command("guardrail-costs")
+    def guardrail_costs(
+        days: float = typer.Option(7.0, "--days", help="Over the decisions of the last DAYS days."),
+        as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    ) -> None:
+        """What smoothing and each guardrail cost in expected profit over the logged decisions:
+        how many decisions each moved, and the profit given up (minor units, per the demand
+        curve each decision was made on; negative: the rule gained)."""
+        from datetime import timedelta
+
+        import pricepilot
+        from pricepilot.cli.main import state
+
+        with pricepilot.open(state.settings(), warm=False) as shop:
+            table = shop.guardrail_costs(since=shop.clock.now() - timedelta(days=days))
+        console = Console()
+        if as_json:
+            console.print_json(json.dumps(table.to_dict("records")))
+            return
+        out = Table(title=f"what each rule cost, last {days:g} days (expected profit, minor units)")
+        for col in table.columns:
+            out.add_column(col, justify="left" if col == "stage" else "right")
+        for row in table.itertuples(index=False):
+            out.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        console.print(out)

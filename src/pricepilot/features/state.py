@@ -8,7 +8,8 @@ State is a set of flat hashes (field -> number or text), exactly what Redis stor
   attributes);
 - ``s:<user>``: views per session id;
 - ``p:<product>``: ring ``w7`` (views and purchases per UTC day), ``i|*`` (latest inventory
-  level), ``k|<competitor>|*`` (each competitor's latest price and promotion flag);
+  level), ``k|<competitor>|*`` (each competitor's latest price and promotion flag), ``r|<competitor>|*``
+  (its latest price off promotion: the regular price);
 - ``cal:<day>``: announced holidays of a local calendar day, by region (``*``: everywhere).
 
 An event becomes a short list of primitive :class:`Op` (increment, ring-bucket increment, keep
@@ -210,6 +211,10 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
                           rank=-2 * ev.price + promo,
                           values=((f"k|{ev.competitor}|p", ev.price),
                                   (f"k|{ev.competitor}|o", promo))))
+            if not promo:  # the competitor's regular price: its latest report off promotion
+                ops.append(Op("latest", product_key(ev.product_id), f"r|{ev.competitor}|",
+                              ts=ev.ts, rank=-2 * ev.price,
+                              values=((f"r|{ev.competitor}|p", ev.price),)))
     elif ev.type == "inventory":
         if ev.product_id is not None and ev.stock is not None:
             ops.append(Op("latest", product_key(ev.product_id), "i|", ts=ev.ts, rank=ev.stock,
@@ -336,14 +341,18 @@ def product_features(
     product: Product,
     at_us: int,
 ) -> dict[str, object]:
-    """The product features, ``u_affinity`` (it depends on the product's category) and
-    ``competitor_price``."""
+    """The product features, ``u_affinity`` (it depends on the product's category),
+    ``competitor_price`` (the lowest latest competitor price, promotions included: what shoppers
+    compare with) and ``competitor_regular_price`` (the lowest of the competitors' latest prices
+    off promotion: what the competitor band is measured against, so a competitor's temporary
+    promotion does not drag the band down; None when no competitor has reported one)."""
     day = at_us // DAY_US
     vt = int(user.get("vt", 0))
     cat_views = int(user.get(f"vc|{product.category}", 0))
     pv, pp = ring_sums(product_state, "w7", SHORT, ("v", "p"), day, SHORT)
     # competitors: lowest latest price, any latest report on promotion
     comp: int | None = None
+    regular: int | None = None
     promo = 0.0
     inv_stock: Value | None = None
     for f, v in product_state.items():
@@ -353,6 +362,9 @@ def product_features(
                 comp = p if comp is None or p < comp else comp
             elif f[-2:] == "|o" and int(v):
                 promo = 1.0
+        elif f[0] == "r" and f[-2:] == "|p":
+            p = int(v)
+            regular = p if regular is None or p < regular else regular
         elif f == "i|s":
             inv_stock = v
     if inv_stock is not None:
@@ -371,6 +383,7 @@ def product_features(
         if product.season_end is not None else math.nan,
         "p_comp_on_promo": promo,
         "competitor_price": comp,
+        "competitor_regular_price": regular,
     }
 
 
@@ -379,4 +392,4 @@ def order_features(u: Mapping[str, object], p: Mapping[str, object]) -> dict[str
     return {k: merged[k] for k in _ORDER}
 
 
-_ORDER: tuple[str, ...] = (*CONTEXT_FEATURES, "competitor_price")
+_ORDER: tuple[str, ...] = (*CONTEXT_FEATURES, "competitor_price", "competitor_regular_price")

@@ -17,6 +17,9 @@ class StageEffect(msgspec.Struct, frozen=True, kw_only=True):
     before: int
     after: int
     rule: str
+    # expected profit per view this stage gave up, minor units (negative: it gained);
+    # None where no demand curve is known (fallback, personal layer): see pricing/stage_cost.py
+    profit_cost: float | None = None
 
     @property
     def changed(self) -> bool:

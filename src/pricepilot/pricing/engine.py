@@ -56,6 +56,7 @@ from pricepilot.pricing.objective import margin_weights, stock_capacity
 from pricepilot.pricing.personal import choose_personal, personal_candidates, personal_factors
 from pricepilot.pricing.posterior import DemandPosterior, Outcome, curve_logits, sample_beta
 from pricepilot.pricing.smoothing import smooth, steps_towards
+from pricepilot.pricing.stage_cost import with_costs
 
 I64 = npt.NDArray[np.int64]
 F = npt.NDArray[np.float64]
@@ -69,6 +70,9 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     """What the engine needs to know about the moment, beyond the product and features."""
 
     competitor_price: int | None = None  # lowest known competitor price, minor units
+    # the lowest competitor price off promotion: the competitor band is measured against it, so
+    # a competitor's temporary promotion does not drag the band down (None: competitor_price)
+    competitor_regular_price: int | None = None
     current_price: int | None = None  # today's public price (smoothing, daily change limit)
     arrivals_per_hour: float | None = None  # expected shoppers seeing the product until season end
 
@@ -298,7 +302,9 @@ class PricingEngine:
         ps = self.settings.pricing
         spec = GuardrailSpec.build(
             g, cost=product.unit_cost, currency=product.currency,
-            competitor_price=ctx.competitor_price, current_price=ctx.current_price,
+            competitor_price=(ctx.competitor_regular_price if ctx.competitor_regular_price
+                              is not None else ctx.competitor_price),
+            current_price=ctx.current_price,
             competitor_band=ps.competitor_band, max_change=ps.max_change_per_day,
         )
         key = (product.list_price, product.unit_cost, product.currency, g.floor, g.ceiling,
@@ -522,6 +528,7 @@ class PricingEngine:
                               rule=_smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha))]
         stages += [StageEffect(stage=t.name, before=int(t.before[i]), after=int(t.after[i]), rule=t.rule)
                    for t in trace]
+        stages = with_costs(stages, prep.cands, mean, product.unit_cost)
         notes = ("inventory LP (TS-update)" if choice.lp_used else "unconstrained optimum") + self._fit_note()
         expl = Explanation(
             model_price=int(prep.cands[i]), greedy_price=int(prep.cands[greedy]), stages=stages,
@@ -674,6 +681,7 @@ class PricingEngine:
                                   rule=_smoothing_rule(p.ctx.current_price, ps.smoothing_alpha))]
             stages += [StageEffect(stage=name, before=b[r], after=a[r], rule=rules[name])
                        for name, b, a in stage_vals]
+            stages = with_costs(stages, cands[r], mean[r], p.product.unit_cost)
             expl = Explanation(
                 model_price=model_prices[r], greedy_price=greedy_prices[r], stages=stages,
                 binding_rule=_binding(stages),

@@ -55,15 +55,13 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
     ) -> GuardrailSpec:
         band = None
         if competitor_price is not None and competitor_price > 0 and competitor_band > 0:
-            band = (
-                math.ceil(competitor_price * (1 - competitor_band)),
-                math.floor(competitor_price * (1 + competitor_band)),
-            )
+            band = (_ceil(competitor_price * (1 - competitor_band)),
+                    _floor(competitor_price * (1 + competitor_band)))
         m = g.max_change_per_day if g.max_change_per_day is not None else max_change
         modulus = ending_modulus(g, currency)
         change = None
         if current_price is not None and current_price > 0 and m > 0:
-            change = (math.ceil(current_price * (1 - m)), math.floor(current_price * (1 + m)))
+            change = (_ceil(current_price * (1 - m)), _floor(current_price * (1 + m)))
             # one step of movement is always allowed: a limit narrower than the ladder's rungs or
             # the ending's spacing would otherwise lock the price at today's for good
             below, above = neighbour_steps(current_price, g.ladder, g.price_ending, modulus)
@@ -90,6 +88,14 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
             modulus=modulus, ladder=tuple(g.ladder) if g.ladder else None,
             floor=floor,
         )
+
+
+def _ceil(x: float) -> int:
+    return math.ceil(x - 1e-9)  # 800 x 1.15 is 919.999... in binary floating point
+
+
+def _floor(x: float) -> int:
+    return math.floor(x + 1e-9)
 
 
 def neighbour_steps(current: int, ladder: list[int] | None, ending: int | None,

@@ -41,8 +41,9 @@ def smooth(p_opt: I64, p_cur: int | None, alpha: float, *, ending: int | None = 
         dn = lad[np.maximum(np.searchsorted(lad, s, side="right") - 1, 0)]
         return _towards(p, s, p_cur, up, dn)
     if ending is not None and modulus > 1:
-        return steps_towards(p[None, :], s[None, :], np.array([[p_cur]]),
-                             np.array([[ending]]), np.array([[modulus]]))[0]
+        out: I64 = steps_towards(p[None, :], s[None, :], np.array([[p_cur]]),
+                                 np.array([[ending]]), np.array([[modulus]]))[0]
+        return out
     return s
 
 

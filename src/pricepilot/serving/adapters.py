@@ -142,7 +142,8 @@ def wire_cart(priced: EnginePricedCart) -> s.PricedCart:
 
 
 def wire_quote(d: Decision, signed: SignedQuote, token: str, disclosure: str | None) -> s.Quote:
-    expl = [s.ExplanationStep(stage=st.stage, price=st.after, note=st.rule)
+    expl = [s.ExplanationStep(stage=st.stage, price=st.after, note=st.rule,
+                              profit_cost=st.profit_cost)
             for st in d.explanation.stages]
     if d.explanation.model_price is not None:
         note = d.explanation.reason

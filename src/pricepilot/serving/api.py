@@ -226,6 +226,18 @@ class Shop:
             frame = self._training_set(None, None)
         return self.app.learning.warm(version, history_outcomes(frame, model))
 
+    # ------------------------------------------------------------------ reports
+    def guardrail_costs(self, *, since: datetime | None = None,
+                        until: datetime | None = None) -> pd.DataFrame:
+        """What each pipeline stage (smoothing and every guardrail) cost in expected profit over
+        the logged decisions of ``[since, until)``: decisions moved, and the profit given up in
+        total and per decision, minor units (:func:`pricepilot.pricing.stage_cost.guardrail_costs`)."""
+        from pricepilot.pricing.stage_cost import guardrail_costs
+
+        self.app.decisions.flush()
+        frame = self.app.store.decisions_frame(since=since, until=until)
+        return guardrail_costs(frame["explanation"] if len(frame) else [])
+
     def _training_set(self, since: datetime | None, until: datetime | None) -> pd.DataFrame:
         from pricepilot.features.training import training_set_from_store
 

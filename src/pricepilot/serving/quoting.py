@@ -108,6 +108,7 @@ class Quoting:
         comp = f.get("competitor_price")
         ctx = Context(
             competitor_price=_opt_int(comp),
+            competitor_regular_price=_opt_int(f.get("competitor_regular_price")),
             current_price=self.base_prices.current(product.product_id, now,
                                                    list_price=product.list_price),
             arrivals_per_hour=arrivals_per_hour(f.get("p_views_7d"),

@@ -96,6 +96,8 @@ class ExplanationStep(_Out, kw_only=True):
     stage: str  # candidates, demand, objective, exploration, smoothing, guardrail:<rule>, ...
     price: int  # the price after this stage, minor units
     note: str = ""
+    # expected profit per view the stage gave up, minor units (negative: gained); None: unknown
+    profit_cost: float | None = None
 
 
 class Quote(_Out, kw_only=True):
