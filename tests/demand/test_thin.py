@@ -85,6 +85,7 @@ def test_a_frame_too_small_for_any_fold_trains_without_out_of_time_metrics(
         m = train_model(synthetic_frame(25, seed=3), settings, promote=True)
     assert m.metrics["cv_folds"] == 0 and "auc" not in m.metrics and not m.folds
     assert "0 of 3 folds" in m.training_notes[0] and "thin training data" in caplog.text
+    assert not m.promotable and "no out-of-time evaluation" in (m.promotion_note or "")
 
 
 def test_large_data_keep_the_configured_trees() -> None:

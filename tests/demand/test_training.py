@@ -113,10 +113,11 @@ def test_a_model_that_ranks_no_better_than_chance_is_registered_but_not_promoted
     assert "slope" in (m.calibration_note or "")
 
 
-def test_the_promotion_rule_refuses_only_a_chance_ranking():
+def test_the_promotion_rule_refuses_a_chance_ranking_or_no_out_of_time_evidence():
     assert promotion_verdict({"auc": 0.62}) is None
     assert promotion_verdict({"auc": float("nan")}) is None
     assert "0.500" in (promotion_verdict({"auc": 0.5}) or "")
+    assert "no out-of-time" in (promotion_verdict({"cv_folds": 0.0}) or "")
 
 
 def test_a_calibrated_model_says_which_calibration_it_applies(settings):

@@ -43,7 +43,13 @@ def promotion_verdict(metrics: Mapping[str, float]) -> str | None:
     A model whose out-of-time AUC is not above 0.5 ranks purchases no better than chance: its
     prices would follow noise, and the guarded list price (what quotes fall back to without a
     model) is the better default. A missing AUC (a fold with one class only) does not refuse.
+    A model evaluated on no time fold at all (``cv_folds`` 0: the rows support none) has no
+    out-of-time evidence either way; it is registered but not promoted automatically, and the
+    day-0 demand curve (or the current model), which learns from every outcome, keeps pricing.
     """
+    if metrics.get("cv_folds", 1.0) == 0:
+        return ("no out-of-time evaluation: the rows support no time fold, so nothing shows the "
+                "model beats the day-0 demand curve or the current model")
     auc = metrics.get("auc", math.nan)
     if not math.isnan(auc) and auc <= 0.5:
         return (f"out-of-time AUC {auc:.3f} is not above 0.5: the model ranks purchases no "
