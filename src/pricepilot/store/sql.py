@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextvars
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,11 +22,7 @@ from typing import Any
 import msgspec
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.pool import StaticPool
 
 from pricepilot.catalog.models import (
     CategoryPolicy,
@@ -41,7 +36,6 @@ from pricepilot.compliance.attributes import Shopper
 from pricepilot.config import Settings
 from pricepilot.errors import NotFound, ValidationError
 from pricepilot.events.columns import (
-    TYPE_COLUMNS,
     conform,
     events_to_table,
     rows_to_table,
@@ -50,7 +44,9 @@ from pricepilot.events.columns import (
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.store import dialects
 from pricepilot.store import tables as t
-from pricepilot.store.errors import db_errors, unavailable_on_connection_errors
+from pricepilot.store.engines import JSON_ENCODER, create_store_engine
+from pricepilot.store.errors import db_errors
+from pricepilot.store.event_writes import pg_copy_events, sqlite_insert_events
 from pricepilot.store.records import DecisionRecord
 from pricepilot.store.repositories import Repositories
 from pricepilot.store.shopper_reads import SqliteShopperReader
@@ -58,8 +54,6 @@ from pricepilot.store.shopper_reads import SqliteShopperReader
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _EVENT_COLS_SQL = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-_DECISION_COLUMNS = tuple(c.name for c in t.decisions.columns)
-
 
 
 def _window_filter(q: Any, c: Any, since: datetime | None, until: datetime | None,
@@ -74,16 +68,6 @@ def _window_filter(q: Any, c: Any, since: datetime | None, until: datetime | Non
     if user_id is not None:
         q = q.where(c.user_id == user_id)
     return q
-
-
-def _json_dumps(value: Any) -> str:
-    return _JSON_ENCODER.encode(value).decode()
-
-
-_JSON_ENCODER = msgspec.json.Encoder()
-# JSON columns (decision explanations and contexts, attributes) encoded with msgspec: the
-# standard library's encoder was a third of the decision log's write cost (docs/benchmarks/serve.md)
-_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps}
 
 
 _DECISION_COLUMNS = ("decision_id", "ts", "user_id", "product_id", "price", "list_price", "currency",
@@ -114,63 +98,9 @@ class SqlStore:
         self._tx: contextvars.ContextVar[sa.Connection | None] = contextvars.ContextVar(
             f"pricepilot_store_tx_{id(self)}", default=None
         )
-        backend = self._url.get_backend_name()
-        if backend == "sqlite":
-            self._engine = self._sqlite_engine(echo)
-        elif backend == "postgresql":
-            if self._url.drivername == "postgresql":
-                self._url = self._url.set(drivername="postgresql+psycopg")
-            self._engine = sa.create_engine(
-                self._url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5},
-                **_JSON_CODEC,
-            )
-            unavailable_on_connection_errors(self._engine)
-        else:
-            raise ValidationError("store", "url", f"unsupported database {backend!r}")
-        self._shopper_reader = SqliteShopperReader(self._engine) if backend == "sqlite" else None
-
-    def _sqlite_engine(self, echo: bool) -> sa.Engine:
-        db = self._url.database or ""
-        memory = db in ("", ":memory:") or db.startswith("file::memory:")
-        kwargs: dict[str, Any] = {"echo": echo, **_JSON_CODEC}
-        if memory:
-            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            kwargs.update(connect_args={"timeout": 30, "check_same_thread": False})
-        engine = sa.create_engine(self._url, **kwargs)
-
-        @sa_event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
-            # Let SQLAlchemy, not the sqlite3 module, issue BEGIN: savepoints then work, and
-            # the raw executemany of the bulk path runs inside our transaction.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            # Checkpoint the WAL every ~40 MB instead of SQLite's ~4 MB: the decision log's index
-            # pages are rewritten by every flush, and a longer interval copies each back to the
-            # database once per checkpoint instead of once per few flushes (docs/benchmarks/serve.md)
-            cur.execute("PRAGMA wal_autocheckpoint=10000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            # Bulk ingestion updates four B-trees at random places; the default 2 MB page
-            # cache thrashes, 64 MB keeps them in memory.
-            cur.execute("PRAGMA cache_size=-65536")
-            # Temporary files (the sorted runs of CREATE INDEX in bulk loads) as OS temp files,
-            # SQLite's default: measured ~15-20 % less CPU for rebuilding the three event indexes
-            # over 1 M rows than temp_store=MEMORY, whose in-memory files are copied in small
-            # chunks. Deleted-on-close files mostly stay in the OS page cache.
-            cur.execute("PRAGMA temp_store=FILE")
-            # Let CREATE INDEX (bulk loads) sort with a helper thread.
-            cur.execute("PRAGMA threads=2")
-            cur.close()
-
-        @sa_event.listens_for(engine, "begin")
-        def _on_begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if not memory else "BEGIN")
-
-        return engine
+        self._url, self._engine = create_store_engine(self._url, echo=echo)
+        self._shopper_reader = (SqliteShopperReader(self._engine) if self.dialect == "sqlite"
+                                else None)
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -414,56 +344,8 @@ class SqlStore:
         with self.connect() as conn:
             raw = conn.connection.driver_connection
             if self.dialect == "sqlite":
-                return self._sqlite_insert(raw, batch)
-            return self._pg_copy(raw, batch)
-
-    @staticmethod
-    def _sqlite_insert(raw: Any, batch: pa.Table) -> int:
-        # One executemany per event type, binding only the columns that have a value in that
-        # group (a view binds 9 values instead of 19): the driver's per-value cost is most of
-        # the Python side of the insert. The type itself, one of the known type names, is a
-        # literal in the statement; an unknown one (refused by validation anyway) is bound.
-        types = batch.column("type")
-        total = 0
-        cur = raw.cursor()
-        try:
-            for typ in pc.unique(types).to_pylist():
-                part = batch.filter(pc.equal(types, typ))
-                n = part.num_rows
-                cols = [c for c in EVENT_COLUMNS
-                        if c != "type" and part.column(c).null_count < n]
-                names = ", ".join(f'"{c}"' for c in ["type", *cols])
-                literal = typ in TYPE_COLUMNS  # known names: lowercase letters and "_" only
-                marks = ", ".join([f"'{typ}'" if literal else "?"] + ["?"] * len(cols))
-                values = [part.column(c).to_pylist() for c in cols]
-                if not literal:
-                    values.insert(0, [typ] * n)
-                cur.executemany(f"INSERT OR IGNORE INTO events ({names}) VALUES ({marks})",
-                                zip(*values))
-                total += int(cur.rowcount)
-            return total
-        finally:
-            cur.close()
-
-    @staticmethod
-    def _pg_copy(raw: Any, batch: pa.Table) -> int:
-        buf = io.BytesIO()
-        pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
-        with raw.cursor() as cur:
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS pp_events_in "
-                "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-            cur.execute("TRUNCATE pp_events_in")
-            with cur.copy(f"COPY pp_events_in ({_EVENT_COLS_SQL}) FROM STDIN (FORMAT csv)") as cp:
-                cp.write(buf.getbuffer())
-            cur.execute(
-                f"INSERT INTO events ({_EVENT_COLS_SQL}) SELECT {_EVENT_COLS_SQL} "
-                "FROM pp_events_in ON CONFLICT (event_id) DO NOTHING"
-            )
-            n = int(cur.rowcount)
-            cur.execute("TRUNCATE pp_events_in")
-            return n
+                return sqlite_insert_events(raw, batch)
+            return pg_copy_events(raw, batch)
 
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[None]:
@@ -568,7 +450,7 @@ class SqlStore:
         ``ON CONFLICT DO NOTHING`` (the driver's row count is the number added). The service
         writes a batch every 50 ms from a background thread; SQLAlchemy's per-value processing
         held the interpreter lock ~25 µs a row, stalling the quotes on the event loop."""
-        enc = _JSON_ENCODER.encode
+        enc = JSON_ENCODER.encode
         rows: dict[str, tuple[object, ...]] = {}
         for r in records:
             if r.decision_id in rows:
