@@ -56,9 +56,9 @@ from pricepilot.serving.quoting import ANON_FEATURE_USER, Quoting
 from pricepilot.serving.runtime import Runtime, infra_errors
 from pricepilot.serving.shoppers import ShopperDirectory
 from pricepilot.serving.ticker import Ticker
+from pricepilot.store import open_store
 from pricepilot.store.base import Store
 from pricepilot.store.repositories import Repositories
-from pricepilot.store.sql import open_store
 
 log = logging.getLogger("pricepilot.serving")
 
