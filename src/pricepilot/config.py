@@ -132,6 +132,11 @@ class PricingSettings(_Section):
     # the day-0 demand curve (demand/prior.py: the list price as the prior optimum, the posterior
     # correcting level and slope from every outcome); "list_price" serves guarded list prices.
     cold_start: Literal["prior", "list_price"] = "prior"
+    # How far a trained model's price slope is trusted: the prior (the Lerner slope, under which
+    # the list price is the profit optimum) has this standard deviation in logit per unit of
+    # price / list; a model's slope outweighs it as its training prices varied
+    # (pricing/price_response.py). Smaller: slower to leave the list price on thin evidence.
+    prior_slope_sd: float = 1.5
 
 
 class PromotionSettings(_Section):
@@ -279,6 +284,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("pricing.grid_size", "must be at least 2")
     if not (s.pricing.stock_horizon_days >= 0.0 and math.isfinite(s.pricing.stock_horizon_days)):
         raise ConfigError("pricing.stock_horizon_days", "must be a finite number of days, 0 or more")
+    if not (s.pricing.prior_slope_sd > 0.0 and math.isfinite(s.pricing.prior_slope_sd)):
+        raise ConfigError("pricing.prior_slope_sd", "must be a finite number above 0")
     if not (s.pricing.prior_arrivals_per_hour > 0.0 and math.isfinite(s.pricing.prior_arrivals_per_hour)):
         raise ConfigError("pricing.prior_arrivals_per_hour", "must be a finite number above 0")
     if not (s.service.sync_seconds >= 0.0 and math.isfinite(s.service.sync_seconds)):

@@ -41,6 +41,7 @@ from pricepilot.demand.encoding import (
     build_preprocessor,
     normalise_inputs,
 )
+from pricepilot.demand.price_information import price_information
 from pricepilot.demand.thin import (
     MIN_FIT_ROWS,
     boosting_rounds,
@@ -224,6 +225,8 @@ class DemandEstimator:
         # x_log_price is in major units; serving gets minor units and must scale the same way.
         self.exponent_ = currency_exponent(str(currencies[0])) if len(currencies) == 1 else 2
         self.n_rows_ = len(frame)
+        # how much the rows say about each product's price slope (pricing/price_response.py)
+        self.price_information_ = price_information(frame)
         return self
 
     def _price_columns(self) -> list[int]:

@@ -86,12 +86,10 @@ class PriorDemand:
 
     def slope(self, product: Product | None, p0: float) -> float:
         """b: the slope that makes the list price the profit-maximising price."""
-        margin = 0.5
-        if product is not None and product.list_price > 0:
-            margin = 1.0 - product.unit_cost / product.list_price
-        if margin <= 0.0:
-            return self.max_slope
-        return float(min(max(1.0 / (margin * (1.0 - p0)), self.min_slope), self.max_slope))
+        if product is None:
+            return lerner_slope(2, 1, p0, self.min_slope, self.max_slope)
+        return lerner_slope(product.list_price, product.unit_cost, p0, self.min_slope,
+                            self.max_slope)
 
     def predict_curve(self, features: Mapping[str, object], prices: npt.NDArray[np.int64],
                       list_price: int, competitor_price: int | None = None) -> F:
@@ -107,6 +105,20 @@ class PriorDemand:
                        competitor_prices: Sequence[int | None]) -> list[F]:
         return [self.predict_curve(f, p, lp, c)
                 for f, p, lp, c in zip(features, prices, list_prices, competitor_prices, strict=True)]
+
+
+def lerner_slope(list_price: int, unit_cost: int, p0: float, min_slope: float = 1.0,
+                 max_slope: float = 10.0) -> float:
+    """The logit slope ``b`` (``logit P = a − b (r − 1)``) under which ``list_price`` maximises
+    profit when ``P(list) = p0``: ``1 / (margin · (1 − p0))``, clipped to ``[min_slope, max_slope]``.
+
+    >>> round(lerner_slope(1000, 500, 0.05), 3)
+    2.105
+    """
+    margin = 1.0 - unit_cost / list_price if list_price > 0 else 0.5
+    if margin <= 0.0:
+        return max_slope
+    return float(min(max(1.0 / (margin * (1.0 - min(max(p0, 0.0), 0.99))), min_slope), max_slope))
 
 
 def _num(v: object) -> float:

@@ -37,9 +37,10 @@ from pricepilot.clock import Clock, SystemClock
 from pricepilot.compliance.attributes import Shopper, ShopperAttributes
 from pricepilot.config import Settings
 from pricepilot.demand.base import DemandModel
+from pricepilot.demand.prior import lerner_slope
 from pricepilot.money import exponent
 from pricepilot.pricing.candidates import candidates
-from pricepilot.pricing.curve_fit import fit_logit_linear, fit_one
+from pricepilot.pricing.curve_fit import LogitLinearFit, fit_logit_linear, fit_one
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
 from pricepilot.pricing.explore import Choice, thompson_choice
 from pricepilot.pricing.guardrails import (
@@ -55,6 +56,7 @@ from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
 from pricepilot.pricing.objective import margin_weights, stock_capacity
 from pricepilot.pricing.personal import choose_personal, personal_candidates, personal_factors
 from pricepilot.pricing.posterior import DemandPosterior, Outcome, curve_logits, sample_beta
+from pricepilot.pricing.price_response import information_for, shrink_slopes
 from pricepilot.pricing.smoothing import smooth, steps_towards
 from pricepilot.pricing.stage_cost import with_costs
 
@@ -238,7 +240,7 @@ class PricingEngine:
                     for j, i in enumerate(want):
                         chk = _checked(res[j], pc[j].shape[0])
                         personal[i] = chk if isinstance(chk, str) else self._smooth_curve(
-                            chk, pc[j], preps[i].product.list_price)
+                            chk, pc[j], preps[i].product)
                 except Exception as e:  # model problems must not reach the caller
                     for i in want:
                         personal[i] = f"personal curve failed: {type(e).__name__}: {e}"
@@ -415,7 +417,7 @@ class PricingEngine:
             chk = _checked(res[m + j], u.shape[0])
             if isinstance(chk, str):
                 continue
-            smoothed = self._smooth_curve(chk, u, preps[i].product.list_price)
+            smoothed = self._smooth_curve(chk, u, preps[i].product)
             smoothed.flags.writeable = False  # shared between decisions
             ahead[i] = (u, smoothed)
             key = keys[i]
@@ -592,7 +594,7 @@ class PricingEngine:
             for p, pub in zip(preps, pubs, strict=True):
                 p.pub_a, p.pub_b = pub.a, pub.b
         elif ps.curve_fit == "logit_linear":
-            fit = fit_logit_linear(curve, ratios)
+            fit = self._shrunk(fit_logit_linear(curve, ratios), curve, preps)
             curve = np.where(fit.used[:, None], fit.at(ratios), curve)
             for r, p in enumerate(preps):
                 if p.public is not None and uniform:  # cached on an earlier page: the same numbers
@@ -908,7 +910,7 @@ class PricingEngine:
         except Exception as e:  # model problems must not reach the caller
             return f"personal curve failed: {type(e).__name__}: {e}"
         chk = _checked(curve, prices.shape[0])
-        return chk if isinstance(chk, str) else self._smooth_curve(chk, prices, prep.product.list_price)
+        return chk if isinstance(chk, str) else self._smooth_curve(chk, prices, prep.product)
 
     def _horizon_hours(self) -> float | None:
         days = self.settings.pricing.stock_horizon_days
@@ -920,7 +922,7 @@ class PricingEngine:
     def _public_curve(self, prep: _Prep, curve: F) -> F:
         """The public curve the optimiser sees over ``prep.cands`` (the model's, or its fit),
         kept on ``prep`` with the fit's parameters for :meth:`_public_at`."""
-        curve, fit = self._fitted(curve, prep.cands, prep.product.list_price)
+        curve, fit = self._fitted(curve, prep.cands, prep.product)
         if fit is not None:
             prep.pub_a, prep.pub_b = fit
         prep.pub_curve = curve
@@ -939,19 +941,42 @@ class PricingEngine:
             return float(prep.pub_curve[i])
         return None
 
-    def _smooth_curve(self, curve: F, prices: I64, list_price: int) -> F:
+    def _smooth_curve(self, curve: F, prices: I64, product: Product) -> F:
         """The curve the optimiser sees: the model's, or its logit-linear fit (settings)."""
-        return self._fitted(curve, prices, list_price)[0]
+        return self._fitted(curve, prices, product)[0]
 
-    def _fitted(self, curve: F, prices: I64, list_price: int) -> tuple[F, tuple[float, float] | None]:
-        """(curve the optimiser sees, the fit's (intercept, slope) or None if not fitted)."""
+    def _fitted(self, curve: F, prices: I64, product: Product) -> tuple[F, tuple[float, float] | None]:
+        """(curve the optimiser sees, the fit's (intercept, slope) or None if not fitted); the
+        slope trusted as far as the model's training prices varied (:mod:`.price_response`)."""
         if self.settings.pricing.curve_fit != "logit_linear":
             return curve, None
-        ratios = prices / float(list_price)
+        ratios = prices / float(product.list_price)
         fit = fit_one(curve, ratios)
+        info = information_for(self.model, product)
+        if math.isfinite(info):
+            a = fit[0] if fit is not None else float(curve_logits(curve[:1])[0])
+            b = fit[1] if fit is not None else 0.0
+            b0 = lerner_slope(product.list_price, product.unit_cost, float(_sigmoid(a)))
+            _, bs = shrink_slopes(np.array([a]), np.array([b]), np.array([b0]), np.array([info]),
+                                  prior_sd=self.settings.pricing.prior_slope_sd)
+            fit = (a, float(bs[0]))
         if fit is None:
             return curve, None
         return 0.5 * (1.0 + np.tanh(0.5 * (fit[0] + fit[1] * (ratios - 1.0)))), fit
+
+    def _shrunk(self, fit: LogitLinearFit, curves: F, preps: list[_Prep]) -> LogitLinearFit:
+        """:meth:`_fitted`'s slope trust for a page of fits."""
+        info = np.array([information_for(self.model, p.product) for p in preps])
+        finite = np.isfinite(info)
+        if not finite.any():
+            return fit
+        a = np.where(fit.used, fit.intercept, curve_logits(curves[:, :1])[:, 0])
+        b = np.where(fit.used, fit.slope, 0.0)
+        b0 = np.array([lerner_slope(p.product.list_price, p.product.unit_cost, float(_sigmoid(x)))
+                       for p, x in zip(preps, a.tolist(), strict=True)])
+        _, bs = shrink_slopes(a, b, b0, info, prior_sd=self.settings.pricing.prior_slope_sd)
+        return LogitLinearFit(np.where(finite, a, fit.intercept), np.where(finite, bs, fit.slope),
+                              fit.used | finite)
 
     def _apply_personal(self, prep: _Prep, d: Decision, curve: F | str | None,
                         shopper: Shopper | None, prices: I64 | None = None) -> Decision:
@@ -1005,6 +1030,10 @@ class PricingEngine:
             return
         self.history.record(product_id, self.clock.now(), price)
         self._last_recorded[product_id] = price
+
+
+def _sigmoid(z: float) -> float:
+    return 0.5 * (1.0 + math.tanh(0.5 * z))
 
 
 def _smoothed(prep: _Prep, alpha: float) -> I64:
