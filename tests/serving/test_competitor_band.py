@@ -37,3 +37,20 @@ def test_a_competitor_promotion_does_not_move_the_band_but_a_regular_price_cut_d
         band = next(st for st in q.explanation if st.stage == "competitor_band")
         assert "[680, 920]" in band.note, band.note
         assert q.price <= 920
+
+
+def test_a_promotion_day_price_is_not_carried_into_the_next_days_base(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    # seeded exploration: day 2's last price differs from day 1's (checked without the rule)
+    with pricepilot.open(paths__data_dir=str(tmp_path), clock=clock, warm=False, seed=1) as shop:
+        shop.upsert_products([Product(product_id="MUG", title="Mug", category="kitchen",
+                                      list_price=1000, unit_cost=400, currency="EUR")])
+        shop.record([_competitor("k1", T0 - timedelta(days=3), 1000, False)])
+        day1 = [shop.quote(f"a{i}", ["MUG"]).quotes[0].price for i in range(5)]
+        clock.advance(timedelta(days=1))  # the rival runs a promotion all day
+        shop.record([_competitor("k2", clock.now() - timedelta(minutes=1), 600, True)])
+        day2 = [shop.quote(f"b{i}", ["MUG"]).quotes[0].price for i in range(5)]
+        clock.advance(timedelta(days=1))
+        in_force = shop.app.base_prices.current("MUG", clock.now(), list_price=1000)
+    assert day2[-1] != day1[-1]
+    assert in_force == day1[-1]  # the last ordinary day's price, whatever day 2 served

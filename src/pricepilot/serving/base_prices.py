@@ -16,7 +16,11 @@ wrote at most every ``sync_seconds``. Days are the shop's local days.
 1000
 >>> prices.decided("MUG", day1, 1100); prices.current("MUG", day1, list_price=1000)  # same day
 1000
->>> prices.current("MUG", datetime(2026, 3, 3, 9, tzinfo=timezone.utc), list_price=1000)
+>>> day2 = datetime(2026, 3, 3, 9, tzinfo=timezone.utc)
+>>> prices.current("MUG", day2, list_price=1000)
+1100
+>>> prices.decided("MUG", day2, 800, temporary=True)  # a competitor's promotion day
+>>> prices.current("MUG", datetime(2026, 3, 4, 9, tzinfo=timezone.utc), list_price=1000)
 1100
 """
 
@@ -67,11 +71,20 @@ class BasePrices:
             return list_price if st.current is None else st.current
         return st.last  # a new day: yesterday's last decided base price is in force
 
-    def decided(self, product_id: str, now: datetime, base_price: int) -> None:
+    def decided(self, product_id: str, now: datetime, base_price: int, *,
+                temporary: bool = False) -> None:
+        """Record a decided base price. A ``temporary`` one (decided while a competitor runs a
+        promotion on the product, or on a holiday) is served but never becomes tomorrow's price
+        in force: tomorrow's smoothing and daily change limit start from the last price decided
+        on an ordinary day, not from a promotion-day price."""
         day = self._day(now)
         with self._lock:
             st = self._state.get(product_id)
-            if st is None:
+            if temporary:
+                if st is None or st.day == day:
+                    return  # nothing to carry over: the day's price in force stays as it is
+                st = _State(day=day, current=st.last, last=st.last)  # a new day, a promotion day
+            elif st is None:
                 st = _State(day=day, current=None, last=base_price)
             elif st.day != day:
                 st = _State(day=day, current=st.last, last=base_price)

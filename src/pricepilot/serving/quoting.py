@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -91,9 +92,10 @@ class Quoting:
         personal = shopper if shopper is not None and shopper.personalisation_consent else None
         with self.learning.lock:
             decisions = state.engine.decide_page(items, personal)
-        for d in decisions:
+        for d, (_p, f, _c) in zip(decisions, items, strict=True):
             if not d.fallback:
-                self.base_prices.decided(d.product_id, now, d.base_price)
+                self.base_prices.decided(d.product_id, now, d.base_price,
+                                         temporary=_promotion_day(f))
         response = self._respond(decisions, user_id, request, fallback=False)
         if user_id is not None and (shopper is None or shopper.personalisation_consent):
             self.learning.remember(state, items, decisions,
@@ -184,6 +186,12 @@ def disclosure(d: Decision, days: int) -> str | None:
         parts.append(f"Lowest price in the previous {days} days: "
                      f"{format_amount(d.reference_price, d.currency)} {d.currency}.")
     return " ".join(parts) or None
+
+
+def _promotion_day(f: Mapping[str, object]) -> bool:
+    """A competitor runs a promotion on the product, or it is a holiday: today's price is not
+    carried into tomorrow's base."""
+    return f.get("p_comp_on_promo") == 1.0 or f.get("c_holiday") == 1.0
 
 
 def _opt_int(v: object) -> int | None:
