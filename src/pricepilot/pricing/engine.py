@@ -956,7 +956,7 @@ class PricingEngine:
         if math.isfinite(info):
             a = fit[0] if fit is not None else float(curve_logits(curve[:1])[0])
             b = fit[1] if fit is not None else 0.0
-            b0 = lerner_slope(product.list_price, product.unit_cost, float(_sigmoid(a)))
+            b0 = lerner_slope(product.list_price, product.unit_cost, 0.0)  # see price_response
             _, bs = shrink_slopes(np.array([a]), np.array([b]), np.array([b0]), np.array([info]),
                                   prior_sd=self.settings.pricing.prior_slope_sd)
             fit = (a, float(bs[0]))
@@ -972,8 +972,7 @@ class PricingEngine:
             return fit
         a = np.where(fit.used, fit.intercept, curve_logits(curves[:, :1])[:, 0])
         b = np.where(fit.used, fit.slope, 0.0)
-        b0 = np.array([lerner_slope(p.product.list_price, p.product.unit_cost, float(_sigmoid(x)))
-                       for p, x in zip(preps, a.tolist(), strict=True)])
+        b0 = np.array([lerner_slope(p.product.list_price, p.product.unit_cost, 0.0) for p in preps])
         _, bs = shrink_slopes(a, b, b0, info, prior_sd=self.settings.pricing.prior_slope_sd)
         return LogitLinearFit(np.where(finite, a, fit.intercept), np.where(finite, bs, fit.slope),
                               fit.used | finite)
@@ -1030,10 +1029,6 @@ class PricingEngine:
             return
         self.history.record(product_id, self.clock.now(), price)
         self._last_recorded[product_id] = price
-
-
-def _sigmoid(z: float) -> float:
-    return 0.5 * (1.0 + math.tanh(0.5 * z))
 
 
 def _smoothed(prep: _Prep, alpha: float) -> I64:

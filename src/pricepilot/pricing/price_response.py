@@ -18,9 +18,11 @@ observed with the model's information, under a prior):
   (its category's when the product had no views): ``Σ p̄ (1 − p̄) (r − r̄)²`` over its views,
   ``r = price / list`` (:func:`pricepilot.demand.price_information.price_information`, kept on
   the fitted model as ``price_information_``);
-* ``b0``: the Lerner slope, under which the list price is the profit optimum
-  (:func:`pricepilot.demand.prior.lerner_slope`): the shop's own price as the prior, the one
-  assumption that holds on every market;
+* ``b0``: the Lerner slope ``1 / margin``, under which the list price is the profit optimum of
+  a product with a small purchase probability (:func:`pricepilot.demand.prior.lerner_slope` at
+  ``p0 = 0``): the shop's own price as the prior, the one assumption that holds on every market.
+  It is anchored to the margin, not to the moment's level, so demand above the usual (a product
+  selling fast, a busy hour) still raises the optimal price;
 * ``τ0 = 1 / prior_slope_sd²`` (``pricing.prior_slope_sd``).
 
 A history with prices spread ±15% around the list (a few hundred views) carries information of a
