@@ -135,3 +135,34 @@ def test_a_failed_attempt_on_a_fresh_shop_is_retried_soon_and_logged(
     clock.advance(COLD_RETRY)
     again = r.run_if_due()
     assert again is not None and again.promoted  # the first model, from a thin history
+
+
+def test_the_shop_retrains_when_its_clock_says_so_and_never_behind_a_simulation(
+        shop: Shop, clock: FixedClock) -> None:
+    # no background retrain thread behind the API: a simulation stays repeatable
+    assert shop.app._retrain is None
+    shop.record(day_of_events(0, 600, priced=True, seed=6))
+    first = shop.retrain_if_due()
+    assert first is not None and first.promoted and first.version is not None
+    assert shop.retrain_if_due() is None  # not due again for 24 hours
+    again = shop.retrain_if_due(at=clock.now() + timedelta(hours=24))
+    assert again is not None and again.version not in (None, first.version)
+
+
+def test_the_served_application_retrains_in_the_background(tmp_path: Path) -> None:
+    from pricepilot.config import load_settings as load
+    from pricepilot.serving.application import build_application
+
+    app = build_application(load(None, env={}, overrides={"paths.data_dir": str(tmp_path)}),
+                            warm=False)
+    try:
+        assert app._retrain is not None
+    finally:
+        app.close()
+    off = build_application(load(None, env={}, overrides={"paths.data_dir": str(tmp_path),
+                                                          "training.retrain_every_hours": 0}),
+                            warm=False)
+    try:
+        assert off._retrain is None
+    finally:
+        off.close()

@@ -54,6 +54,7 @@ from pricepilot.events.ingest import IngestReport
 from pricepilot.events.schemas import Event
 from pricepilot.serving import schemas as s
 from pricepilot.serving.application import Application
+from pricepilot.serving.retraining import RetrainResult
 
 T = TypeVar("T")
 
@@ -226,6 +227,14 @@ class Shop:
             frame = self._training_set(None, None)
         return self.app.learning.warm(version, history_outcomes(frame, model))
 
+    def retrain_if_due(self, *, at: datetime | None = None) -> RetrainResult | None:
+        """The scheduled retrain (``training.retrain_every_hours``) if due on the shop's clock
+        (or at ``at``): trained on the store, promoted only if it beats the current model on
+        views neither saw. None when not due. ``pricepilot serve`` runs it in the background; an
+        embedding job or a simulation calls it as its clock moves."""
+        with self.clock.at(at):
+            return self.app.retraining.run_if_due()
+
     # ------------------------------------------------------------------ reports
     def guardrail_costs(self, *, since: datetime | None = None,
                         until: datetime | None = None) -> pd.DataFrame:
@@ -277,7 +286,7 @@ def open_shop(settings_or_path: Settings | str | Path | None = None, *,
     else:
         settings = load_settings(settings_or_path, overrides=dotted)
     call_clock = CallClock(clock or SystemClock())
-    app = Application(settings, clock=call_clock, seed=seed)
+    app = Application(settings, clock=call_clock, seed=seed)  # retrains when asked (retrain_if_due)
     if warm:
         warm_online_features(app.store, app.features, settings.online.type)
     return Shop(app, call_clock)

@@ -53,6 +53,7 @@ from pricepilot.serving.privacy import Privacy
 from pricepilot.serving.promotion_admin import PromotionAdmin
 from pricepilot.serving.promotion_set import PromotionSet
 from pricepilot.serving.quoting import ANON_FEATURE_USER, Quoting
+from pricepilot.serving.retraining import Retraining
 from pricepilot.serving.runtime import Runtime, infra_errors
 from pricepilot.serving.shoppers import ShopperDirectory
 from pricepilot.serving.ticker import Ticker
@@ -89,6 +90,7 @@ class Application:
         decision_flush_seconds: float = 0.05,
         shopper_ttl_seconds: float | None = None,
         outcome_flush_seconds: float = 0.5,
+        retrain_in_background: bool = False,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -146,6 +148,15 @@ class Application:
         # shared state other processes write: read (and ours written) in the background, so
         # the request path only ever reads memory
         self._sync = Ticker("pricepilot-sync", max(sync_s, 0.05), self._tick, self._tick_failed)
+        # scheduled retraining (training.retrain_every_hours): with ``retrain_in_background``
+        # (the served application) on its own thread, not the sync tick (a retrain takes seconds
+        # to minutes); otherwise the caller retrains when its clock says so
+        # (Shop.retrain_if_due), so a simulation in simulated time stays repeatable
+        self.retraining = Retraining(settings, store, self.registry, self.clock,
+                                     reload=self.learning.reload, before_read=self.decisions.flush)
+        self._retrain = (Ticker("pricepilot-retrain", 60.0, self.retraining.run_if_due,
+                                lambda: log.exception("scheduled retrain failed; retried later"))
+                         if retrain_in_background and self.retraining.every is not None else None)
 
     # ------------------------------------------------------------------ keeping in step
     def _products_changed(self, products: Sequence[Product]) -> None:
@@ -200,6 +211,8 @@ class Application:
 
     def close(self) -> None:
         self._sync.close()
+        if self._retrain is not None:
+            self._retrain.close()
         self.runtime.close()
         self.learning.close()
         with contextlib.suppress(Exception):  # the store may be the dependency that failed
@@ -210,12 +223,13 @@ class Application:
         self.store.close()
 
 
-def build_application(settings: Settings, *, warm: bool = True) -> Application:
+def build_application(settings: Settings, *, warm: bool = True,
+                      retrain_in_background: bool = True) -> Application:
     """The application for ``settings`` (store migrated; with ``warm``, the in-process online
     state rebuilt from the event log)."""
     from pricepilot.serving.warmup import warm_online_features
 
-    app = Application(settings)
+    app = Application(settings, retrain_in_background=retrain_in_background)
     if warm:
         warm_online_features(app.store, app.features, settings.online.type)
     return app

@@ -96,7 +96,7 @@ class Retraining:
 
     def __init__(self, settings: Settings, store: TrainingStore, registry: ModelRegistry,
                  clock: Clock, *, reload: Callable[[], None] | None = None,
-                 before_read: Callable[[], None] | None = None, n_splits: int = 3) -> None:
+                 before_read: Callable[[], object] | None = None, n_splits: int = 3) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry
