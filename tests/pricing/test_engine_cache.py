@@ -84,9 +84,9 @@ def test_repeat_quotes_from_the_caches_equal_fresh_computations() -> None:
     for k, page in enumerate(pages * 3):
         shopper = gold if k % 2 else None
         got = cached.decide_page(page, shopper)
-        fresh._public_cache.clear()
-        fresh._correction_cache.clear()
-        fresh._personal_curve_cache.clear()
+        fresh._curves.cache.clear()
+        fresh._page.correction_cache.clear()
+        fresh._personal.curve_cache.clear()
         _same(got, fresh.decide_page(page, shopper))
         if k == 7:  # outcomes move the posterior of P0 and of the category: corrections follow
             for post in (post_a, post_b):
@@ -94,7 +94,7 @@ def test_repeat_quotes_from_the_caches_equal_fresh_computations() -> None:
                                        model_prob=0.4, purchased=True))
                 post.learn_one(Outcome(product_id="P9", category="c", price=900, list_price=1000,
                                        model_prob=0.3, purchased=False))
-    assert cached._public_cache and cached._correction_cache and cached._personal_curve_cache
+    assert cached._curves.cache and cached._page.correction_cache and cached._personal.curve_cache
 
 
 def test_a_repeat_quote_skips_the_base_model_call_and_a_changed_feature_does_not() -> None:

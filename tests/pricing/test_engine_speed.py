@@ -9,7 +9,8 @@ import numpy as np
 from pricepilot.catalog.models import Guardrails, Product
 from pricepilot.clock import FixedClock
 from pricepilot.config import load_settings
-from pricepilot.pricing.engine import PricingEngine, _corrections
+from pricepilot.pricing.engine import PricingEngine
+from pricepilot.pricing.page import corrections
 from pricepilot.pricing.posterior import DemandPosterior, Outcome
 from pricepilot.pricing.testing import LogitDemand
 
@@ -32,10 +33,10 @@ def test_batched_corrections_equal_the_posteriors_own() -> None:
     engine = PricingEngine(load_settings(path=None, env={}), LogitDemand(a=1.0, b=4.0), post,
                            clock=FixedClock(T0), seed=0)
     products = [("A0", "c"), ("NEW", "c"), ("A2", "c"), ("X", "empty-category"), ("A1", "c")]
-    preps = [engine._prepare(Product(product_id=pid, title="t", category=cat, currency="EUR",
-                                     unit_cost=500, list_price=1000), {}, None)
+    preps = [engine._prep.prepare(Product(product_id=pid, title="t", category=cat, currency="EUR",
+                                          unit_cost=500, list_price=1000), {}, None)
              for pid, cat in products]
-    mus, covs = _corrections(post, preps)
+    mus, covs = corrections(post, preps)
     for r, (pid, cat) in enumerate(products):
         mu, cov = post.correction(pid, cat)
         np.testing.assert_array_equal(mus[r], mu)
