@@ -33,6 +33,9 @@ def test_demo_simulates_ingests_and_writes_a_report(tmp_path: Path, monkeypatch:
         assert section in html, section
     assert "pricepilot vs the best baseline" in result.output
     assert "guardrail violations: 0" in result.output
+    # the headline also heads the report, right under its title
+    assert html.index('class="headline"') < html.index("Key figures")
+    assert "pricepilot vs the best baseline" in html.split('class="headline"')[1].split("</p>")[0]
     assert (out / "models").is_dir()
     import sqlalchemy as sa
 

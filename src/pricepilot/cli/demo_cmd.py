@@ -25,6 +25,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -128,13 +129,9 @@ def register(app: typer.Typer) -> None:
         if not promoted:
             console.print("pricepilot quotes guarded list prices until a model earns promotion")
         console.print(shop_table(ev))
-        row = ev.table.loc["pricepilot"] if "pricepilot" in ev.table.index else None
-        if row is not None:
-            best = ev.table.drop(index=[i for i in ev.table.index
-                                        if i == "pricepilot" or "oracle" in str(i)])
-            lead = row["expected_profit"] / best["expected_profit"].max() - 1
-            console.print(f"pricepilot vs the best baseline: {lead:+.1%} expected profit; "
-                          f"guardrail violations: {int(row['guardrail_violations'])}")
+        headline = demo_headline(ev.table)
+        if headline:
+            console.print(f"[bold]{headline}[/]", soft_wrap=True)
         console.print(f"fairness gap by gender (price paid, same product and day): "
                       f"{ev.fairness_gap:.2%}")
 
@@ -158,7 +155,30 @@ def register(app: typer.Typer) -> None:
 
         with console.status("writing the report"):
             path = write_report(history, catalogue, root / "report", extra_sections=sections,
-                                title=f"pricepilot demo: {settings.shop.name}")
+                                title=f"pricepilot demo: {settings.shop.name}",
+                                headline=headline)
         console.print(f"\n[bold green]report:[/] {path.resolve()}")
         console.print(f"store:  {(root / 'pricepilot.sqlite').resolve()}")
         console.print(f"done in {time.perf_counter() - started:.0f} s")
+
+
+def demo_headline(table: pd.DataFrame) -> str | None:
+    """The demo's one line: pricepilot's expected profit against the best baseline (every row
+    of the shop table but pricepilot and the oracles), and its guardrail violations.
+
+    >>> t = pd.DataFrame({"expected_profit": [110.0, 100.0, 90.0, 130.0],
+    ...                   "guardrail_violations": [0, 0, 0, 0]},
+    ...                  index=["pricepilot", "list price", "cost-plus 60%", "period oracle"])
+    >>> demo_headline(t)
+    'pricepilot vs the best baseline (list price): +10.0% expected profit; guardrail violations: 0'
+    """
+    if "pricepilot" not in table.index:
+        return None
+    row = table.loc["pricepilot"]
+    best = table.drop(index=[i for i in table.index if i == "pricepilot" or "oracle" in str(i)])
+    if best.empty:
+        return None
+    name = str(best["expected_profit"].idxmax())
+    lead = float(row["expected_profit"]) / float(best["expected_profit"].max()) - 1
+    return (f"pricepilot vs the best baseline ({name}): {lead:+.1%} expected profit; "
+            f"guardrail violations: {int(row['guardrail_violations'])}")

@@ -59,6 +59,7 @@ table{border-collapse:collapse;margin:0.5rem 0} td,th{padding:4px 10px;border-bo
 th:first-child,td:first-child{text-align:left} img{max-width:100%} .note{color:#666;font-size:0.9rem}
 </style></head><body>
 <h1>{{ title }}</h1>
+{% if headline %}<p class="headline"><strong>{{ headline }}</strong></p>{% endif %}
 <p class="note">Generated {{ generated }} &middot; {{ period }} &middot; amounts in {{ currency }}</p>
 {% for s in sections %}<h2>{{ s.title }}</h2>
 {{ s.html }}
@@ -196,8 +197,9 @@ def _kpi_html(daily: pd.DataFrame, ev: pd.DataFrame, currency: str) -> str:
 def write_report(events: pd.DataFrame, products: pd.DataFrame | Sequence[Product],
                  out_dir: str | Path, extra_sections: Sequence[Section] = (),
                  title: str = "pricepilot report", top_products: int = 4,
-                 filename: str = "report.html") -> Path:
-    """Write ``out_dir/report.html`` and return its path.
+                 filename: str = "report.html", headline: str | None = None) -> Path:
+    """Write ``out_dir/report.html`` and return its path (``headline``: the one line at the top,
+    under the title).
 
     ``events``: the EVENT_COLUMNS layout (``ts`` integer micros, ``price`` integer minor units;
     at least event_id, type, ts, user_id, product_id, price, quantity). ``products``: Product
@@ -233,7 +235,8 @@ def write_report(events: pd.DataFrame, products: pd.DataFrame | Sequence[Product
         b = datetime.fromtimestamp(int(ts.max()) / 1e6, tz=timezone.utc).date()
         period = f"{a} to {b}"
     html = Environment(autoescape=True).from_string(_TEMPLATE).render(
-        title=title, generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        title=title, headline=headline,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         period=period, currency=currency,
         sections=[dict(title=s.title, html=Markup(s.html), images=[_png(f) for f in s.figures])
                   for s in sections])
