@@ -129,3 +129,25 @@ def test_the_api_validates_its_input_as_the_service_does(shop_dir: Path) -> None
         with pytest.raises(ValidationError, match="at"):
             shop.quote("c1", ["SKU-1"], at=datetime(2026, 3, 2))
         assert shop.record([]).accepted == 0  # nothing stored was lost either
+
+
+def test_the_cli_prices_a_cart_as_the_python_api_and_the_service_do(shop_dir: Path) -> None:
+    with pricepilot.open() as shop:
+        q = shop.quote("c1", ["SKU-1"]).quotes[0]
+        cart = {"currency": "EUR", "customer_id": "c1",
+                "lines": [{"product_id": "SKU-1", "quantity": 2, "quote_id": q.quote_id,
+                           "quote_signature": q.signature},
+                          {"product_id": "SKU-3", "quantity": 1}]}
+        api = msgspec_builtins(shop.price_cart(cart))
+    (shop_dir / "cart.json").write_text(json.dumps(cart))
+    result = CliRunner().invoke(cli, ["cart", "price", "--cart", str(shop_dir / "cart.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == api
+    with pricepilot.open() as served:
+        backend = EngineBackend(app=served.app)
+        with TestClient(create_app(served.settings, backend)) as client:
+            r = client.post("/v1/carts/price", json=cart,
+                            headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 200, r.text
+    assert r.json() == api
+    assert api["lines"][0]["unit_price"] == q.price  # the signed quote is honoured
