@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -10,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
-from pricepilot.clock import FixedClock, to_micros
+from pricepilot.clock import to_micros
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.errors import NotFound, Unavailable, ValidationError
 from pricepilot.events.columns import events_to_table
@@ -28,18 +27,6 @@ from pricepilot.store import DecisionRecord, Store, open_store
 from pricepilot.store.sql import SqlStore
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SqlStore]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    s = open_store(url, clock=FixedClock(T0))
-    s.migrate()
-    yield s
-    s.close()
 
 
 def product(pid: str = "SKU-1", **kw: object) -> Product:

@@ -5,13 +5,11 @@ migrations against the table declarations they are made from."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from pricepilot.clock import FixedClock
 from pricepilot.compliance.attributes import Shopper
 from pricepilot.errors import NotFound, Unavailable
 from pricepilot.promotions.model import PercentOff, Promotion
@@ -20,18 +18,6 @@ from pricepilot.store.repositories import BasePriceRow, OrderRecord, PromotionVi
 from pricepilot.store.sql import SqlStore
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SqlStore]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    s = open_store(url, clock=FixedClock(T0))
-    s.migrate()
-    yield s
-    s.close()
 
 
 @pytest.fixture
