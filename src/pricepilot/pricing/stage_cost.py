@@ -56,7 +56,7 @@ def guardrail_costs(explanations: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
     >>> e = {"stages": [{"stage": "smoothing", "before": 1200, "after": 1100, "profit_cost": 5.0},
     ...                 {"stage": "margin_floor", "before": 1100, "after": 1100, "profit_cost": 0.0}]}
-    >>> guardrail_costs([e, e]).set_index("stage").loc["smoothing", "profit_cost"]
+    >>> float(guardrail_costs([e, e]).set_index("stage").loc["smoothing", "profit_cost"])
     10.0
     """
     rows: dict[str, list[float]] = {}
