@@ -112,6 +112,10 @@ class PricingSettings(_Section):
     competitor_band: float = 0.15  # stay within +-15% of the lowest competitor price, if known
     grid_size: int = 20
     exploration: bool = True
+    # Thompson sampling explores only among candidates whose posterior-mean expected profit is
+    # within this fraction of the posterior-mean optimum's (pricing/explore.py: safe_set), so a
+    # decision gives up at most this share of expected profit to learn; 1: unrestricted
+    exploration_max_loss: float = 0.05
     personal_discount_max: float = 0.10  # personal layer: at most 10% below the base price
     allow_surcharge: bool = False
     # "logit_linear": optimise over a smooth logit-linear fit of the model's curve instead of the
@@ -284,6 +288,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("pricing.grid_size", "must be at least 2")
     if not (s.pricing.stock_horizon_days >= 0.0 and math.isfinite(s.pricing.stock_horizon_days)):
         raise ConfigError("pricing.stock_horizon_days", "must be a finite number of days, 0 or more")
+    if not 0.0 <= s.pricing.exploration_max_loss <= 1.0:
+        raise ConfigError("pricing.exploration_max_loss", "must be in [0, 1]")
     if not (s.pricing.prior_slope_sd > 0.0 and math.isfinite(s.pricing.prior_slope_sd)):
         raise ConfigError("pricing.prior_slope_sd", "must be a finite number above 0")
     if not (s.pricing.prior_arrivals_per_hour > 0.0 and math.isfinite(s.pricing.prior_arrivals_per_hour)):

@@ -45,7 +45,7 @@ from pricepilot.config import Settings
 from pricepilot.demand.base import DemandModel
 from pricepilot.money import exponent
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
-from pricepilot.pricing.explore import Choice, thompson_choice
+from pricepilot.pricing.explore import Choice, safe_set, thompson_choice
 from pricepilot.pricing.guardrails import StageTrace, apply_guardrails
 from pricepilot.pricing.history import PriceHistory
 from pricepilot.pricing.issuing import Issuer, binding, smoothing_rule
@@ -209,7 +209,8 @@ class PricingEngine:
                              horizon_hours(ps))
         # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
         choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
-                                         weights, cap, self.rng)
+                                         weights, cap, self.rng,
+                                         safe=safe_set(mean * weights, ps.exploration_max_loss))
         if cap is None:
             greedy = int(np.argmax(mean * weights))
         else:

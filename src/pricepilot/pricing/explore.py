@@ -31,12 +31,29 @@ class Choice(msgspec.Struct, frozen=True):
     lp_used: bool
 
 
-def thompson_choice(draws: F, weights: F, capacity: float | None, rng: np.random.Generator) -> Choice:
-    """``draws`` (M, K) sampled P(buy); ``weights`` (K,) money per sale; first draw is acted on."""
+def safe_set(mean_reward: F, max_loss: float) -> npt.NDArray[np.bool_]:
+    """The candidates exploration may choose: those whose posterior-mean reward is within
+    ``max_loss`` (a fraction) of the best one's, along the last axis. Thompson sampling then
+    explores only where the posterior says little is at stake, so a decision never gives up more
+    than ``max_loss`` of the expected profit of the posterior-mean optimum to learn; with no
+    positive reward anywhere, every candidate.
+
+    >>> safe_set(np.array([10.0, 9.6, 5.0]), 0.05).tolist()
+    [True, True, False]
+    """
+    top = mean_reward.max(axis=-1, keepdims=True)
+    return np.asarray((mean_reward >= (1.0 - max_loss) * top) | (top <= 0.0), dtype=np.bool_)
+
+
+def thompson_choice(draws: F, weights: F, capacity: float | None, rng: np.random.Generator,
+                    safe: npt.NDArray[np.bool_] | None = None) -> Choice:
+    """``draws`` (M, K) sampled P(buy); ``weights`` (K,) money per sale; first draw is acted on;
+    ``safe`` (K,): the candidates an unconstrained choice may take (:func:`safe_set`)."""
     m, k = draws.shape
     rewards = draws * weights[None, :]
     if capacity is None:
-        best = np.argmax(rewards, axis=1)
+        best = np.argmax(rewards if safe is None else np.where(safe[None, :], rewards, -np.inf),
+                         axis=1)
         probs = np.bincount(best, minlength=k).astype(np.float64) / m
         return Choice(int(best[0]), probs, rewards.mean(axis=0), False)
     x, _ = solve_single_resource(rewards, draws, np.full(m, capacity))

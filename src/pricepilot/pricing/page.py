@@ -16,6 +16,7 @@ import numpy as np
 from pricepilot.money import exponent
 from pricepilot.pricing.curve_fit import fit_logit_linear
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
+from pricepilot.pricing.explore import safe_set
 from pricepilot.pricing.guardrails import GuardrailArrays, apply_guardrails_batch
 from pricepilot.pricing.issuing import Issuer, binding, smoothing_rule
 from pricepilot.pricing.lp import draw_from_mixture, solve_single_resource
@@ -119,7 +120,9 @@ class PagePricer:
         caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour, horizon)
                 for p in preps]
         lp_rows = np.array([c is not None for c in caps])
-        best = np.argmax(rewards, axis=2)  # (n, M)
+        # exploration only among candidates within exploration_max_loss of the mean optimum
+        safe = safe_set(mean * weights, ps.exploration_max_loss)
+        best = np.argmax(np.where(safe[:, None, :], rewards, -np.inf), axis=2)  # (n, M)
         # share of draws choosing each candidate (counts / M, as the mean of indicators)
         if n == 1:
             probs = np.bincount(best[0], minlength=k)[None, :] / m
