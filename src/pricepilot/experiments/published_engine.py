@@ -459,10 +459,9 @@ def notes(engine: Sequence[EngineRow], overrides: Mapping[str, Any] | None = Non
     step = min(smallest_step(ladder) for ladder in ladders)
     if limit < step:
         lines.append(
-            f"- **The engine's price cannot leave the list price here:** the daily change limit "
-            f"(pricing.max_change_per_day = {limit:.0%}) is narrower than the smallest step of these "
-            f"ladders ({step:.1%}), and a ladder price is the nearest one inside the day's window, "
-            "so the engine's figures are those of a fixed list price, whatever it learns.")
+            f"- The daily change limit (pricing.max_change_per_day = {limit:.0%}) is narrower than "
+            f"the smallest step of these ladders ({step:.1%}); the limit always allows the "
+            "neighbouring rung, so the engine moves at most one rung a day here.")
     if any(r.bench == "B2" for r in engine):
         lines.append(
             "- B2 through the engine: **the engine has no shared-resource constraint.** Each "
