@@ -125,7 +125,8 @@ class PricingSettings(_Section):
     # inventory LP over a rolling horizon, e.g. the restock lead time); 0: sell it unconstrained
     stock_horizon_days: float = 28.0
     # Expected shoppers per hour who see a product before its first view; after it, the served
-    # arrival rate is (views in the last 7 days + this x 24) / (7 x 24 + 24) per hour (a
+    # arrival rate is (views in the last 7 days + this x 24) / (hours observed + 24) per hour,
+    # the hours observed being those since the product's first view, at most 7 x 24 (a
     # Gamma-Poisson estimate with the prior worth one day of traffic). So the inventory LP
     # engages for stocked and seasonal products from the first quote and follows live traffic.
     # Low on purpose: too low only delays rationing scarce stock until views arrive, too high

@@ -64,3 +64,21 @@ def test_the_list_price_cold_start_is_still_available(tmp_path: Path) -> None:
         shop.upsert_products([_mug()])
         q = shop.quote("c1", ["MUG"])
     assert q.fallback and q.quotes[0].price == 1000
+
+
+def test_a_new_products_traffic_is_measured_over_the_hours_it_was_seen(tmp_path: Path) -> None:
+    """Six views in its first six hours is one an hour, not six a week: the inventory LP sees
+    that stock of 5 for the 3 days to the season end is short and rations it."""
+    clock = FixedClock(T0)
+    with _shop(tmp_path, clock) as shop:
+        shop.upsert_products([Product(product_id="SCARF", title="Scarf", category="fashion",
+                                      list_price=3000, unit_cost=1200, currency="EUR", stock=5,
+                                      season_end=T0 + timedelta(days=3))])
+        for i in range(6):  # one view an hour, each recorded as it happens
+            shop.record([{"type": "view", "event_id": f"v{i}", "ts": clock.now(),
+                          "user_id": f"c{i}", "product_id": "SCARF", "price": 3000,
+                          "currency": "EUR"}])
+            clock.advance(timedelta(hours=1))
+        q = shop.quote("c9", ["SCARF"]).quotes[0]
+    model_step = q.explanation[0]
+    assert model_step.stage == "model" and "inventory LP" in model_step.note, model_step.note

@@ -7,7 +7,7 @@ State is a set of flat hashes (field -> number or text), exactly what Redis stor
   (last purchase ts), ``rs``/``rn`` (sum and count of paid / list price), ``a|<attr>`` (shopper
   attributes);
 - ``s:<user>``: views per session id;
-- ``p:<product>``: ring ``w7`` (views and purchases per UTC day), ``i|*`` (latest inventory
+- ``p:<product>``: ring ``w7`` (views and purchases per UTC day), ``fv`` (first view ts), ``i|*`` (latest inventory
   level), ``k|<competitor>|*`` (each competitor's latest price and promotion flag), ``r|<competitor>|*``
   (its latest price off promotion: the regular price);
 - ``cal:<day>``: announced holidays of a local calendar day, by region (``*``: everywhere).
@@ -187,6 +187,8 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
             # every metric of a ring is named in each update, so a reset clears them all
             ops.append(Op("ring", product_key(ev.product_id), "w7", day=day, slots=SHORT,
                           amounts=(("v", 1), ("p", 0))))
+            # the product's first view: how long its view counts have been observing traffic
+            ops.append(Op("min", product_key(ev.product_id), "fv", amount=ev.ts))
     elif ev.type == "purchase":
         if ev.user_id is not None:
             uk = user_key(ev.user_id)
@@ -353,6 +355,7 @@ def product_features(
     # competitors: lowest latest price, any latest report on promotion
     comp: int | None = None
     regular: int | None = None
+    first_view: int | None = None
     promo = 0.0
     inv_stock: Value | None = None
     for f, v in product_state.items():
@@ -367,6 +370,8 @@ def product_features(
             regular = p if regular is None or p < regular else regular
         elif f == "i|s":
             inv_stock = v
+        elif f == "fv":
+            first_view = int(v)
     if inv_stock is not None:
         stock = float(inv_stock)
     else:
@@ -384,6 +389,10 @@ def product_features(
         "p_comp_on_promo": promo,
         "competitor_price": comp,
         "competitor_regular_price": regular,
+        # hours the product's 7-day view count has been observing (since its first view, at
+        # most 7 days): the exposure the arrival-rate estimate divides by
+        "p_views_hours": (min(max(at_us - first_view, 0) / 3.6e9, 7 * 24.0)
+                          if first_view is not None else 0.0),
     }
 
 
@@ -392,4 +401,5 @@ def order_features(u: Mapping[str, object], p: Mapping[str, object]) -> dict[str
     return {k: merged[k] for k in _ORDER}
 
 
-_ORDER: tuple[str, ...] = (*CONTEXT_FEATURES, "competitor_price", "competitor_regular_price")
+_ORDER: tuple[str, ...] = (*CONTEXT_FEATURES, "competitor_price", "competitor_regular_price",
+                           "p_views_hours")

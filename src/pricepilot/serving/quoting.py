@@ -42,19 +42,27 @@ PRIOR_HOURS = 24.0  # the arrival prior is worth one day of traffic
 log = logging.getLogger("pricepilot.serving.quoting")
 
 
-def arrivals_per_hour(views_7d: object, prior_per_hour: float) -> float:
+def arrivals_per_hour(views_7d: object, prior_per_hour: float,
+                      observed_hours: object = HOURS_7D) -> float:
     """Expected shoppers per hour who see the product (``pricing.prior_arrivals_per_hour``
-    until it has traffic): the last 7 days' views with a Gamma-Poisson prior worth one day.
+    until it has traffic): the last 7 days' views over the hours they were observed (since
+    the product's first view, at most 7 days), with a Gamma-Poisson prior worth one day. A
+    product first seen this morning is not diluted over a week it did not exist.
 
     No view yet says nothing of the traffic to come (a new product, a new install): the prior.
 
     >>> arrivals_per_hour(0.0, 0.1), round(arrivals_per_hour(336.0, 0.1), 3)
     (0.1, 1.762)
+    >>> round(arrivals_per_hour(6.0, 0.1, observed_hours=6.0), 3)  # six views in its first six hours
+    0.28
     """
     views = float(views_7d) if isinstance(views_7d, (int, float)) and math.isfinite(views_7d) else 0.0
     if views <= 0:
         return prior_per_hour
-    return (views + prior_per_hour * PRIOR_HOURS) / (HOURS_7D + PRIOR_HOURS)
+    hours = (float(observed_hours) if isinstance(observed_hours, (int, float))
+             and math.isfinite(observed_hours) else HOURS_7D)
+    hours = min(max(hours, 0.0), HOURS_7D)
+    return (views + prior_per_hour * PRIOR_HOURS) / (hours + PRIOR_HOURS)
 
 
 class Quoting:
@@ -114,7 +122,8 @@ class Quoting:
             current_price=self.base_prices.current(product.product_id, now,
                                                    list_price=product.list_price),
             arrivals_per_hour=arrivals_per_hour(f.get("p_views_7d"),
-                                                self.settings.pricing.prior_arrivals_per_hour))
+                                                self.settings.pricing.prior_arrivals_per_hour,
+                                                f.get("p_views_hours", HOURS_7D)))
         return product, f, ctx
 
     def fallback(self, request: s.QuoteRequest) -> s.QuoteResponse:
