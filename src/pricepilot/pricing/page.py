@@ -25,7 +25,7 @@ from pricepilot.pricing.posterior import DemandPosterior, curve_logits
 from pricepilot.pricing.prep import I64, EngineState, F, Prep, PublicCurve, horizon_hours, rows
 from pricepilot.pricing.public_curve import PublicCurves
 from pricepilot.pricing.smoothing import steps_towards
-from pricepilot.pricing.stage_cost import with_costs
+from pricepilot.pricing.stage_cost import page_costs
 
 Static = tuple[F, F, I64, I64, list[tuple[str, I64, I64]]]
 
@@ -161,14 +161,21 @@ class PagePricer:
         lp_l = lp_rows.tolist()
         stamp = issuer.stamp(now)
         fit_note = self._curves.fit_note()
+        # every stage's expected-profit cost for the whole page in one pass (smoothing first)
+        costs = page_costs(
+            np.array([model_prices, *(b for _, b, _ in stage_vals)]).T,
+            np.array([smoothed_at, *(a for _, _, a in stage_vals)]).T, cands, mean,
+            np.array([p.product.unit_cost for p in preps]))
         out = []
         for r, p in enumerate(preps):
             rules = issuer.stage_rules(p.spec)
+            cost = costs[r]
             stages = [StageEffect(stage="smoothing", before=model_prices[r], after=smoothed_at[r],
-                                  rule=smoothing_rule(p.ctx.current_price, ps.smoothing_alpha))]
-            stages += [StageEffect(stage=name, before=b[r], after=a[r], rule=rules[name])
-                       for name, b, a in stage_vals]
-            stages = with_costs(stages, cands[r], mean[r], p.product.unit_cost)
+                                  rule=smoothing_rule(p.ctx.current_price, ps.smoothing_alpha),
+                                  profit_cost=cost[0])]
+            stages += [StageEffect(stage=name, before=b[r], after=a[r], rule=rules[name],
+                                   profit_cost=cost[j])
+                       for j, (name, b, a) in enumerate(stage_vals, start=1)]
             expl = Explanation(
                 model_price=model_prices[r], greedy_price=greedy_prices[r], stages=stages,
                 binding_rule=binding(stages),

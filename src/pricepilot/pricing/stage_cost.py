@@ -34,15 +34,34 @@ from pricepilot.pricing.decision import StageEffect
 def with_costs(stages: Sequence[StageEffect], cands: npt.NDArray[np.int64],
                mean: npt.NDArray[np.float64], unit_cost: int) -> list[StageEffect]:
     """``stages`` with ``profit_cost`` set from the mean curve over ``cands``."""
-    moved = [st for st in stages if st.before != st.after]
-    if not moved:
-        return [msgspec.structs.replace(st, profit_cost=0.0) for st in stages]
-    xs = np.array([[st.before, st.after] for st in moved], dtype=np.float64)
-    p = np.interp(xs, cands.astype(np.float64), mean)
-    value = p * (xs - unit_cost)
-    costs = iter((value[:, 0] - value[:, 1]).tolist())
-    return [msgspec.structs.replace(st, profit_cost=round(next(costs), 4) if st.before != st.after
-                                    else 0.0) for st in stages]
+    costs = page_costs(np.array([[st.before for st in stages]]),
+                       np.array([[st.after for st in stages]]), cands[None, :], mean[None, :],
+                       np.array([unit_cost]))[0]
+    return [msgspec.structs.replace(st, profit_cost=c) for st, c in zip(stages, costs, strict=True)]
+
+
+def page_costs(before: npt.NDArray[np.int64], after: npt.NDArray[np.int64],
+               cands: npt.NDArray[np.int64], mean: npt.NDArray[np.float64],
+               unit_cost: npt.NDArray[np.int64]) -> list[list[float]]:
+    """Every stage's cost for a page at once: ``before`` / ``after`` (n, S) prices per product
+    and stage, ``cands`` / ``mean`` (n, k) each product's ascending candidates and mean curve
+    (linear between candidates, flat beyond), ``unit_cost`` (n,); rounded to 4 decimals, 0 where
+    a stage did not move the price."""
+    xs = np.stack([before, after], axis=-1).astype(np.float64)  # (n, S, 2)
+    c = cands.astype(np.float64)[:, None, None, :]  # (n, 1, 1, k)
+    k = cands.shape[1]
+    above = (c <= xs[..., None]).sum(axis=-1)  # candidates at or below each price
+    lo = np.clip(above - 1, 0, k - 1)
+    hi = np.clip(above, 0, k - 1)
+    rows = np.arange(cands.shape[0])[:, None, None]
+    x0, x1 = cands[rows, lo].astype(np.float64), cands[rows, hi].astype(np.float64)
+    p0, p1 = mean[rows, lo], mean[rows, hi]
+    span = x1 - x0
+    w = np.where(span > 0, (xs - x0) / np.where(span > 0, span, 1.0), 0.0)
+    value = (p0 + w * (p1 - p0)) * (xs - unit_cost[:, None, None])
+    cost = np.where(before != after, np.round(value[..., 0] - value[..., 1], 4), 0.0)
+    out: list[list[float]] = cost.tolist()
+    return out
 
 
 COST_COLUMNS = ("stage", "decisions", "moved", "moved_share", "moved_down", "profit_cost",
