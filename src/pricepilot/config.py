@@ -200,6 +200,14 @@ class ServiceSettings(_Section):
     backend: str = ""
 
 
+class CheckoutSettings(_Section):
+    """Cart pricing and order confirmation (serving/checkout.py)."""
+
+    # A quoted line may carry at most this many units: a quote is one shopper's offer, not a
+    # wholesale price (a leaked or replayed quote cannot buy out the stock at its price).
+    max_quoted_quantity: int = 100
+
+
 class TrainingSettings(_Section):
     # Scheduled retraining (serving/retraining.py): every this many hours on the application's
     # clock a new demand model is trained on the store's data and promoted only if it beats the
@@ -218,6 +226,7 @@ class Settings(_Section):
     pricing: PricingSettings = msgspec.field(default_factory=PricingSettings)
     promotions: PromotionSettings = msgspec.field(default_factory=PromotionSettings)
     service: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    checkout: CheckoutSettings = msgspec.field(default_factory=CheckoutSettings)
     training: TrainingSettings = msgspec.field(default_factory=TrainingSettings)
 
     @property
@@ -343,6 +352,8 @@ def _validate(s: Settings) -> None:
     if s.service.retry_after_seconds < 1:
         raise ConfigError("service.retry_after_seconds", "must be at least 1")
     validate_api_keys(s.service.api_keys)
+    if s.checkout.max_quoted_quantity < 1:
+        raise ConfigError("checkout.max_quoted_quantity", "must be at least 1")
     overlap = set(s.compliance.audit_only) - set(s.compliance.protected_attributes)
     if overlap:
         raise ConfigError(

@@ -132,7 +132,8 @@ class Application:
         self.checkout = Checkout(repos.orders, self.clock, self.pseudonymise, self.catalogue,
                                  self.shoppers, self.signer, self.promotion_set, self.ledger,
                                  self.market.state,
-                                 purchased=None if outcomes is None else outcomes.purchased)
+                                 purchased=None if outcomes is None else outcomes.purchased,
+                                 max_quoted_quantity=settings.checkout.max_quoted_quantity)
         self.promotions = PromotionAdmin(repos.promotion_views, repos.promotions, self.ledger,
                                          self.checkout, self.clock,
                                          currency=settings.shop.currency,

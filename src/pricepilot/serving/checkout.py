@@ -1,5 +1,11 @@
 """Cart pricing and checkout: the catalogue, signed quotes verified, the market, the ledger.
 
+A quoted line is honoured only inside the product's *current* floor and ceiling (the engine's
+own guardrails, :class:`~pricepilot.pricing.guardrails.GuardrailSpec`) and for at most
+``checkout.max_quoted_quantity`` units: a quote outside them is refused with a 422 naming the
+quote and the bound, never re-priced (a shop must not charge other than the price the shopper
+saw), so even a quote signed with a leaked key cannot sell below the floor.
+
 ``price_cart`` has no side effects. ``confirm_order`` prices and redeems atomically, idempotent
 by ``order_id`` (a resend returns the stored confirmation with ``replayed=True``; the same id
 with other content is a :class:`Conflict`); ``cancel_order`` releases the order's redemptions.
@@ -14,11 +20,12 @@ from datetime import datetime
 
 import msgspec
 
-from pricepilot.catalog.models import Product
+from pricepilot.catalog.models import Product, effective_guardrails
 from pricepilot.clock import Clock, to_micros
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.errors import Conflict, NotFound, Unavailable, ValidationError
-from pricepilot.pricing.quotes import QuoteError, QuoteSigner
+from pricepilot.pricing.guardrails import GuardrailSpec
+from pricepilot.pricing.quotes import QuoteError, QuoteSigner, SignedQuote
 from pricepilot.promotions import model as pm
 from pricepilot.promotions.cart import Cart, CartLine, Customer, MarketState, ShippingLine
 from pricepilot.promotions.engine import PromotionEngine
@@ -40,7 +47,7 @@ class Checkout:
                  catalogue: Catalogue, shoppers: ShopperDirectory, signer: QuoteSigner,
                  promotions: PromotionSet, ledger: RedemptionLedger,
                  market: Callable[[datetime], MarketState],
-                 purchased: Purchased | None = None) -> None:
+                 purchased: Purchased | None = None, max_quoted_quantity: int = 100) -> None:
         self.orders = orders
         self.clock = clock
         self.pseudonymise = pseudonymise
@@ -51,6 +58,7 @@ class Checkout:
         self.ledger = ledger
         self.market = market
         self.purchased = purchased  # outcome learning hears of every confirmed line
+        self.max_quoted_quantity = max_quoted_quantity
 
     # ------------------------------------------------------------------ pricing
     def _verified_price(self, i: int, line: s.CartLine, product: Product, currency: str,
@@ -71,7 +79,31 @@ class Checkout:
                                   "to another shopper")
         if q.currency != currency:
             raise ValidationError("quote", where, f"quote is in {q.currency}, cart in {currency}")
+        self._within_bounds(i, line, product, q)
         return q.price
+
+    def _within_bounds(self, i: int, line: s.CartLine, product: Product, q: SignedQuote) -> None:
+        """Refuse an authentic quote outside the product's current floor..ceiling or over the
+        quoted-quantity bound (the limits the engine itself prices within)."""
+        entity = f"quote {q.quote_id!r}"
+        if line.quantity > self.max_quoted_quantity:
+            raise ValidationError(entity, f"$.lines[{i}].quantity",
+                                  f"quote_quantity_exceeded: a quoted line may carry at most "
+                                  f"{self.max_quoted_quantity} units, got {line.quantity}")
+        g = effective_guardrails(product, self.catalogue.categories)
+        spec = GuardrailSpec.build(g, cost=product.unit_cost, currency=product.currency,
+                                   competitor_price=None, current_price=None,
+                                   competitor_band=0.0, max_change=0.0)
+        where = f"$.lines[{i}].quote_id"
+        if q.price < spec.floor:
+            raise ValidationError(entity, where, f"quote_below_floor: quoted price {q.price} is "
+                                  f"below product {product.product_id!r}'s current floor "
+                                  f"{spec.floor}")
+        # the floor wins over a ceiling below it, as in the guardrails
+        if spec.ceiling is not None and q.price > max(spec.ceiling, spec.floor):
+            raise ValidationError(entity, where, f"quote_above_ceiling: quoted price {q.price} "
+                                  f"is above product {product.product_id!r}'s current ceiling "
+                                  f"{max(spec.ceiling, spec.floor)}")
 
     def price(self, currency: str, lines: Sequence[s.CartLine], coupons: Sequence[str],
               shipping: int, customer_id: str | None,
