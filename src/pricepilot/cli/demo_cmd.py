@@ -24,12 +24,15 @@ import shutil
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:  # pandas is imported when a command runs, to keep --help fast
+    import pandas as pd
 
 
 def demo_window(start: str | None, days: int, now: datetime, *,
@@ -166,6 +169,7 @@ def demo_headline(table: pd.DataFrame) -> str | None:
     """The demo's one line: pricepilot's expected profit against the best baseline (every row
     of the shop table but pricepilot and the oracles), and its guardrail violations.
 
+    >>> import pandas as pd
     >>> t = pd.DataFrame({"expected_profit": [110.0, 100.0, 90.0, 130.0],
     ...                   "guardrail_violations": [0, 0, 0, 0]},
     ...                  index=["pricepilot", "list price", "cost-plus 60%", "period oracle"])

@@ -16,10 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pricepilot.events.ingest import IngestReport
-
-if TYPE_CHECKING:  # the store is imported only when a command runs
+if TYPE_CHECKING:  # the store (and pandas, via ingest) is imported only when a command runs
     from pricepilot.config import Settings
+    from pricepilot.events.ingest import IngestReport
     from pricepilot.store import SqlStore
 
 

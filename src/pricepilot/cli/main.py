@@ -15,11 +15,12 @@ import msgspec
 import typer
 from rich.console import Console
 
-from pricepilot import __version__
 from pricepilot.config import Settings, load_settings
 from pricepilot.errors import PricepilotError
 
-# Command modules are discovered: every `pricepilot/cli/*_cmd.py` exposes `register(app)`.
+# Command modules are discovered: every `pricepilot/cli/*_cmd.py` exposes `register(app)`. All
+# are imported for every invocation (--help lists them), so their module tops import only typer
+# and rich: heavy libraries are imported inside the command functions (tests/cli/test_cli_speed.py).
 # Listed first in --help; the rest follow alphabetically.
 _FIRST = ["demo", "sim", "ingest", "train", "price", "cart", "serve"]
 
@@ -60,16 +61,27 @@ class State:
 state = State()
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: eager, so it answers before Typer asks for a command."""
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("pricepilot")
+        except PackageNotFoundError:  # a source tree that was never installed
+            from pricepilot import __version__ as v
+        typer.echo(f"pricepilot {v}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     config: Path = typer.Option(
         None, "--config", "-c", help="Settings file (default: ./pricepilot.toml if present)."
     ),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 is_eager=True, callback=_print_version),
 ) -> None:
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
     state.config_path = config
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from pricepilot.demand.calibration import EPS
+from pricepilot.demand.manifest import CalibrationBin, FoldResult
 from pricepilot.demand.models import DemandEstimator, make_model, price_feature_arrays
 from pricepilot.demand.thin import MIN_FIT_ROWS
 from pricepilot.errors import ValidationError
@@ -36,23 +37,6 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
     "forest": {"max_depth": [8, 14], "min_samples_leaf": [20, 100]},
     "lgbm": {"num_leaves": [15, 31], "learning_rate": [0.05, 0.1]},
 }
-
-
-class CalibrationBin(msgspec.Struct, frozen=True):
-    lower: float
-    upper: float
-    rows: int
-    mean_predicted: float
-    actual_rate: float
-
-
-class FoldResult(msgspec.Struct, frozen=True):
-    fold: int
-    train_rows: int
-    test_rows: int
-    train_ts_max: int
-    test_ts_min: int
-    metrics: dict[str, float]
 
 
 class Evaluation(msgspec.Struct, frozen=True):

@@ -26,30 +26,37 @@ True
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import re
 import tempfile
 from datetime import timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
 import msgspec
-import pandas as pd
 
 from pricepilot.clock import Clock, SystemClock
 from pricepilot.config import Settings
-from pricepilot.demand.evaluation import CalibrationBin, FoldResult
-from pricepilot.demand.models import DemandEstimator
+
+# the manifest types live apart so that listing the registry loads no ML library; re-exported
+from pricepilot.demand.manifest import (
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    VERSION_RE,
+    CalibrationBin,
+    DataRange,
+    FoldResult,
+    ModelManifest,
+    Pointer,
+    decode_manifest,
+)
 from pricepilot.errors import Conflict, NotFound, Unavailable, ValidationError
 from pricepilot.fileio import atomic_write
 
-MODEL_FILE = "model.joblib"
-MANIFEST_FILE = "manifest.json"
-CURRENT_FILE = "current.json"
-VERSION_RE = re.compile(  # a version id: also a file and directory name
-    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+if TYPE_CHECKING:  # scikit-learn, LightGBM, joblib and pandas load when a model is written or read
+    import pandas as pd
+
+    from pricepilot.demand.models import DemandEstimator
 
 
 class ModelArtefactError(Unavailable):
@@ -58,44 +65,6 @@ class ModelArtefactError(Unavailable):
     def __init__(self, version: str, reason: str) -> None:
         super().__init__(f"demand model {version!r}", reason)
         self.version = version
-
-
-class DataRange(msgspec.Struct, frozen=True):
-    rows: int
-    ts_min: int | None = None
-    ts_max: int | None = None
-
-
-class ModelManifest(msgspec.Struct, frozen=True, kw_only=True):
-    """What the registry records about one model version."""
-
-    version: str
-    created_at: str  # ISO 8601 UTC
-    family: str
-    params: dict[str, Any]
-    features: list[str]
-    data: DataRange
-    content_hash: str  # sha256 hex of model.joblib
-    metrics: dict[str, float] = msgspec.field(default_factory=dict)
-    folds: list[FoldResult] = msgspec.field(default_factory=list)
-    calibration: list[CalibrationBin] = msgspec.field(default_factory=list)
-    elasticity: dict[str, float] = msgspec.field(default_factory=dict)
-    library_versions: dict[str, str] = msgspec.field(default_factory=dict)
-    # the calibration the registered model applies ("isotonic", "sigmoid" or "none") and, when
-    # the one asked for could not be fitted on the held-out rows, why not
-    calibration_method: str = ""
-    calibration_note: str | None = None
-    # the promotion rule's verdict (see pricepilot.demand.training.promotion_verdict)
-    promotable: bool = True
-    promotion_note: str | None = None
-    # what training changed for thin data (fewer folds, smaller leaves, calibration skipped) or
-    # decided (a scheduled retrain's comparison with the current model); see demand/thin.py
-    training_notes: list[str] = msgspec.field(default_factory=list)
-
-
-class _Pointer(msgspec.Struct):
-    current: str | None = None
-    history: list[str] = msgspec.field(default_factory=list)
 
 
 def data_range(frame: pd.DataFrame) -> DataRange:
@@ -136,20 +105,6 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _decode_manifest(data: bytes) -> ModelManifest:
-    """A manifest as written: JSON has no NaN, so a metric that was NaN (the AUC of a time fold
-    whose held-out block has one class only) is written as null and read back as NaN."""
-    raw = msgspec.json.decode(data)
-    if isinstance(raw, dict):
-        holders = [raw, *(f for f in raw.get("folds") or [] if isinstance(f, dict))]
-        for h in holders:
-            for key in ("metrics", "elasticity"):
-                values = h.get(key)
-                if isinstance(values, dict):
-                    h[key] = {k: math.nan if v is None else v for k, v in values.items()}
-    return msgspec.convert(raw, ModelManifest)
-
-
 class ModelRegistry:
     """Versioned demand models under one directory; see the module docstring for the layout."""
 
@@ -178,6 +133,10 @@ class ModelRegistry:
 
         ``promotion_note``, when given, is why the promotion rule refuses this version; it is
         recorded (``promotable=False``) and the version can still be promoted by hand."""
+        import joblib
+
+        from pricepilot.demand.models import DemandEstimator
+
         if not isinstance(model, DemandEstimator) or not hasattr(model, "calibrator_"):
             raise ValidationError("model registry", "model", "only fitted demand estimators can be registered")
         now = self.clock.now().astimezone(timezone.utc)
@@ -214,16 +173,16 @@ class ModelRegistry:
             raise
         return manifest
 
-    def _read_pointer(self) -> _Pointer:
+    def _read_pointer(self) -> Pointer:
         path = self.root / CURRENT_FILE
         if not path.exists():
-            return _Pointer()
+            return Pointer()
         try:
-            return msgspec.json.decode(path.read_bytes(), type=_Pointer)
+            return msgspec.json.decode(path.read_bytes(), type=Pointer)
         except msgspec.DecodeError as e:
             raise ModelArtefactError(CURRENT_FILE, f"the current-model pointer is corrupt: {e}") from e
 
-    def _write_pointer(self, pointer: _Pointer) -> None:
+    def _write_pointer(self, pointer: Pointer) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.root / CURRENT_FILE, msgspec.json.encode(pointer))
 
@@ -261,7 +220,7 @@ class ModelRegistry:
     def manifest(self, version: str) -> ModelManifest:
         path = self._check_version(version) / MANIFEST_FILE
         try:
-            return _decode_manifest(path.read_bytes())
+            return decode_manifest(path.read_bytes())
         except FileNotFoundError as e:
             raise ModelArtefactError(version, "manifest.json is missing") from e
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
@@ -279,6 +238,10 @@ class ModelRegistry:
 
     def get(self, version: str) -> DemandEstimator:
         """Load ``version``, verifying its content hash first."""
+        import joblib
+
+        from pricepilot.demand.models import DemandEstimator
+
         manifest = self.manifest(version)
         path = self.root / version / MODEL_FILE
         if not path.exists():
@@ -306,3 +269,10 @@ class ModelRegistry:
             raise NotFound("current demand model", str(self.root))
         return self.get(version)
 
+
+
+__all__ = [
+    "CURRENT_FILE", "MANIFEST_FILE", "MODEL_FILE", "VERSION_RE", "CalibrationBin", "DataRange",
+    "FoldResult", "ModelArtefactError", "ModelManifest", "ModelRegistry", "Pointer", "data_range",
+    "decode_manifest",
+]
