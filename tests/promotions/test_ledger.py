@@ -129,3 +129,39 @@ def test_the_per_customer_limit_is_enforced_and_reported(ledger: Any) -> None:
     with pytest.raises(Conflict, match="per-customer"):
         ledger.redeem("o3", [Redemption(promotion_id="BUDGET", amount=1, customer_id="c9")])
     assert ledger.usage("c9").customer_redemptions["BUDGET"] == 2
+
+
+def _everything_held(ledger: Any) -> str:
+    """Every key, field and value the ledger holds, as one text (its own namespace only)."""
+    if isinstance(ledger, RedisLedger):
+        parts = []
+        for key in ledger.r.scan_iter(match=ledger.prefix + "*", count=1000):
+            parts.append(key.decode())
+            for f, v in ledger.r.hgetall(key).items():
+                parts += [f.decode(), v.decode()]
+        return "\n".join(parts)
+    with ledger.engine.connect() as conn:
+        return "\n".join(repr(tuple(row)) for t in TABLES for row in conn.execute(sa.select(t)))
+
+
+def test_point5_erasure_leaves_no_trace_of_the_customer_in_the_ledger(ledger: Any) -> None:
+    pseudo = "9f2c4e1a7b3d5f60a1b2c3d4e5f60718"  # a pseudonym as the Pseudonymiser makes them
+    other = "0123456789abcdef0123456789abcdef"
+    ledger.redeem("o1", coupon("o1", pseudo) + [Redemption(promotion_id="BUDGET", amount=100,
+                                                          customer_id=pseudo)])
+    ledger.redeem("o2", [Redemption(promotion_id="BUDGET", amount=100, customer_id=pseudo)])
+    ledger.release("o2")
+    ledger.redeem("o3", [Redemption(promotion_id="BUDGET", amount=100, customer_id=other)])
+    assert pseudo in _everything_held(ledger)
+    counts = ledger.erase_customer(pseudo)
+    held = _everything_held(ledger)
+    assert pseudo not in held, held
+    assert other in held  # the other customer's records are kept
+    # what was erased, per part of the ledger: two orders, three per-customer counters
+    assert counts == {"ledger_orders": 2, "ledger_counters": 3}
+    assert ledger.erase_customer(pseudo) == {"ledger_orders": 0, "ledger_counters": 0}
+    # the promotion-wide counts survive, and releasing an erased order still gives them back
+    assert ledger.usage().spent["BUDGET"] == 200
+    assert ledger.release("o1") is True
+    assert ledger.usage().spent["BUDGET"] == 100
+    assert ledger.usage().coupon_uses.get("SAVE5", 0) == 0

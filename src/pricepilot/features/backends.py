@@ -47,7 +47,8 @@ class FeatureBackend(Protocol):
     def put_shopper(self, user_id: str, fields: Mapping[str, str]) -> None:
         ...
 
-    def forget_user(self, user_id: str) -> None:
+    def forget_user(self, user_id: str) -> int:
+        """Erase the user's aggregates and attributes; returns how many keys were removed."""
         ...
 
     def close(self) -> None:
@@ -147,9 +148,9 @@ class MemoryBackend:
             del h[k]
         h.update(fields)
 
-    def forget_user(self, user_id: str) -> None:
-        self._h.pop(user_key(user_id), None)
-        self._h.pop(session_key(user_id), None)
+    def forget_user(self, user_id: str) -> int:
+        return sum(self._h.pop(k, None) is not None
+                   for k in (user_key(user_id), session_key(user_id)))
 
     def close(self) -> None:
         pass
@@ -334,9 +335,10 @@ class RedisBackend:
         except self._errors as e:
             raise Unavailable("redis", str(e)) from e
 
-    def forget_user(self, user_id: str) -> None:
+    def forget_user(self, user_id: str) -> int:
         try:
-            self._r.delete(self.prefix + user_key(user_id), self.prefix + session_key(user_id))
+            return int(self._r.delete(self.prefix + user_key(user_id),
+                                      self.prefix + session_key(user_id)))
         except self._errors as e:
             raise Unavailable("redis", str(e)) from e
 

@@ -107,9 +107,9 @@ class OnlineFeatures:
         """Store a shopper's declared attributes (tier, device, region, channel)."""
         self.backend.put_shopper(shopper.shopper_id, shopper_fields(shopper))
 
-    def forget_user(self, user_id: str) -> None:
-        """Erase every aggregate and attribute held about ``user_id``."""
-        self.backend.forget_user(user_id)
+    def forget_user(self, user_id: str) -> int:
+        """Erase every aggregate and attribute held about ``user_id``; returns how many keys."""
+        return self.backend.forget_user(user_id)
 
     # -- reads --------------------------------------------------------------------------
     def features_for(self, user_id: str, product: Product, at: datetime | int,

@@ -51,7 +51,9 @@ class RedemptionLedger(Protocol):
     def release(self, order_id: str) -> bool: ...
     def usage(self, customer_id: str | None = None) -> Usage: ...
     def erase_customer(self, customer_id: str) -> dict[str, int]:
-        """Forget the customer (erasure): counts of what was unlinked or deleted, by kind."""
+        """Forget the customer (erasure): afterwards no key, field or value of the ledger
+        carries ``customer_id``. Returns ``{"ledger_orders": orders unlinked,
+        "ledger_counters": per-customer counters deleted}``."""
         ...
 
 

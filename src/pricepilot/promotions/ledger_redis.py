@@ -82,27 +82,29 @@ class RedisLedger:
             raise Unavailable("redis promotion ledger", str(e)) from e
 
     def erase_customer(self, customer_id: str) -> dict[str, int]:
-        """Delete the customer's per-customer counters and drop them from its orders' release
-        records (so a later cancellation gives back the promotion-wide counts only)."""
+        """Delete the customer's per-customer counters (``ctr:pc:<promotion>:<customer>``,
+        ``ctr:cc:<code>:<customer>``) and drop them from its orders' release records (so a later
+        cancellation gives back the promotion-wide counts only): afterwards no key, field or
+        value under the prefix carries ``customer_id``. The only keys the ledger writes are the
+        counters and the order hashes (status, steps), so scanning both covers everything."""
         suffix = f":{customer_id}"
+        glob = _glob_escape(suffix)
         try:
-            counters = [k for k in self.r.scan_iter(match=f"{self.prefix}ctr:*{suffix}", count=1000)
-                        if (k.decode() if isinstance(k, bytes) else k).endswith(suffix)]
+            counters = [k for k in self.r.scan_iter(match=f"{_glob_escape(self.prefix)}ctr:*{glob}",
+                                                    count=1000) if _text(k).endswith(suffix)]
             deleted = int(self.r.delete(*counters)) if counters else 0
             orders = 0
-            for key in self.r.scan_iter(match=f"{self.prefix}order:*", count=1000):
+            for key in self.r.scan_iter(match=f"{_glob_escape(self.prefix)}order:*", count=1000):
                 raw = self.r.hget(key, "steps")
-                if raw is None:
+                if raw is None or customer_id not in _text(raw):
                     continue
                 record = json.loads(raw)
-                kept = [st for st in record["steps"] if not str(st[0]).endswith(suffix)]
-                if len(kept) != len(record["steps"]):
-                    record["steps"] = kept
-                    self.r.hset(key, "steps", json.dumps(record))
-                    orders += 1
+                record["steps"] = [st for st in record["steps"] if not str(st[0]).endswith(suffix)]
+                self.r.hset(key, "steps", json.dumps(record))
+                orders += 1
         except redis.RedisError as e:
             raise Unavailable("redis promotion ledger", str(e)) from e
-        return {"redemptions": orders, "usage_counters": deleted}
+        return {"ledger_orders": orders, "ledger_counters": deleted}
 
     def usage(self, customer_id: str | None = None) -> Usage:
         counters: dict[str, tuple[int, int]] = {}
@@ -112,3 +114,12 @@ class RedisLedger:
             k = key.decode() if isinstance(key, bytes) else key
             counters[k[start:]] = (int(h.get(b"used", 0)), int(h.get(b"spent", 0)))
         return usage_from_counters(counters, customer_id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis ``SCAN MATCH`` glob."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

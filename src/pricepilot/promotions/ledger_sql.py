@@ -140,12 +140,16 @@ class SqlLedger:
     def erase_customer(self, customer_id: str) -> dict[str, int]:
         """Unlink the customer's redemptions and delete its per-customer counters (keyed
         ``pc:<promotion>:<customer>`` and ``cc:<code>:<customer>``): a later release of its
-        orders gives back the promotion-wide counts only."""
+        orders gives back the promotion-wide counts only. Returns how many orders were
+        unlinked (``ledger_orders``) and counters deleted (``ledger_counters``)."""
         with self._tx() as conn:
-            unlinked = conn.execute(red.update().where(red.c.customer_id == customer_id)
-                                    .values(customer_id=None)).rowcount
-            deleted = conn.execute(ctr.delete().where(ctr.c.key.like(f"%:{customer_id}"))).rowcount
-        return {"redemptions": int(unlinked), "usage_counters": int(deleted)}
+            orders = conn.execute(sa.select(sa.func.count(sa.distinct(red.c.order_id)))
+                                  .where(red.c.customer_id == customer_id)).scalar_one()
+            conn.execute(red.update().where(red.c.customer_id == customer_id)
+                         .values(customer_id=None))
+            deleted = conn.execute(ctr.delete().where(
+                ctr.c.key.endswith(f":{customer_id}", autoescape=True))).rowcount
+        return {"ledger_orders": int(orders), "ledger_counters": int(deleted)}
 
     def usage(self, customer_id: str | None = None) -> Usage:
         with self.engine.connect() as conn:

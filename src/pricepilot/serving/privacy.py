@@ -41,20 +41,32 @@ class Privacy:
         self.outcomes = outcomes
 
     def erase(self, customer_id: str) -> s.ErasureResult:
+        """Erase the shopper everywhere; ``erased`` counts what went, per part: ``shoppers``,
+        ``events``, ``decisions`` (store), ``orders`` (unlinked), ``ledger_orders`` and
+        ``ledger_counters`` (the active ledger, Redis or SQL, plus the store's own SQL ledger
+        when another one is active: rows of an earlier deployment), ``pending_quotes`` (live
+        learning) and ``online_features`` (keys of the online state)."""
         user_id = self.pseudonymise(customer_id)
         self.shoppers.drop(user_id)
         self.decisions.flush()  # queued decisions of this shopper must not land after erasure
         erased = dict(self.store.erase_shopper(user_id))
         erased["orders"] = self.orders.unlink_shopper(user_id)
-        erased.update(self.ledger.erase_customer(user_id))
-        if self.outcomes is not None:
-            self.outcomes.forget(user_id)  # its pending quotes are never learnt
+        for ledger in self._ledgers():
+            for part, n in ledger.erase_customer(user_id).items():
+                erased[part] = erased.get(part, 0) + n
+        erased["pending_quotes"] = (self.outcomes.forget(user_id)  # never learnt
+                                    if self.outcomes is not None else 0)
         try:
             with self.features_lock:
-                self.features.forget_user(user_id)
+                erased["online_features"] = self.features.forget_user(user_id)
         except Exception as e:
             raise Unavailable("online features", f"store erased, online state not: {e}") from e
         return s.ErasureResult(customer_id=customer_id, erased=erased)
+
+    def _ledgers(self) -> list[RedemptionLedger]:
+        """The active ledger, and the store's SQL ledger when the active one is elsewhere."""
+        own = self.store.repositories().ledger
+        return [self.ledger] if isinstance(self.ledger, type(own)) else [self.ledger, own]
 
     def set_consent(self, customer_id: str, personalisation: bool) -> s.Consent:
         user_id = self.pseudonymise(customer_id)
