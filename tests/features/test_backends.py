@@ -113,6 +113,25 @@ def test_latest_competitor_and_inventory_reports_win_whatever_the_arrival_order(
     assert g["competitor_price"] is None and g["p_comp_on_promo"] == 0 and math.isnan(g["p_stock"])
 
 
+def test_stock_left_is_the_latest_report_less_the_units_bought_since(state: OnlineFeatures) -> None:
+    """A shop reporting stock nightly: the day's sales count against the report as they
+    happen; sales at or before the report are in it; a newer report starts the count again."""
+    state.learn_many([
+        buy("b0", 0.5, product="PAN", quantity=3),  # before the report: already counted in it
+        Inventory(event_id="i1", ts=at(1), product_id="PAN", stock=10),
+        buy("b1", 1, product="PAN", quantity=5),  # the report's own instant: in it
+        buy("b2", 2, product="PAN", quantity=2), buy("b3", 3, product="PAN", user="u2"),
+    ])
+    f = state.features_for("u1", PAN, ts(4))
+    assert f["p_stock"] == 10 - 2 - 1
+    assert f["p_units_per_purchase"] == (11 + 2) / (4 + 2)
+    state.learn_many([buy("b4", 4, product="PAN", quantity=9)])
+    assert state.features_for("u1", PAN, ts(5))["p_stock"] == 0  # never below zero
+    state.learn_many([Inventory(event_id="i2", ts=at(5), product_id="PAN", stock=6),
+                      buy("b5", 6, product="PAN")])
+    assert state.features_for("u1", PAN, ts(7))["p_stock"] == 5
+
+
 def test_sessions_holidays_and_season(state: OnlineFeatures) -> None:
     state.learn_many([
         view("v1", 0, session="s1"), view("v2", 0.1, session="s1", product="HAT"),

@@ -106,6 +106,11 @@ class MemoryBackend:
                 h[op.field + "r"] = op.rank
                 for f, v in op.values:
                     h[f] = v
+        elif kind == "since":
+            t = h.get(op.field + "t")
+            if t is None or op.ts > int(t):
+                f = op.field + "q"
+                h[f] = int(h.get(f, 0)) + int(op.amount)
         elif kind == "sess":
             h[op.field] = int(h.get(op.field, 0)) + int(op.amount)
             if len(h) > self.max_sessions:
@@ -202,6 +207,12 @@ while i <= n do
       end
     end
     i = i + 6 + 2 * m
+  elseif kind == 'since' then
+    local t = redis.call('HGET', key, field .. 't')
+    if (not t) or tonumber(ARGV[i + 4]) > tonumber(t) then
+      redis.call('HINCRBY', key, field .. 'q', ARGV[i + 3])
+    end
+    i = i + 5
   elseif kind == 'latest' then
     local ts = tonumber(ARGV[i + 3])
     local rank = tonumber(ARGV[i + 4])
@@ -272,6 +283,8 @@ class RedisBackend:
                 args += [*head, repr(float(op.amount))]
             elif op.kind in ("max", "min"):
                 args += [*head, str(int(op.amount))]
+            elif op.kind == "since":
+                args += [*head, str(int(op.amount)), str(op.ts)]
             elif op.kind == "ring":
                 args += [*head, str(op.day), str(op.slots), str(len(op.amounts))]
                 for m, a in op.amounts:

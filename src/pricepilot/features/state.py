@@ -7,8 +7,8 @@ State is a set of flat hashes (field -> number or text), exactly what Redis stor
   (last purchase ts), ``rs``/``rn`` (sum and count of paid / list price), ``a|<attr>`` (shopper
   attributes);
 - ``s:<user>``: views per session id;
-- ``p:<product>``: ring ``w7`` (views and purchases per UTC day), ``fv`` (first view ts), ``i|*`` (latest inventory
-  level), ``k|<competitor>|*`` (each competitor's latest price and promotion flag), ``r|<competitor>|*``
+- ``p:<product>``: ring ``w7`` (views, purchases and units bought per UTC day), ``fv`` (first
+  view ts), ``i|*`` (latest inventory level ``i|s`` and the units bought since it ``i|q``), ``k|<competitor>|*`` (each competitor's latest price and promotion flag), ``r|<competitor>|*``
   (its latest price off promotion: the regular price);
 - ``cal:<day>``: announced holidays of a local calendar day, by region (``*``: everywhere).
 
@@ -54,7 +54,9 @@ class Op(msgspec.Struct, array_like=True, frozen=True):
     Each ring update names every metric of the ring (zero amounts included) so a reset
     clears them all.
     ``latest``: set ``values`` when ``(ts, rank)`` is greater than the stored one (fields
-    ``<field>t`` and ``<field>r``); ``sess``: increment ``field`` of a session hash.
+    ``<field>t`` and ``<field>r``); ``sess``: increment ``field`` of a session hash;
+    ``since``: ``<field>q += amount`` when ``ts`` is later than the ``latest`` group ``field``'s
+    time ``<field>t`` (or there is none): units bought since the latest inventory report.
     """
 
     kind: str
@@ -186,7 +188,7 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
         if ev.product_id is not None:
             # every metric of a ring is named in each update, so a reset clears them all
             ops.append(Op("ring", product_key(ev.product_id), "w7", day=day, slots=SHORT,
-                          amounts=(("v", 1), ("p", 0))))
+                          amounts=(("v", 1), ("p", 0), ("u", 0))))
             # the product's first view: how long its view counts have been observing traffic
             ops.append(Op("min", product_key(ev.product_id), "fv", amount=ev.ts))
     elif ev.type == "purchase":
@@ -204,8 +206,11 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
                 ops.append(Op("incrf", uk, "rs", amount=ev.price / prod.list_price))
                 ops.append(Op("incr", uk, "rn", amount=1))
         if ev.product_id is not None:
+            units = ev.quantity if ev.quantity is not None else 1
             ops.append(Op("ring", product_key(ev.product_id), "w7", day=day, slots=SHORT,
-                          amounts=(("v", 0), ("p", 1))))
+                          amounts=(("v", 0), ("p", 1), ("u", units))))
+            # what is left to sell is the latest inventory report less what was bought since
+            ops.append(Op("since", product_key(ev.product_id), "i|", amount=units, ts=ev.ts))
     elif ev.type == "competitor_price":
         if ev.product_id is not None and ev.price is not None and ev.competitor is not None:
             promo = 1 if ev.on_promotion else 0
@@ -220,7 +225,7 @@ def ops_for(ev: NormEvent, catalogue: Mapping[str, Product]) -> list[Op]:
     elif ev.type == "inventory":
         if ev.product_id is not None and ev.stock is not None:
             ops.append(Op("latest", product_key(ev.product_id), "i|", ts=ev.ts, rank=ev.stock,
-                          values=(("i|s", ev.stock),)))
+                          values=(("i|s", ev.stock), ("i|q", 0))))
     elif ev.type == "calendar":
         if ev.day is not None:
             ops.append(Op("min", calendar_key(ev.day), ev.region or "*", amount=ev.ts))
@@ -351,7 +356,7 @@ def product_features(
     day = at_us // DAY_US
     vt = int(user.get("vt", 0))
     cat_views = int(user.get(f"vc|{product.category}", 0))
-    pv, pp = ring_sums(product_state, "w7", SHORT, ("v", "p"), day, SHORT)
+    pv, pp, pu = ring_sums(product_state, "w7", SHORT, ("v", "p", "u"), day, SHORT)
     # competitors: lowest latest price, any latest report on promotion
     comp: int | None = None
     regular: int | None = None
@@ -373,7 +378,9 @@ def product_features(
         elif f == "fv":
             first_view = int(v)
     if inv_stock is not None:
-        stock = float(inv_stock)
+        # the report less the units bought since it: a shop reporting stock nightly still
+        # has the inventory LP see every sale of the day as it happens
+        stock = max(float(inv_stock) - float(product_state.get("i|q", 0)), 0.0)
     else:
         stock = float(product.stock) if product.stock is not None else math.nan
     return {
@@ -383,6 +390,9 @@ def product_features(
         "p_views_7d": float(pv),
         "p_purchases_7d": float(pp),
         "p_conversion_7d": pp / pv if pv > 0 else math.nan,
+        # units per purchase over 7 days, shrunk towards 1 with a prior worth two purchases
+        # (a ring written before units were counted reads as one unit a purchase)
+        "p_units_per_purchase": (max(pu, pp) + 2.0) / (pp + 2.0),
         "p_stock": stock,
         "p_days_to_season_end": (to_micros(product.season_end) - at_us) / DAY_US
         if product.season_end is not None else math.nan,
@@ -402,4 +412,4 @@ def order_features(u: Mapping[str, object], p: Mapping[str, object]) -> dict[str
 
 
 _ORDER: tuple[str, ...] = (*CONTEXT_FEATURES, "competitor_price", "competitor_regular_price",
-                           "p_views_hours")
+                           "p_views_hours", "p_units_per_purchase")

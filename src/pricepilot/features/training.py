@@ -181,20 +181,27 @@ SELECT user_id, session_id, ts,
        sum(n) OVER (PARTITION BY user_id, session_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS c
 FROM per_ts;
 
--- per product: cumulative views and purchases
+-- per product: cumulative views, purchases and units bought
 CREATE TEMP TABLE p_tl AS
 WITH per_ts AS (
     SELECT product_id, ts, count(*) FILTER (WHERE type = 'view') AS nv,
-           count(*) FILTER (WHERE type = 'purchase') AS np
+           count(*) FILTER (WHERE type = 'purchase') AS np,
+           coalesce(sum(coalesce(quantity, 1)) FILTER (WHERE type = 'purchase'), 0) AS nu
     FROM ev WHERE type IN ('view', 'purchase') AND product_id IS NOT NULL GROUP BY ALL
 )
-SELECT product_id, ts, sum(nv) OVER w AS cv, sum(np) OVER w AS cp
+SELECT product_id, ts, sum(nv) OVER w AS cv, sum(np) OVER w AS cp, sum(nu) OVER w AS cu
 FROM per_ts WINDOW w AS (PARTITION BY product_id ORDER BY ts ROWS UNBOUNDED PRECEDING);
 
--- inventory: the level at each instant (ties: the highest level reported at that instant)
+-- inventory: the level at each instant (ties: the highest level reported at that instant),
+-- with the units bought up to that instant (what is left later is the level less the units
+-- bought since, as the online state counts it)
 CREATE TEMP TABLE inv AS
-SELECT product_id, ts, max(stock) AS stock FROM ev
-WHERE type = 'inventory' AND stock IS NOT NULL GROUP BY ALL;
+WITH lv AS (
+    SELECT product_id, ts, max(stock) AS stock FROM ev
+    WHERE type = 'inventory' AND stock IS NOT NULL GROUP BY ALL
+)
+SELECT lv.product_id, lv.ts, lv.stock, coalesce(pt.cu, 0) AS cu
+FROM lv ASOF LEFT JOIN p_tl pt ON lv.product_id = pt.product_id AND pt.ts <= lv.ts;
 
 -- competitors: per (product, competitor, instant) the lowest price, promotion preferred on ties;
 -- then, at every instant a product's competitor prices change, the lowest price over every
@@ -257,11 +264,11 @@ _LOOKUPS: dict[str, str] = {
             "ON vk.user_id = uc.user_id AND vk.category = uc.category AND uc.ts < vk.ts",
     "j_ss": "SELECT vk.rid, ss.c FROM vk ASOF LEFT JOIN us_tl ss "
             "ON vk.user_id = ss.user_id AND vk.session_id = ss.session_id AND ss.ts < vk.ts",
-    "j_pt": "SELECT vk.rid, pt.cv, pt.cp FROM vk "
+    "j_pt": "SELECT vk.rid, pt.cv, pt.cp, pt.cu FROM vk "
             "ASOF LEFT JOIN p_tl pt ON vk.product_id = pt.product_id AND pt.ts < vk.ts",
     "j_ps": "SELECT vk.rid, ps.cv, ps.cp FROM vk "
             "ASOF LEFT JOIN p_tl ps ON vk.product_id = ps.product_id AND ps.ts < vk.start_short",
-    "j_inv": "SELECT vk.rid, inv.stock FROM vk "
+    "j_inv": "SELECT vk.rid, inv.stock, inv.cu FROM vk "
              "ASOF LEFT JOIN inv ON vk.product_id = inv.product_id AND inv.ts < vk.ts",
     "j_kt": "SELECT vk.rid, kt.comp_price, kt.comp_promo FROM vk "
             "ASOF LEFT JOIN k_tl kt ON vk.product_id = kt.product_id AND kt.ts < vk.ts",
@@ -452,8 +459,10 @@ def _assemble(
     out["p_product"] = _text(views.column("product_id"))
     out["p_views_7d"] = pv
     out["p_purchases_7d"] = pp
-    inv = j["inv.stock"]
-    out["p_stock"] = np.where(np.isnan(inv), _np(views.column("cat_stock")), inv)
+    # the latest inventory report less the units bought since it (as the online state)
+    inv = j["inv.stock"] - np.clip(z(j["pt.cu"]) - z(j["inv.cu"]), 0.0, None)
+    out["p_stock"] = np.where(np.isnan(inv), _np(views.column("cat_stock")),
+                              np.clip(inv, 0.0, None))
     out["p_days_to_season_end"] = (_np(views.column("season_end_us")) - ts) / DAY_US
     out["p_comp_on_promo"] = z(j["kt.comp_promo"])
 

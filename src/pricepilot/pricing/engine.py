@@ -206,7 +206,7 @@ class PricingEngine:
         weights, smooth, finals, trace = self._single_static(prep)
         draws, mean = self._draws(prep, curve)
         cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour,
-                             horizon_hours(ps))
+                             horizon_hours(ps), prep.ctx.units_per_purchase)
         # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
         choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
                                          weights, cap, self.rng,

@@ -37,13 +37,22 @@ def margin_weights(prices: npt.NDArray[np.int64], cost: int, objective: str, rev
 
 def stock_capacity(
     stock: int | None, season_end: datetime | None, now: datetime, arrivals_per_hour: float | None,
-    horizon_hours: float | None = None,
+    horizon_hours: float | None = None, units_per_purchase: float = 1.0,
 ) -> float | None:
-    """Stock per remaining arrival, or None when stock cannot bind (none, nothing to plan
-    over, or at least one unit per expected shopper).
+    """Purchases the stock allows per remaining arrival (the stock over the units a purchase
+    takes, per remaining arrival), or None when stock cannot bind (none, nothing to plan over,
+    or at least one purchase per expected shopper).
 
     The remaining arrivals are counted to the season end, or over ``horizon_hours`` when no
-    season end is still to come (none set, or already past); neither: no constraint.
+    season end is still to come (none set, or already past); neither: no constraint. Shoppers
+    who buy two units at a time empty a shelf twice as fast: the LP, which counts purchases,
+    sees the stock divided by ``units_per_purchase``.
+
+    >>> from datetime import datetime, timezone
+    >>> now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> end = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    >>> stock_capacity(12, end, now, 1.0), stock_capacity(12, end, now, 1.0, units_per_purchase=1.5)
+    (0.5, 0.3333333333333333)
     """
     if stock is None or arrivals_per_hour is None:
         return None
@@ -54,7 +63,8 @@ def stock_capacity(
         if horizon_hours is None or horizon_hours <= 0:
             return None  # nothing to plan over: sell at the unconstrained optimum
         hours = horizon_hours
-    cap = float(stock) / (arrivals_per_hour * hours)
+    q = units_per_purchase if np.isfinite(units_per_purchase) and units_per_purchase >= 1.0 else 1.0
+    cap = float(stock) / (q * arrivals_per_hour * hours)
     # a shopper buys at most one unit at any price, so one unit or more per expected shopper
     # can never bind: the LP would return the unconstrained optimum, at several times its cost
     return cap if cap < 1.0 else None

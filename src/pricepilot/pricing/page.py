@@ -117,7 +117,8 @@ class PagePricer:
         m = draws.shape[1]
         rewards = draws * weights[:, None, :]
         horizon = horizon_hours(ps)
-        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour, horizon)
+        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour,
+                               horizon, p.ctx.units_per_purchase)
                 for p in preps]
         lp_rows = np.array([c is not None for c in caps])
         # exploration only among candidates within exploration_max_loss of the mean optimum

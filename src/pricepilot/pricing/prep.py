@@ -43,6 +43,8 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     competitor_regular_price: int | None = None
     current_price: int | None = None  # today's public price (smoothing, daily change limit)
     arrivals_per_hour: float | None = None  # expected shoppers seeing the product until season end
+    # mean units a purchase takes (the inventory LP's stock use per sale); 1: one unit a sale
+    units_per_purchase: float = 1.0
 
 
 class EngineState(Protocol):

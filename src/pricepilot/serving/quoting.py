@@ -65,6 +65,11 @@ def arrivals_per_hour(views_7d: object, prior_per_hour: float,
     return (views + prior_per_hour * PRIOR_HOURS) / (hours + PRIOR_HOURS)
 
 
+def _units(v: object) -> float:
+    """Units a purchase takes, from the features (1 when unknown)."""
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) and v >= 1.0 else 1.0
+
+
 class Quoting:
     def __init__(self, settings: Settings, clock: Clock, pseudonymise: Pseudonymiser,
                  catalogue: Catalogue, shoppers: ShopperDirectory, features: OnlineFeatures,
@@ -123,7 +128,8 @@ class Quoting:
                                                    list_price=product.list_price),
             arrivals_per_hour=arrivals_per_hour(f.get("p_views_7d"),
                                                 self.settings.pricing.prior_arrivals_per_hour,
-                                                f.get("p_views_hours", HOURS_7D)))
+                                                f.get("p_views_hours", HOURS_7D)),
+            units_per_purchase=_units(f.get("p_units_per_purchase")))
         return product, f, ctx
 
     def fallback(self, request: s.QuoteRequest) -> s.QuoteResponse:
