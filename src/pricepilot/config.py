@@ -93,13 +93,19 @@ class IngestSettings(_Section):
 
 
 class ComplianceSettings(_Section):
+    # Patterns of protected attribute names, refused in shopper files, HTTP requests and model
+    # features. Matched on words, not substrings (compliance/attributes.py): a name is split on
+    # non-alphanumerics and camelCase, and is protected when a pattern's words occur in it in a
+    # row: "age" matches "customerAge" and "attr_age" but not "page" or "average_order".
     protected_attributes: list[str] = msgspec.field(
         default_factory=lambda: [
-            "gender", "sex", "age", "ethnicity", "race", "religion", "disability",
-            "sexual_orientation", "pregnancy", "marital_status", "nationality",
+            "gender", "sex", "age", "date_of_birth", "birth_date", "birthday", "dob",
+            "ethnicity", "ethnic", "race", "religion", "religious", "disability",
+            "sexual_orientation", "pregnancy", "pregnant", "marital_status", "nationality",
         ]
     )
-    # Protected attributes that may be stored for fairness audits only (never used in prices).
+    # Protected attributes that may be stored for fairness audits only (never used in prices),
+    # matched the same way.
     audit_only: list[str] = msgspec.field(default_factory=list)
     prior_price_days: int = 30
 

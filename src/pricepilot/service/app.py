@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from pricepilot.catalog.models import Guardrails, Product
+from pricepilot.compliance.attributes import ProtectedNames, protected_field
 from pricepilot.config import ADMIN, STOREFRONT, Settings
 from pricepilot.errors import (
     PricepilotError,
@@ -111,11 +112,15 @@ def error_response(exc: PricepilotError, retry_after: int) -> Response:
     return json_response(body, exc.http_status, headers)
 
 
-def decode_error(exc: msgspec.MsgspecError) -> s.ErrorResponse:
-    """msgspec's message ("Expected `int`, got `str` - at `$.lines[0].quantity`") as a detail."""
+def decode_error(exc: msgspec.MsgspecError,
+                 protected: ProtectedNames | None = None) -> s.ErrorResponse:
+    """msgspec's message ("Expected `int`, got `str` - at `$.lines[0].quantity`") as a detail;
+    an unknown field that is a ``protected`` attribute is refused as such."""
     msg = str(exc)
     m = _PATH_IN_MSG.match(msg)
     path, reason = (m.group(2), m.group(1)) if m else ("$", msg)
+    if protected is not None:
+        path, reason = protected_field(path, reason, protected)
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         reason = f"malformed JSON: {reason}"
     return s.ErrorResponse(
@@ -158,6 +163,7 @@ def _endpoint(op: Operation, state: AppState) -> Callable[[Request], Awaitable[R
     counters: dict[int, Any] = {}
     limit = state.settings.service.max_body_bytes
     retry_after = state.settings.service.retry_after_seconds
+    protected = ProtectedNames(state.settings.compliance.protected_attributes)
 
     async def endpoint(request: Request) -> Response:
         start = time.perf_counter()
@@ -170,7 +176,7 @@ def _endpoint(op: Operation, state: AppState) -> Callable[[Request], Awaitable[R
                 payload = decoder.decode(await read_body(request, limit))
             response = await op.handler(state, request, payload)
         except msgspec.MsgspecError as e:
-            response = json_response(decode_error(e), 422)
+            response = json_response(decode_error(e, protected), 422)
         except PricepilotError as e:
             if e.http_status >= 500:
                 log.warning("%s %s: %s", op.method, op.path, e)
