@@ -76,8 +76,24 @@ class SecuritySettings(_Section):
     quote_ttl_seconds: int = 900
 
 
+class PlausibilitySettings(_Section):
+    """``[ingest.plausibility]``: values an event can carry but cannot truly have, refused with
+    the rule named by file ingestion and ``POST /v1/events`` alike (events/plausibility.py).
+    The future bound is ``ingest.future_tolerance_seconds``."""
+
+    min_price: int = 1  # minor units: a price of 0 is refused (0 here accepts free items)
+    max_price: int = 1_000_000_000  # minor units, any currency
+    # A known product's event in the product's currency: price within these factors of its list
+    # price (a markdown of 95 % or a price 20 times the list price is a data error, not a price).
+    min_list_price_factor: float = 0.05
+    max_list_price_factor: float = 20.0
+    max_age_days: int = 1826  # a ts more than ~5 years before the clock's now is refused
+    max_quantity: int = 1000  # units on one cart or purchase line
+
+
 class IngestSettings(_Section):
     future_tolerance_seconds: int = 300
+    plausibility: PlausibilitySettings = msgspec.field(default_factory=PlausibilitySettings)
     on_error: Literal["fail", "skip"] = "fail"
     # What to do with a missing optional value: drop the row, or fill with the declared default.
     missing: Literal["drop", "fill"] = "fill"
@@ -328,6 +344,7 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"online.{name}", "must be positive")
     if s.ingest.batch_size < 1:
         raise ConfigError("ingest.batch_size", "must be positive")
+    _validate_plausibility(s.ingest.plausibility)
     if s.service.max_body_bytes < 1024:
         raise ConfigError("service.max_body_bytes", "must be at least 1024")
     if not 0 < s.service.port < 65536:
@@ -365,6 +382,19 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "compliance.audit_only", f"{sorted(overlap)} are not listed as protected attributes"
         )
+
+
+def _validate_plausibility(p: PlausibilitySettings) -> None:
+    name = "ingest.plausibility."
+    if not 0 <= p.min_price <= p.max_price:
+        raise ConfigError(name + "min_price", "must be 0 or more and at most max_price")
+    if not (0.0 <= p.min_list_price_factor < p.max_list_price_factor):  # NaN fails too
+        raise ConfigError(name + "min_list_price_factor",
+                          "must be 0 or more and below max_list_price_factor")
+    if p.max_age_days < 1:
+        raise ConfigError(name + "max_age_days", "must be at least 1")
+    if p.max_quantity < 1:
+        raise ConfigError(name + "max_quantity", "must be at least 1")
 
 
 def settings_from_dict(data: Mapping[str, Any]) -> Settings:

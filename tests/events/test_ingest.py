@@ -157,7 +157,9 @@ def test_duplicate_ids_within_a_file_are_removed_and_counted(
             view_row("e4"), view_row("e2", price="5.00"), view_row("e5")]
     report = ingest_event_files(store, [write_csv(tmp_path / "d.csv", rows)], settings,
                                 clock=clock)
-    assert (report.inserted, report.duplicates, report.already_present) == (5, 2, 0)
+    # e1 twice is a duplicate; e2 again at another price is a conflict (issue #13 point 3)
+    assert (report.inserted, report.duplicates, report.already_present) == (5, 1, 0)
+    assert report.conflicts == 1
     assert store.events_frame().set_index("event_id").loc["e2", "price"] == 999  # first kept
 
 
@@ -192,14 +194,14 @@ def test_price_outliers_are_flagged_per_product_but_kept(
 ) -> None:
     settings = make_settings(tmp_path, outlier_method=method, outlier_threshold=3.0)
     rows = [view_row(f"e{i}", price=f"{9 + (i % 3) * 0.5:.2f}") for i in range(30)]
-    rows += [view_row("wild", price="999.00")]
+    rows += [view_row("wild", price="99.00")]
     # SKU-2 at a different level is not an outlier of SKU-1
     rows += [view_row(f"p{i}", product_id="SKU-2", price="120.00") for i in range(12)]
     report = ingest_event_files(store, [write_csv(tmp_path / "o.csv", rows)], settings,
                                 clock=clock)
     assert report.outliers == 1
     ex = report.outlier_examples[0]
-    assert (ex.event_id, ex.product_id, ex.price, ex.line) == ("wild", "SKU-1", "999.00", 32)
+    assert (ex.event_id, ex.product_id, ex.price, ex.line) == ("wild", "SKU-1", "99.00", 32)
     assert report.inserted == 43
 
 

@@ -13,7 +13,7 @@ from pricepilot.errors import ValidationError
 from pricepilot.events.validate import Context, parse_batch
 from pricepilot.money import parse_amount
 
-CTX = Context(product_ids={"P"}, now_us=2_000_000_000_000_000, tolerance_us=0,
+CTX = Context(product_ids={"P"}, now_us=1_780_000_000_000_000, tolerance_us=0,
               pseudonymise=Pseudonymiser("k" * 16), source="t.csv")
 
 price_text = st.one_of(
@@ -41,8 +41,10 @@ def test_vectorised_prices_match_parse_amount(prices: list[str], currency: str) 
             want: int | None = parse_amount(text, currency)
         except ValidationError:
             want = None
-        if want is not None and want < 0:
-            want = None  # negative prices are refused
+        if want is not None and want < 1:
+            want = None  # negative prices are refused, and 0 is implausible (plausibility)
+        if want is not None and want > CTX.plausibility.max_price:
+            want = None  # implausibly high
         if want is not None and text.strip() != text:
             want = parse_amount(text.strip(), currency)
         if text.strip() and ("e" in text.lower() or text.strip().startswith(".")

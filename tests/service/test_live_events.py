@@ -32,8 +32,8 @@ def view(eid: str, product: str = "A", **kw: object) -> View:
 
 
 def test_events_are_written_once_and_repeats_are_duplicates(live: LiveIngestor) -> None:
-    assert live.ingest([view("e1"), view("e2"), view("e1")]) == (2, 1)
-    assert live.ingest([view("e2"), view("e3")]) == (1, 1)
+    assert live.ingest([view("e1"), view("e2"), view("e1")])[:2] == (2, 1)
+    assert live.ingest([view("e2"), view("e3")])[:2] == (1, 1)
     assert live.store.count_events() == 3
 
 
@@ -57,4 +57,4 @@ def test_a_bad_event_refuses_the_whole_request(live: LiveIngestor, event: object
 def test_a_product_added_by_another_process_is_accepted(live: LiveIngestor) -> None:
     live.store.upsert_products([Product(product_id="B", title="B", category="k", currency="EUR",
                                         unit_cost=100, list_price=200)])
-    assert live.ingest([view("b1", product="B")]) == (1, 0)
+    assert live.ingest([view("b1", product="B")])[:2] == (1, 0)

@@ -58,6 +58,8 @@ from pricepilot.config import Settings
 from pricepilot.errors import ValidationError
 from pricepilot.events.clean import Deduper, find_outliers
 from pricepilot.events.columns import events_to_table
+from pricepilot.events.conflicts import EventConflict, compare, within
+from pricepilot.events.plausibility import ListPrices
 from pricepilot.events.readers import EventFileReader, read_table_rows
 from pricepilot.events.schemas import Event
 from pricepilot.events.validate import Checked, Context, Reject, check_batch, parse_batch
@@ -84,13 +86,16 @@ class OutlierExample(msgspec.Struct, kw_only=True):
 
 class IngestReport(msgspec.Struct, kw_only=True):
     """What one ingestion call did. ``rows_read`` = inserted + duplicates + already_present +
-    rejected + dropped_missing."""
+    conflicts + rejected + dropped_missing."""
 
     sources: list[str]
     rows_read: int = 0
     inserted: int = 0
     duplicates: int = 0  # same event_id earlier in the same call: removed
     already_present: int = 0  # event_id already stored: nothing changed
+    # event_id already stored (or earlier in the call) with different content: not written, the
+    # stored event stands; each is in the rejects (field "event_id", the fields that differ)
+    conflicts: int = 0
     rejected: int = 0
     dropped_missing: int = 0  # missing optional value with settings.ingest.missing = "drop"
     outliers: int = 0  # flagged, still stored
@@ -138,16 +143,19 @@ class _Run:
         self.dedup = Deduper()
         self.rejects: list[Reject] = []
         self.prices: list[pd.DataFrame] = []
+        products = {p.product_id: (p.list_price, p.currency) for p in store.list_products()}
         self.ctx = Context(
-            product_ids=store.product_ids(),
+            product_ids=set(products),
             now_us=to_micros(clock.now()),
             tolerance_us=settings.ingest.future_tolerance_seconds * 1_000_000,
             pseudonymise=Pseudonymiser(settings.security.pseudonym_key),
             missing=settings.ingest.missing,
+            plausibility=settings.ingest.plausibility,
+            list_prices=ListPrices(products),
         )
         self.started = time.perf_counter()
         self.pipeline: ThreadPoolExecutor | None = None
-        self.pending: tuple[pa.Table, Future[int]] | None = None
+        self.pending: tuple[pa.Table, np.ndarray, tuple[str, str], Future[int]] | None = None
 
     def reject(self, rejects: list[Reject]) -> None:
         if not rejects:
@@ -162,9 +170,12 @@ class _Run:
         self.report.rows_read += n
         keep, dups = self.dedup.first_occurrences(table.column("event_id"))
         if dups:
+            clash = within(table, keep)
+            self._conflicts([(int(lines[i]), c) for i, c in clash],
+                            (self.ctx.source, self.ctx.unit))
             table = table.filter(pa.array(keep))
             lines = lines[keep]
-            self.report.duplicates += dups
+            self.report.duplicates += dups - len(clash)
         checked: Checked = (parse_batch if parse else check_batch)(table, lines, self.ctx)
         self.report.rejected += checked.rejected_rows
         self.report.dropped_missing += checked.dropped_missing
@@ -172,41 +183,62 @@ class _Run:
         good = checked.table
         if good.num_rows:
             self._collect_prices(good, checked.lines)
-            self._insert(good)
+            self._insert(good, checked.lines)
         if self.progress is not None:
             self.progress(n)
 
-    def _insert(self, good: pa.Table) -> None:
+    def _insert(self, good: pa.Table, lines: np.ndarray) -> None:
         """Insert ``good``; with a pipeline, in the background while the next batch is read.
 
         Inserts stay strictly sequential (one in flight), so the bookkeeping of batch *k* is
         done before batch *k+1* is inserted and counts are exactly those of a serial run.
         """
         self.drain()
+        where = (self.ctx.source, self.ctx.unit)
         if self.pipeline is None:
-            self._account(good, self.store.add_event_batch(good))
+            self._account(good, lines, where, self.store.add_event_batch(good))
             return
         # The store's open transaction lives in a context variable: run the insert in a copy
         # of this context so the worker thread joins it instead of opening its own.
         context = contextvars.copy_context()
-        self.pending = (good, self.pipeline.submit(context.run, self.store.add_event_batch, good))
+        self.pending = (good, lines, where,
+                        self.pipeline.submit(context.run, self.store.add_event_batch, good))
 
     def drain(self) -> None:
         """Wait for the insert in flight (if any) and account for it; re-raises its error."""
         if self.pending is not None:
-            good, future = self.pending
+            good, lines, where, future = self.pending
             self.pending = None
-            self._account(good, future.result())
+            self._account(good, lines, where, future.result())
 
-    def _account(self, good: pa.Table, inserted: int) -> None:
+    def _account(self, good: pa.Table, lines: np.ndarray, where: tuple[str, str],
+                 inserted: int) -> None:
         self.report.inserted += inserted
         not_inserted = good.num_rows - inserted
         dup_here = 0
+        ids = good.column("event_id")
         if not_inserted:
-            dup_here = min(self.dedup.seen_before(good.column("event_id")), not_inserted)
+            # Some ids were stored already: compare them with the stored rows (the rows just
+            # inserted compare equal to themselves). Only a re-send pays for this read.
+            clash = compare(good, self.store.events_by_id(ids.to_pylist()))
+            self._conflicts([(int(lines[i]), c) for i, c in clash], where)
+            not_inserted -= len(clash)
+            if clash:
+                same = np.ones(good.num_rows, dtype=bool)
+                same[[i for i, _ in clash]] = False
+                ids = good.column("event_id").filter(pa.array(same))
+            dup_here = min(self.dedup.seen_before(ids), not_inserted)
         self.dedup.remember(good.column("event_id"))
         self.report.duplicates += dup_here
         self.report.already_present += not_inserted - dup_here
+
+    def _conflicts(self, found: list[tuple[int, EventConflict]], where: tuple[str, str]) -> None:
+        """Report conflicting re-sends (never fatal: the stored events are intact)."""
+        self.report.conflicts += len(found)
+        self.rejects.extend(
+            Reject(source=where[0], unit=where[1], line=line, event_id=c.event_id,
+                   field="event_id", reason=c.reason(), value=", ".join(c.fields))
+            for line, c in found)
 
     def _collect_prices(self, good: pa.Table, lines: np.ndarray) -> None:
         import pyarrow.compute as pc
@@ -299,7 +331,7 @@ def _pipeline(run: _Run) -> Iterator[None]:
             yield
         except BaseException:
             if run.pending is not None:
-                run.pending[1].exception()  # let it finish; the rollback discards it
+                run.pending[-1].exception()  # let it finish; the rollback discards it
                 run.pending = None
             raise
         finally:

@@ -8,7 +8,8 @@ only for the rows that fail, to build their messages. Two stages:
   missing required field, an unknown type, a value of the wrong type or too many decimals;
 * :func:`check_batch` applies the semantic rules to storage form (also used for events given as
   structs): negative price, non-positive quantity, negative stock, unknown product, unknown
-  currency, a timestamp too far in the future.
+  currency, then the plausibility rules of :mod:`pricepilot.events.plausibility` (price bounds
+  and factors of the list price, a timestamp too old or too far in the future, quantity).
 
 >>> import pyarrow as pa
 >>> from pricepilot.compliance.identity import Pseudonymiser
@@ -36,7 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricepilot.clock import to_micros
+from pricepilot.config import PlausibilitySettings
 from pricepilot.events.columns import EVENT_ARROW_SCHEMA
+from pricepilot.events.plausibility import ListPrices, Rules, violations
 from pricepilot.events.schemas import EVENT_COLUMNS, EVENT_TYPES
 from pricepilot.money import CURRENCY_EXPONENTS
 
@@ -99,6 +102,9 @@ class Context:
     source: str = "events"
     unit: str = "line"
     missing: str = "fill"  # settings.ingest.missing
+    plausibility: PlausibilitySettings = field(default_factory=PlausibilitySettings)
+    # each known product's (list price, currency): prices are judged against it
+    list_prices: ListPrices = field(default_factory=lambda: ListPrices({}))
     _products: pa.Array | None = None
     _known_ids: list[pa.Array] = field(default_factory=list)
     _known_pseudo: list[pa.Array] = field(default_factory=list)
@@ -445,11 +451,10 @@ def _finish(table: pa.Table, lines: np.ndarray, err: _Errors, ctx: Context,
     unknown = with_product & _np(pc.is_valid(pid)) & ~_np(pc.is_in(pid, ctx.products))
     err.add(unknown, "product_id",
             lambda i: f"unknown product {pid[i].as_py()!r} (not in the catalogue)", pid)
-    ts = np.asarray(table.column("ts").to_numpy(), dtype=np.int64)
-    limit = ctx.now_us + ctx.tolerance_us
-    err.add(ts > limit, "ts",
-            lambda i: f"is {(ts[i] - ctx.now_us) / 1e6:.0f} s in the future "
-                      f"(tolerance {ctx.tolerance_us / 1e6:.0f} s)")
+    rules = Rules.from_settings(ctx.plausibility, now_us=ctx.now_us,
+                                tolerance_us=ctx.tolerance_us)
+    for v in violations(table, rules, ctx.list_prices):
+        err.add(v.mask, v.field, v.reason)
     rejects = err.rejects(ctx, lines.tolist(), table.column("event_id"))
     keep = ~err.bad & ~dropped
     out = table if keep.all() else table.filter(pa.array(keep))

@@ -2,7 +2,9 @@
 
 The answer is given only after the store has the events (idempotent by ``event_id``, so a
 resend is safe); then the online features learn them, market caches are dropped when a market
-event arrives, and outcome learning hears of purchases and quoted views.
+event arrives, and outcome learning hears of purchases and quoted views. An event whose id is
+stored with different content (a conflict, listed in the answer) was not stored, so nothing
+learns it: the stored event stands.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class EventIntake:
             uid = getattr(ev, "user_id", None)
             evs.append(msgspec.structs.replace(ev, user_id=self.pseudonymise(uid))
                        if uid is not None else ev)
-        accepted, duplicates = self.ingestor.ingest(evs)  # durable first
+        done = self.ingestor.ingest(evs)  # durable first
+        if done.refused:
+            evs = [ev for i, ev in enumerate(evs) if i not in done.refused]
         try:
             with self.features_lock:
                 self.features.learn_many(evs)
@@ -54,4 +58,5 @@ class EventIntake:
                     self.outcomes.purchased(ev.user_id, ev.product_id, ev.ts, ev.quote_id)
                 elif isinstance(ev, View) and ev.quote_id is not None:
                     self.outcomes.shown(ev.user_id, ev.product_id, ev.ts, ev.quote_id)
-        return s.IngestResult(accepted=accepted, duplicates=duplicates)
+        return s.IngestResult(accepted=done.accepted, duplicates=done.duplicates,
+                              conflicts=done.conflicts)

@@ -1,14 +1,25 @@
 """Events from the HTTP API into the store: the ingestion rules, without the file machinery.
 
 :func:`pricepilot.events.ingest.ingest_events` serves files and large batches: each call reads
-every product id from the store and runs outlier statistics over the batch's prices. For a live
-request of a few events that costs ~10x the write itself. :class:`LiveIngestor` applies the same
-semantic rules (:func:`pricepilot.events.validate.check_batch`: unknown product, negative price,
-non-positive quantity, unknown currency, future timestamp, ...) against product ids kept in
-process (re-read from the store when an event names one it does not know, so a product added by
-another process is accepted), drops duplicate ids inside the request, and writes the good rows in
-one atomic ``Store.add_event_batch`` (idempotent by ``event_id``). Any bad event refuses the
-whole request with :class:`~pricepilot.events.ingest.IngestError` (422); nothing is written.
+every product and runs outlier statistics over the batch's prices. For a live request of a few
+events that costs ~10x the write itself. :class:`LiveIngestor` applies the same semantic and
+plausibility rules (:func:`pricepilot.events.validate.check_batch`: unknown product, negative
+price, non-positive quantity, unknown currency; price bounds and factors of the list price, a
+timestamp too old or too far in the future, quantity bounds; ``settings.ingest.plausibility``)
+against the catalogue's ids and list prices kept in process (re-read from the store when an
+event names a product it does not know or the catalogue revision moved, so a product added or
+repriced by another process is judged right), and writes the good rows in one atomic
+``Store.add_event_batch`` (idempotent by ``event_id``).
+
+* Any bad event refuses the **whole request** with
+  :class:`~pricepilot.events.ingest.IngestError` (422, naming the first bad event, its field and
+  the rule, and counting the others); nothing is written, so a client fixes and re-sends the
+  batch and no valid event of it was half-stored.
+* A repeated id is a duplicate when its content is the same as the stored event's (or the
+  earlier one in the request), and a :class:`~pricepilot.events.conflicts.EventConflict` (with
+  the fields that differ) when it is not; either way the stored event stands and the rest of the
+  request is written.
+
 Outlier flags are a statistic over many events and are left to batch ingestion.
 
 >>> from datetime import datetime, timezone
@@ -23,13 +34,17 @@ Outlier flags are a statistic over many events and are left to batch ingestion.
 >>> t = datetime(2026, 3, 2, tzinfo=timezone.utc)
 >>> live = LiveIngestor(store, load_settings(None, env={}), FixedClock(t))
 >>> ev = View(event_id="e1", ts=t, user_id="u1", product_id="SKU-1", price=999, currency="EUR")
->>> live.ingest([ev, ev]), live.ingest([ev])
+>>> live.ingest([ev, ev])[:2], live.ingest([ev])[:2]
 ((1, 1), (0, 1))
+>>> import msgspec
+>>> live.ingest([msgspec.structs.replace(ev, price=899)]).conflicts
+[EventConflict(event_id='e1', fields=['price'])]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -39,10 +54,19 @@ from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
 from pricepilot.events.clean import Deduper
 from pricepilot.events.columns import events_to_table
+from pricepilot.events.conflicts import EventConflict, compare, within
 from pricepilot.events.ingest import IngestError
+from pricepilot.events.plausibility import ListPrices
 from pricepilot.events.schemas import Event
 from pricepilot.events.validate import Context, check_batch
 from pricepilot.store.base import Store
+
+
+class Ingested(NamedTuple):
+    accepted: int  # newly and durably written
+    duplicates: int  # identical to an event stored or earlier in the request
+    conflicts: list[EventConflict]  # same id, different content: not written
+    refused: frozenset[int] = frozenset()  # positions in the request of those conflicting events
 
 
 class LiveIngestor:
@@ -51,21 +75,31 @@ class LiveIngestor:
         self.settings = settings
         self.clock = clock
         self.pseudonymise = Pseudonymiser(settings.security.pseudonym_key)
-        self.product_ids: set[str] = store.product_ids()
+        self.product_ids: set[str] = set()
+        self._revision = -1
+        self._list_prices = ListPrices({})
+        self._load_catalogue()
+
+    def _load_catalogue(self) -> None:
+        revision = self.store.catalogue_revision()
+        products = {p.product_id: (p.list_price, p.currency) for p in self.store.list_products()}
+        self.product_ids = set(products)
+        self._list_prices = ListPrices(products)
+        self._revision = revision
 
     def add_products(self, product_ids: Sequence[str]) -> None:
+        """Products this process just wrote (their list prices are read on the next request)."""
         self.product_ids.update(product_ids)
+        self._revision = -1
 
-    def ingest(self, events: Sequence[Event]) -> tuple[int, int]:
-        """Validate and durably write ``events`` (``user_id`` already pseudonymous).
-
-        Returns (newly written, duplicates: repeated in the request or already stored).
-        """
+    def ingest(self, events: Sequence[Event]) -> Ingested:
+        """Validate and durably write ``events`` (``user_id`` already pseudonymous)."""
         named = {p for e in events if (p := getattr(e, "product_id", None)) is not None}
-        if not named <= self.product_ids:
-            self.product_ids = self.store.product_ids()  # another process may have added them
+        if not named <= self.product_ids or self.store.catalogue_revision() != self._revision:
+            self._load_catalogue()  # another process may have added or repriced products
         table = events_to_table(events)
         keep, dups = Deduper().first_occurrences(table.column("event_id"))
+        clash = within(table, keep) if dups else []
         if dups:
             table = table.filter(pa.array(keep))
         ctx = Context(
@@ -73,6 +107,7 @@ class LiveIngestor:
             tolerance_us=self.settings.ingest.future_tolerance_seconds * 1_000_000,
             pseudonymise=self.pseudonymise, source="events", unit="event",
             missing=self.settings.ingest.missing,
+            plausibility=self.settings.ingest.plausibility, list_prices=self._list_prices,
         )
         lines = np.flatnonzero(keep).astype(np.int64)
         checked = check_batch(table, lines, ctx)
@@ -80,7 +115,14 @@ class LiveIngestor:
             raise IngestError(checked.rejects)
         good = checked.table
         inserted = self.store.add_event_batch(good) if good.num_rows else 0
-        return inserted, dups + (good.num_rows - inserted)
+        found = list(clash)  # positions in the request
+        if inserted < good.num_rows:
+            stored = self.store.events_by_id(good.column("event_id").to_pylist())
+            found += [(int(checked.lines[i]), c) for i, c in compare(good, stored)]
+        found.sort(key=lambda f: f[0])
+        repeats = dups + good.num_rows - inserted
+        return Ingested(inserted, repeats - len(found), [c for _, c in found],
+                        frozenset(i for i, _ in found))
 
 
-__all__ = ["LiveIngestor"]
+__all__ = ["Ingested", "LiveIngestor"]

@@ -23,6 +23,7 @@ from msgspec import Meta
 from pricepilot.catalog.models import CategoryPolicy as CategoryPolicy
 from pricepilot.catalog.models import Guardrails as Guardrails
 from pricepilot.catalog.models import Product as Product
+from pricepilot.events.conflicts import EventConflict as EventConflict
 from pricepilot.events.schemas import Event
 
 MAX_QUOTE_PRODUCTS = 100
@@ -74,9 +75,16 @@ EventBatch = Annotated[
 EventsBody = Union[EventBatch, Event]
 
 
-class IngestResult(_Out, kw_only=True):
+class IngestResult(_Out, kw_only=True, omit_defaults=True):
+    """A batch is stored whole or refused whole (422, nothing written) when an event is invalid
+    or implausible; a re-sent id is a duplicate when identical, a conflict when not
+    (``conflicts`` is left out of the answer when there are none)."""
+
     accepted: int  # newly and durably written
-    duplicates: int  # event ids already stored: accepted before, changed nothing
+    duplicates: int  # event ids already stored with the same content: changed nothing
+    # event ids already stored (or earlier in the batch) with different content, with the fields
+    # that differ: not written, the stored event stands
+    conflicts: list[EventConflict] = msgspec.field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------- quotes

@@ -137,6 +137,11 @@ class Store(Protocol):
         """
         ...
 
+    def events_by_id(self, event_ids: Sequence[str]) -> pa.Table:
+        """The stored events among ``event_ids``, in storage form (any order): what a re-sent
+        id is compared with to tell a duplicate from a conflict."""
+        ...
+
     def bulk_load(self, expected_rows: int) -> AbstractContextManager[None]:
         """A :meth:`transaction` tuned for loading about ``expected_rows`` events through
         :meth:`add_event_batch` (may defer index maintenance to the end)."""

@@ -54,6 +54,7 @@ from pricepilot.store.shopper_reads import SqliteShopperReader
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _EVENT_COLS_SQL = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+_IDS_PER_QUERY = 500  # bound parameters per IN (...): SQLite allows 32,766, PostgreSQL 65,535
 
 
 def _window_filter(q: Any, c: Any, since: datetime | None, until: datetime | None,
@@ -346,6 +347,17 @@ class SqlStore:
             if self.dialect == "sqlite":
                 return sqlite_insert_events(raw, batch)
             return pg_copy_events(raw, batch)
+
+    def events_by_id(self, event_ids: Sequence[str]) -> pa.Table:
+        ids = sorted(set(event_ids))
+        rows: list[tuple[Any, ...]] = []
+        cols = [t.events.c[x] for x in EVENT_COLUMNS]
+        with self.connect() as conn:
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                part = ids[start:start + _IDS_PER_QUERY]
+                q = sa.select(*cols).where(t.events.c.event_id.in_(part))
+                rows.extend(tuple(r) for r in conn.execute(q))
+        return rows_to_table(rows)
 
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[None]:
