@@ -24,14 +24,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Decide the price of PRODUCT for USER now, exactly as the service would, and explain it.
 
-        Uses the configured store, the current model in the registry and the online state rebuilt
-        from the event log; the decision is logged like any served quote.
+        Uses the configured store, the current model in the registry and the online state a
+        replay of the event log gives (the persisted snapshot when it is current, else only the
+        events of this shopper, these products and the calendar); the decision is logged like
+        any served quote.
         """
         import pricepilot
         from pricepilot.cli.main import state
         from pricepilot.money import format_amount
+        from pricepilot.serving.warmup import warm_online_features_for
 
-        with pricepilot.open(state.settings()) as shop:
+        settings = state.settings()
+        with pricepilot.open(settings, warm=False) as shop:
+            app = shop.app
+            with app.features_lock:
+                warm_online_features_for(app.store, app.features, settings.online.type,
+                                         app.pseudonymise(user) if user else None, product)
             response = shop.quote(user, product, session_id=session, channel=channel,
                                   device=device)
         if response.fallback:

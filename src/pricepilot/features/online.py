@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -37,6 +38,7 @@ from pricepilot.compliance.attributes import Shopper
 from pricepilot.config import Settings
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.features.backends import FeatureBackend, MemoryBackend, RedisBackend
+from pricepilot.features.snapshot import SnapshotFile
 from pricepilot.features.state import (
     SHOPPER_FIELDS,
     LocalTime,
@@ -70,6 +72,10 @@ class OnlineFeatures:
         self.catalogue: dict[str, Product] = {}
         self.set_products(products)
         self._local = LocalTime(timezone)
+        # persisting the replayed memory state (serving/warmup.py): the data directory (for
+        # stores without a file of their own; None: never persisted) and, once warmed, the file
+        self.snapshot_dir: Path | None = None
+        self.snapshot: SnapshotFile | None = None
 
     def set_products(self, products: Iterable[Product]) -> None:
         for p in products:
@@ -108,8 +114,12 @@ class OnlineFeatures:
         self.backend.put_shopper(shopper.shopper_id, shopper_fields(shopper))
 
     def forget_user(self, user_id: str) -> int:
-        """Erase every aggregate and attribute held about ``user_id``; returns how many keys."""
-        return self.backend.forget_user(user_id)
+        """Erase every aggregate and attribute held about ``user_id``; returns how many keys.
+        The persisted snapshot held them too: it is deleted (the next start replays the log)."""
+        n = self.backend.forget_user(user_id)
+        if self.snapshot is not None:
+            self.snapshot.discard()
+        return n
 
     # -- reads --------------------------------------------------------------------------
     def features_for(self, user_id: str, product: Product, at: datetime | int,
@@ -164,7 +174,10 @@ def open_online_features(settings: Settings, products: Iterable[Product] = ()) -
                                session_ttl_seconds=o.session_ttl_seconds)
     else:
         backend = MemoryBackend(seen_capacity=o.seen_capacity)
-    return OnlineFeatures(backend, products, timezone=settings.shop.timezone)
+    features = OnlineFeatures(backend, products, timezone=settings.shop.timezone)
+    if o.type == "memory":
+        features.snapshot_dir = settings.data_dir
+    return features
 
 
 def replay_views(state: OnlineFeatures, events: pd.DataFrame) -> pd.DataFrame:
