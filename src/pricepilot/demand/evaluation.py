@@ -22,7 +22,8 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from pricepilot.demand.calibration import EPS
-from pricepilot.demand.manifest import CalibrationBin, FoldResult
+from pricepilot.demand.manifest import CalibrationBin as CalibrationBin  # re-exported
+from pricepilot.demand.manifest import FoldResult as FoldResult
 from pricepilot.demand.models import DemandEstimator, make_model, price_feature_arrays
 from pricepilot.demand.thin import MIN_FIT_ROWS
 from pricepilot.errors import ValidationError
