@@ -46,3 +46,52 @@ def test_allocate_sums_exactly_and_stays_proportional(total: int, weights: list[
     ws = weights if sum(weights) else [1] * len(weights)
     for p, w in zip(parts, ws):
         assert abs(p - total * w / wsum) < 1 + 1e-9
+
+
+# Issue #13 point 13: one way to say money per interface (docs/money.md): text for people
+# names the currency and uses major units; wire and JSON stay integer minor units.
+
+def test_point13_format_money_says_major_units_after_the_currency() -> None:
+    from pricepilot.money import format_money
+
+    assert format_money(9284, "EUR") == "EUR 92.84"
+    assert format_money(-150, "EUR") == "EUR -1.50"
+    assert format_money(1999, "JPY") == "JPY 1999"
+    assert format_money(1234, "KWD") == "KWD 1.234"
+    assert format_money(45.678, "EUR") == "EUR 0.4568"  # an expected value keeps two more digits
+
+
+def test_point13_explanation_notes_carry_the_currency() -> None:
+    from pricepilot.catalog.models import Guardrails
+    from pricepilot.pricing.guardrails import GuardrailSpec, stage_rules
+    from pricepilot.pricing.issuing import smoothing_rule
+
+    spec = GuardrailSpec.build(Guardrails(floor=9284, ceiling=15000), cost=5000, currency="EUR",
+                               competitor_price=10000, current_price=10000,
+                               competitor_band=0.15, max_change=0.1)
+    rules = stage_rules(spec)
+    assert rules["margin_floor"] == "margin floor EUR 92.84"
+    assert rules["ceiling"] == "ceiling EUR 150.00"
+    assert rules["competitor_band"] == "within [EUR 85.00, EUR 115.00] of the competitor price"
+    assert rules["max_change"] == "daily change within [EUR 90.00, EUR 110.00]"
+    assert smoothing_rule(2158, 0.5, "EUR") == "p_cur EUR 21.58 + 0.5 (p_opt - p_cur)"
+
+
+def test_point13_cart_price_prints_major_units_with_the_currency() -> None:
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pricepilot.cli.main import app
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "promotions"
+    args = ["cart", "price", "--cart", str(root / "cart.json"), "--promotions",
+            str(root / "brief.yaml"), "--at", "2026-12-25T10:00:00+00:00"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "EUR 97.28" in res.output and "9728" not in res.output  # the total, for people
+    assert "add EUR 2.72 more to get EUR 20.00 off" in res.output  # the hint too
+    # JSON (the wire form) stays integer minor units beside the currency code
+    out = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    assert out["total"] == 9728 and out["currency"] == "EUR"

@@ -1,4 +1,9 @@
-"""Exact money: integer minor units per currency.
+"""Exact money: integer minor units per currency, and one way to say an amount per interface.
+
+How amounts are written (docs/money.md): on the wire (HTTP, JSON output) an integer of minor
+units with the currency code beside it; in files, decimal text in major units (``"19.99"``,
+:func:`parse_amount`); in text for people (CLI tables, promotion hints, explanation notes,
+reports) major units after the currency code (``"EUR 19.99"``, :func:`format_money`).
 
 pricepilot never stores or computes prices as floats. An amount is an ``int`` of the currency's
 minor units (cents for EUR, yen for JPY); a currency code travels beside it. Conversions from
@@ -8,6 +13,8 @@ text go through :class:`decimal.Decimal` and refuse more decimals than the curre
 1999
 >>> format_amount(1999, "EUR")
 '19.99'
+>>> format_money(9284, "EUR")
+'EUR 92.84'
 >>> allocate(100, [1, 1, 1])
 [34, 33, 33]
 """
@@ -95,6 +102,28 @@ def format_amount(minor: int, currency: str) -> str:
     if exp == 0:
         return str(minor)
     return f"{to_decimal(minor, currency):.{exp}f}"
+
+
+def format_money(amount: int | float, currency: str) -> str:
+    """An amount for people: the currency code, then major units (``9284 -> 'EUR 92.84'``).
+
+    ``amount`` is in minor units. An ``int`` is printed exactly with the currency's decimals; a
+    ``float`` (an expected value, such as profit per view) with two more, rounded half-even:
+    ``format_money(45.678, "EUR") -> 'EUR 0.4568'``. Negative amounts keep their sign after the
+    code (``'EUR -1.50'``).
+
+    >>> format_money(-150, "EUR"), format_money(1999, "JPY"), format_money(45.678, "EUR")
+    ('EUR -1.50', 'JPY 1999', 'EUR 0.4568')
+    """
+    if isinstance(amount, bool):
+        raise ValidationError("money", "amount", f"{amount!r} is not an amount")
+    if isinstance(amount, int):
+        return f"{currency} {format_amount(amount, currency)}"
+    digits = exponent(currency) + 2
+    d = Decimal(repr(float(amount))).scaleb(-exponent(currency))
+    if not d.is_finite():
+        return f"{currency} {amount}"
+    return f"{currency} {d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN):.{digits}f}"
 
 
 def round_minor(value: Decimal | int, mode: RoundingMode = "half_up") -> int:

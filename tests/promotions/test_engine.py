@@ -53,9 +53,9 @@ def test_tiered_threshold_takes_the_best_tier_and_hints_the_next() -> None:
                                      m.Tier(spend="500", amount="80")])
     r = price([P("T", tiers)], cart(("A", 1, 21000)))
     assert r.discount_total == 2500
-    assert r.applied[0].hint == "add 290.00 more to get 80.00 off"
+    assert r.applied[0].hint == "add EUR 290.00 more to get EUR 80.00 off"
     r = price([P("T", tiers)], cart(("A", 1, 8800)))
-    assert r.discount_total == 0 and r.not_applied[0].hint == "add 12.00 more to get 10.00 off"
+    assert r.discount_total == 0 and r.not_applied[0].hint == "add EUR 12.00 more to get EUR 10.00 off"
 
 
 def test_repeating_threshold_every_hundred_with_a_cap() -> None:
@@ -96,7 +96,7 @@ def test_free_shipping_over_a_threshold_on_the_running_net() -> None:
     promos = [P("H", m.PercentOff(percent="50")), P("S", m.ShippingDiscount(percent="100"),
                                                     conditions=[m.MinSubtotal(amount="100.00")])]
     r = price(promos, cart(("A", 1, 12000), ship=1000))
-    assert r.shipping_discount == 0 and r.not_applied[0].hint == "add 40.00 more to get free shipping"
+    assert r.shipping_discount == 0 and r.not_applied[0].hint == "add EUR 40.00 more to get free shipping"
     r = price(promos, cart(("A", 1, 12000), ship=1000), StackingPolicy(threshold_base="original"))
     assert r.shipping_discount == 1000
 

@@ -119,11 +119,13 @@ def test_the_cli_prints_the_priced_cart(tmp_path: Path) -> None:
     from pricepilot.cli.main import app
 
     root = Path(__file__).resolve().parents[2] / "examples" / "promotions"
-    res = CliRunner().invoke(app, ["cart", "price", "--cart", str(root / "cart.json"), "--promotions",
-                                   str(root / "brief.yaml"), "--at", "2026-12-25T10:00:00+00:00"])
+    res = CliRunner().invoke(app, ["cart", "price", "--json", "--cart", str(root / "cart.json"),
+                                   "--promotions", str(root / "brief.yaml"), "--at",
+                                   "2026-12-25T10:00:00+00:00"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["total"] == 9728 and [a["id"] for a in out["applied"]] == ["HOLIDAY20", "VIP5"]
-    res = CliRunner().invoke(app, ["cart", "price", "--cart", str(root / "cart.json"), "--promotions",
-                                   str(root / "brief.yaml"), "--coupon", "NOPE", "--at", "2026-12-25T10:00"])
+    res = CliRunner().invoke(app, ["cart", "price", "--json", "--cart", str(root / "cart.json"),
+                                   "--promotions", str(root / "brief.yaml"), "--coupon", "NOPE",
+                                   "--at", "2026-12-25T10:00"])
     assert json.loads(res.output)["coupons"][0]["error"] == "unknown"

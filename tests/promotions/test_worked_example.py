@@ -39,7 +39,7 @@ def test_the_threshold_is_missed_when_earlier_discounts_take_the_cart_below_one_
     # 128.00 -> 102.40 -> 97.28 < 100: no 20 off, with a hint
     assert [a.id for a in r.applied] == ["HOLIDAY20", "VIP5"] and r.total == 9728
     na = {n.id: n for n in r.not_applied}
-    assert na["COMPETE100"].hint == "add 2.72 more to get 20.00 off"
+    assert na["COMPETE100"].hint == "add EUR 2.72 more to get EUR 20.00 off"
 
 
 def test_each_promotion_alone() -> None:

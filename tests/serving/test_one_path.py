@@ -20,6 +20,7 @@ from pricepilot.demand.models import LogisticDemand
 from pricepilot.demand.registry import ModelRegistry
 from pricepilot.demand.synthetic import synthetic_frame
 from pricepilot.errors import ValidationError
+from pricepilot.money import format_money
 from pricepilot.service.app import create_app
 from pricepilot.service.auth import hash_key
 from pricepilot.service.engine_backend import EngineBackend
@@ -96,7 +97,7 @@ def test_a_served_quote_smooths_limits_the_daily_change_and_plans_the_stock(shop
         q = shop.quote("c1", ["SKU-2"]).quotes[0]
         steps = {st.stage: st for st in q.explanation}
         # today's public price before any decision is the list price: smoothing starts there
-        assert f"p_cur {q.list_price}" in steps["smoothing"].note
+        assert f"p_cur {format_money(q.list_price, q.currency)}" in steps["smoothing"].note
         assert steps["max_change"].note.startswith("daily change within")
         assert "no current price" not in steps["smoothing"].note
         # 3 in stock for two days of shoppers: the inventory LP has the stock to plan
@@ -105,7 +106,7 @@ def test_a_served_quote_smooths_limits_the_daily_change_and_plans_the_stock(shop
         clock.set(DAY1 + timedelta(days=1))
         q2 = shop.quote("c2", ["SKU-2"]).quotes[0]
         smoothing = next(st for st in q2.explanation if st.stage == "smoothing")
-        assert f"p_cur {q.price}" in smoothing.note
+        assert f"p_cur {format_money(q.price, q.currency)}" in smoothing.note
 
 
 def test_the_current_price_is_shared_by_every_process_on_the_store(shop_dir: Path) -> None:
@@ -117,7 +118,7 @@ def test_the_current_price_is_shared_by_every_process_on_the_store(shop_dir: Pat
         with pricepilot.open(clock=clock, service__sync_seconds=0.0) as second:
             smoothing = next(st for st in second.quote("c2", ["SKU-1"]).quotes[0].explanation
                              if st.stage == "smoothing")
-    assert f"p_cur {price}" in smoothing.note
+    assert f"p_cur {format_money(price, 'EUR')}" in smoothing.note
 
 
 def test_the_api_validates_its_input_as_the_service_does(shop_dir: Path) -> None:
@@ -140,7 +141,8 @@ def test_the_cli_prices_a_cart_as_the_python_api_and_the_service_do(shop_dir: Pa
                           {"product_id": "SKU-3", "quantity": 1}]}
         api = msgspec_builtins(shop.price_cart(cart))
     (shop_dir / "cart.json").write_text(json.dumps(cart))
-    result = CliRunner().invoke(cli, ["cart", "price", "--cart", str(shop_dir / "cart.json")])
+    result = CliRunner().invoke(cli, ["cart", "price", "--json", "--cart",
+                                      str(shop_dir / "cart.json")])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == api
     with pricepilot.open() as served:

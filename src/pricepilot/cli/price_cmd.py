@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         """
         import pricepilot
         from pricepilot.cli.main import state
-        from pricepilot.money import format_amount
+        from pricepilot.money import format_money
         from pricepilot.serving.warmup import warm_online_features_for
 
         settings = state.settings()
@@ -51,8 +51,8 @@ def register(app: typer.Typer) -> None:
             console.print_json(json.dumps(msgspec.to_builtins(response)))
             return
         for q in response.quotes:
-            def money(v: int | None) -> str:
-                return "-" if v is None else f"{format_amount(v, q.currency)} {q.currency}"
+            def money(v: int | float | None) -> str:  # major units with the currency
+                return "-" if v is None else format_money(v, q.currency)
 
             head = Table(title=f"{q.product_id}: {money(q.price)}", show_header=False)
             head.add_column("what")
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
             steps.add_column("note")
             steps.add_column("profit cost / view", justify="right")
             for s in q.explanation:
-                cost = "" if s.profit_cost is None else f"{s.profit_cost:.2f}"
+                cost = "" if s.profit_cost is None else money(s.profit_cost)
                 steps.add_row(s.stage, money(s.price), s.note, cost)
             console.print(steps)
 

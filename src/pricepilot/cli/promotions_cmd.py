@@ -1,4 +1,8 @@
-"""``pricepilot cart price``: price a cart, print JSON.
+"""``pricepilot cart price``: price a cart; a table for people, or ``--json``.
+
+The table says amounts in major units with the currency (``EUR 19.99``); ``--json`` prints the
+priced cart as the service answers it, amounts in integer minor units beside the currency code
+(docs/money.md).
 
 Without ``--promotions``, the shop's own cart pricing, exactly as ``POST /v1/carts/price``
 answers (the catalogue, signed quotes, the active promotions, the market state, the ledger):
@@ -77,9 +81,12 @@ def register(app: typer.Typer) -> None:
             help="What-if: price against this promotions YAML or JSON file only (no shop)."),
         at: str = typer.Option(None, "--at", help="ISO time (default: now); naive = shop time zone."),
         coupon: list[str] = typer.Option([], "--coupon", help="Coupon code (repeatable)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the priced cart as JSON (amounts in minor units)."),
     ) -> None:
-        """Print the priced cart as JSON: the shop's cart pricing (as the service prices it), or
-        with --promotions the what-if calculator (allocations per line, applied and not applied)."""
+        """Print the priced cart: the shop's cart pricing (as the service prices it), or with
+        --promotions the what-if calculator (allocations per line, applied and not applied).
+        A table in major units with the currency; --json: the JSON, amounts in minor units."""
         from pricepilot.cli.main import state
         from pricepilot.promotions.engine import PromotionEngine
         from pricepilot.promotions.loader import load_promotions
@@ -93,16 +100,80 @@ def register(app: typer.Typer) -> None:
             except ValueError as e:
                 raise ValidationError("option", "--at", f"{at!r} is not an ISO time") from e
         if promotions is None:
-            typer.echo(json.dumps(_shop_cart(settings, cart, when, coupon), indent=2))
-            return
-        policy = policy_from_settings(settings)
-        promos = load_promotions(promotions, timezone=policy.timezone)
-        c, customer, market, usage = read_cart(cart)
-        engine = PromotionEngine(promos, policy)
-        priced = engine.price_cart(c, customer, when, coupon, market=market, usage=usage)
-        typer.echo(json.dumps(msgspec.to_builtins(priced), indent=2))
+            out = _shop_cart(settings, cart, when, coupon)
+        else:
+            policy = policy_from_settings(settings)
+            promos = load_promotions(promotions, timezone=policy.timezone)
+            c, customer, market, usage = read_cart(cart)
+            engine = PromotionEngine(promos, policy)
+            out = msgspec.to_builtins(engine.price_cart(c, customer, when, coupon, market=market,
+                                                        usage=usage))
+        if as_json:
+            typer.echo(json.dumps(out, indent=2))
+        else:
+            from rich.console import Console
+
+            Console().print(*cart_tables(out))
 
     app.add_typer(cart_app, name="cart")
+
+
+def cart_tables(priced: dict[str, Any]) -> list[Any]:
+    """A priced cart (the service's answer or the what-if calculator's, as JSON builtins) as
+    Rich tables, every amount in major units with the currency."""
+    from rich.table import Table
+
+    from pricepilot.money import format_money
+
+    cur = str(priced["currency"])
+
+    def m(v: int) -> str:
+        return format_money(int(v), cur)
+
+    lines = Table(title="cart")
+    for col in ("product", "qty", "unit price", "subtotal", "discount", "total"):
+        lines.add_column(col, justify="left" if col == "product" else "right")
+    for ln in [*priced["lines"], *priced.get("gifts", [])]:
+        name = str(ln.get("product_id") or ln.get("sku"))
+        lines.add_row(name + (" (gift)" if ln.get("is_gift") else ""),
+                      str(ln.get("quantity", ln.get("qty"))), m(ln["unit_price"]),
+                      m(ln["subtotal"]), m(ln["discount"]), m(ln["total"]))
+    totals = Table(show_header=False)
+    totals.add_column("what")
+    totals.add_column("amount", justify="right")
+    shipping = priced["shipping"]
+    shipping_total = priced.get("shipping_total", shipping if isinstance(shipping, int) else 0)
+    for what, v in (("subtotal", priced["subtotal"]),
+                    ("discount", priced.get("discount", priced.get("item_discount", 0))),
+                    ("shipping", shipping_total),
+                    ("shipping discount", priced["shipping_discount"]),
+                    ("total", priced["total"])):
+        totals.add_row(what, m(v))
+    out: list[Any] = [lines, totals]
+    if priced.get("applied"):
+        applied = Table(title="promotions applied")
+        for col in ("promotion", "stage", "discount", "hint"):
+            applied.add_column(col, justify="right" if col == "discount" else "left")
+        for a in priced["applied"]:
+            applied.add_row(str(a.get("promotion_id") or a.get("id")), str(a["stage"]),
+                            m(a["amount"]), a.get("hint") or "")
+        out.append(applied)
+    if priced.get("not_applied"):
+        missed = Table(title="promotions not applied")
+        for col in ("promotion", "why", "hint"):
+            missed.add_column(col)
+        for n in priced["not_applied"]:
+            why = str(n["reason"]) + (f": {n['message']}" if n.get("message") else "")
+            missed.add_row(str(n.get("promotion_id") or n.get("id")), why, n.get("hint") or "")
+        out.append(missed)
+    if priced.get("coupons"):
+        coupons = Table(title="coupons")
+        for col in ("code", "status", "detail"):
+            coupons.add_column(col)
+        for c in priced["coupons"]:
+            coupons.add_row(str(c["code"]), str(c["status"]), c.get("message") or c.get("error") or "")
+        out.append(coupons)
+    return out
 
 
 def _shop_cart(settings: Any, path: Path, when: datetime | None, coupons: list[str]) -> Any:

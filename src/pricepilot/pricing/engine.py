@@ -223,7 +223,8 @@ class PricingEngine:
         # a sum of probabilities: rounding must not take it past 1 (the decision log refuses it)
         propensity = min(float(choice.probs[finals == price].sum()), 1.0)
         stages = [StageEffect(stage="smoothing", before=int(prep.cands[i]), after=int(smooth[i]),
-                              rule=smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha))]
+                              rule=smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha,
+                                                 product.currency))]
         stages += [StageEffect(stage=t.name, before=int(t.before[i]), after=int(t.after[i]), rule=t.rule)
                    for t in trace]
         stages = with_costs(stages, prep.cands, mean, product.unit_cost)

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pricepilot.catalog.models import Guardrails
+from pricepilot.money import format_money
 from pricepilot.pricing.candidates import ending_modulus
 
 I64 = npt.NDArray[np.int64]
@@ -47,6 +48,7 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
     modulus: int
     ladder: tuple[int, ...] | None
     floor: int  # the margin floor: max(floor, cost / (1 - min_margin)), 0 if neither is set
+    currency: str  # of every amount above; the explanation notes name it
 
     @classmethod
     def build(
@@ -86,7 +88,7 @@ class GuardrailSpec(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             ceiling=g.ceiling, band=band, change=change, ending=g.price_ending,
             modulus=modulus, ladder=tuple(g.ladder) if g.ladder else None,
-            floor=floor,
+            floor=floor, currency=currency,
         )
 
 
@@ -215,17 +217,30 @@ def apply_guardrails_batch(prices: I64, a: GuardrailArrays) -> tuple[I64, list[t
 
 
 def stage_rules(spec: GuardrailSpec) -> dict[str, str]:
-    """The human-readable rule of each stage for one product (for the explanation)."""
+    """The human-readable rule of each stage for one product (for the explanation): amounts in
+    major units with the currency, as all text for people (docs/money.md).
+
+    >>> from pricepilot.catalog.models import Guardrails
+    >>> spec = GuardrailSpec.build(Guardrails(floor=9284, price_ending=99), cost=5000,
+    ...                            currency="EUR", competitor_price=None, current_price=None,
+    ...                            competitor_band=0.15, max_change=0.1)
+    >>> r = stage_rules(spec)
+    >>> r["margin_floor"], r["price_ending"]
+    ('margin floor EUR 92.84', 'price ending EUR 0.99 (mod EUR 1.00)')
+    """
+    def m(amount: int) -> str:
+        return format_money(amount, spec.currency)
+
     return {
-        "ceiling": f"ceiling {spec.ceiling}" if spec.ceiling is not None else "no ceiling",
-        "competitor_band": (f"within [{spec.band[0]}, {spec.band[1]}] of the competitor price"
-                            if spec.band is not None else "no competitor price known"),
-        "max_change": (f"daily change within [{spec.change[0]}, {spec.change[1]}]"
+        "ceiling": f"ceiling {m(spec.ceiling)}" if spec.ceiling is not None else "no ceiling",
+        "competitor_band": (f"within [{m(spec.band[0])}, {m(spec.band[1])}] of the competitor "
+                            "price" if spec.band is not None else "no competitor price known"),
+        "max_change": (f"daily change within [{m(spec.change[0])}, {m(spec.change[1])}]"
                        if spec.change is not None else "no current price"),
         "price_ending": ("nearest ladder price" if spec.ladder is not None else
-                         f"ends in {spec.ending} (mod {spec.modulus})" if spec.ending is not None
-                         else "no price ending"),
-        "margin_floor": f"margin floor {spec.floor}",
+                         f"price ending {m(spec.ending)} (mod {m(spec.modulus)})"
+                         if spec.ending is not None else "no price ending"),
+        "margin_floor": f"margin floor {m(spec.floor)}",
     }
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from pricepilot.money import format_money
 from pricepilot.pricing.decision import Decision, Explanation, StageEffect
 from pricepilot.pricing.guardrails import GuardrailSpec, apply_guardrails, stage_rules
 from pricepilot.pricing.prep import EngineState, Prep
@@ -114,9 +115,14 @@ def binding(stages: list[StageEffect]) -> str:
     return "model"
 
 
-def smoothing_rule(current: int | None, alpha: float) -> str:
+def smoothing_rule(current: int | None, alpha: float, currency: str) -> str:
+    """The smoothing stage's note; the current price in major units with the currency.
+
+    >>> smoothing_rule(2158, 0.5, "EUR")
+    'p_cur EUR 21.58 + 0.5 (p_opt - p_cur)'
+    """
     if current is None:
         return "no current price: no smoothing"
     if alpha >= 1.0:
         return "smoothing off (alpha = 1)"
-    return f"p_cur {current} + {alpha:g} (p_opt - p_cur)"
+    return f"p_cur {format_money(current, currency)} + {alpha:g} (p_opt - p_cur)"

@@ -172,7 +172,8 @@ class PagePricer:
             rules = issuer.stage_rules(p.spec)
             cost = costs[r]
             stages = [StageEffect(stage="smoothing", before=model_prices[r], after=smoothed_at[r],
-                                  rule=smoothing_rule(p.ctx.current_price, ps.smoothing_alpha),
+                                  rule=smoothing_rule(p.ctx.current_price, ps.smoothing_alpha,
+                                                     p.product.currency),
                                   profit_cost=cost[0])]
             stages += [StageEffect(stage=name, before=b[r], after=a[r], rule=rules[name],
                                    profit_cost=cost[j])

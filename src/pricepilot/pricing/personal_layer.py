@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 
 from pricepilot.compliance.attributes import Shopper
+from pricepilot.money import format_money
 from pricepilot.pricing.decision import Decision, StageEffect
 from pricepilot.pricing.guardrails import GuardrailSpec, apply_guardrails
 from pricepilot.pricing.issuing import Issuer
@@ -213,7 +214,8 @@ class PersonalLayer:
         stage = StageEffect(
             stage="personal", before=d.base_price, after=res.price,
             rule=(f"personal {'discount' if pct >= 0 else 'surcharge'} {abs(pct):.1f}% raises expected "
-                  f"profit per view from {res.base_value:.2f} to {res.value:.2f} (minor units)"),
+                  f"profit per view from {format_money(res.base_value, d.currency)} to "
+                  f"{format_money(res.value, d.currency)}"),
         )
         expl = msgspec.structs.replace(d.explanation, stages=[*d.explanation.stages, stage],
                                        binding_rule="personal")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pricepilot.money import format_amount, round_minor
+from pricepilot.money import format_money, round_minor
 from pricepilot.promotions import model as m
 from pricepilot.promotions.state import Application, Run
 from pricepilot.promotions.validation import Compiled
@@ -92,18 +92,18 @@ def describe(c: Compiled, tier_amount: int | None = None) -> str:
     b = c.spec.benefit
     cur = c.spec.currency
     if tier_amount is not None:
-        return f"{format_amount(tier_amount, cur)} off"
+        return f"{format_money(tier_amount, cur)} off"
     if isinstance(b, m.PercentOff | m.ShippingDiscount) and "percent" in c.percents:
         pct = c.percents["percent"]
         if isinstance(b, m.ShippingDiscount):
             return "free shipping" if pct == 100 else f"{format(pct.normalize(), 'f')}% off shipping"
         return f"{format(pct.normalize(), 'f')}% off"
     if "amount" in c.money:
-        return f"{format_amount(c.money['amount'], cur)} off"
+        return f"{format_money(c.money['amount'], cur)} off"
     if isinstance(b, m.TieredThreshold) and c.tiers:
         spend, amt, tier_pct = c.tiers[0]
         if amt is not None:
-            return f"{format_amount(amt, cur)} off"
+            return f"{format_money(amt, cur)} off"
         return f"{format(tier_pct, 'f')}% off"
     if isinstance(b, m.Gift):
         return "a free gift"
@@ -186,7 +186,7 @@ def compute(c: Compiled, run: Run, targeted: list[int]) -> tuple[list[Applicatio
         if nxt is not None:
             spend, amt, pct = nxt
             gain = amt if amt is not None else round_minor(Decimal(spend) * pct / 100, run.rounding)  # type: ignore[arg-type,operator]
-            hint = f"add {format_amount(spend - base, c.spec.currency)} more to get {format_amount(gain, c.spec.currency)} off"
+            hint = f"add {format_money(spend - base, c.spec.currency)} more to get {format_money(gain, c.spec.currency)} off"
         if best is None:
             return [], "min_subtotal", hint
         _, amt, pct = best
@@ -202,8 +202,8 @@ def compute(c: Compiled, run: Run, targeted: list[int]) -> tuple[list[Applicatio
             amount = min(amount, cap)
         hint = None
         if cap is None or amount < cap:
-            hint = (f"add {format_amount((k + 1) * step - base, c.spec.currency)} more to get "
-                    f"{format_amount(min((k + 1) * c.money['amount'], cap or 10**18), c.spec.currency)} off")
+            hint = (f"add {format_money((k + 1) * step - base, c.spec.currency)} more to get "
+                    f"{format_money(min((k + 1) * c.money['amount'], cap or 10**18), c.spec.currency)} off")
         if k == 0:
             return [], "min_subtotal", hint
         return [Application(amount, targeted, [run.net[i] for i in targeted], redistribute=True)], None, hint

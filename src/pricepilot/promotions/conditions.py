@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pricepilot.money import format_amount
+from pricepilot.money import format_money
 from pricepilot.promotions import model as m
 from pricepilot.promotions.cart import Customer, MarketState, Usage
 from pricepilot.promotions.validation import Compiled
@@ -143,6 +143,6 @@ def dynamic_failure(
             have = spend_of(cond.targeting, cond.base)
             if have < need:
                 cur = p.currency
-                return ("min_subtotal", f"needs a qualifying subtotal of {format_amount(need, cur)}",
-                        f"add {format_amount(need - have, cur)} more to get {benefit_text()}")
+                return ("min_subtotal", f"needs a qualifying subtotal of {format_money(need, cur)}",
+                        f"add {format_money(need - have, cur)} more to get {benefit_text()}")
     return None

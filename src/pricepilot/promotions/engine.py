@@ -7,7 +7,7 @@
 >>> cart = Cart(currency="EUR", lines=[CartLine(sku="A", qty=1, unit_price=8800)])
 >>> priced = engine.price_cart(cart, at=datetime(2026, 1, 1, tzinfo=timezone.utc))
 >>> priced.total, priced.not_applied[0].hint
-(8800, 'add 12.00 more to get 20.00 off')
+(8800, 'add EUR 12.00 more to get EUR 20.00 off')
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class NotApplied(_S):
     id: str
     reason: str  # a stable code: min_subtotal, coupon_required, ended, ...
     message: str
-    hint: str | None = None  # "add 12.00 more to get 20.00 off"
+    hint: str | None = None  # "add EUR 12.00 more to get EUR 20.00 off"
 
 
 class CouponResult(_S):
