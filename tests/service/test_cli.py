@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -12,11 +13,13 @@ from pricepilot.service.auth import ApiKeyAuth
 runner = CliRunner()
 
 
-def test_keys_create_prints_a_key_once_and_its_settings_line() -> None:
-    r = runner.invoke(app, ["keys", "create", "--scope", "storefront", "--scope", "admin"])
+def test_keys_create_prints_a_key_once_and_writes_its_settings_line(tmp_path: Path) -> None:
+    config = tmp_path / "pricepilot.toml"  # `keys create` alone keeps it in the store instead
+    r = runner.invoke(app, ["--config", str(config), "keys", "create", "--write",
+                            "--scope", "storefront", "--scope", "admin"])
     assert r.exit_code == 0, r.output
     key = re.search(r"shown once, store it now\): (\S+)", r.output).group(1)  # type: ignore[union-attr]
-    line = re.search(r'"([0-9a-f]{64})" = \[(.*)\]', r.output)
+    line = re.search(r'"([0-9a-f]{64})" = \[(.*)\]', config.read_text())
     assert line is not None and key not in line.group(0)
     assert line.group(2) == '"storefront", "admin"'
     auth = ApiKeyAuth({line.group(1): ["storefront", "admin"]})

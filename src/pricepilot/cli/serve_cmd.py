@@ -1,4 +1,4 @@
-"""``pricepilot serve`` (run the HTTP service) and ``pricepilot keys`` (API keys)."""
+"""``pricepilot serve``: run the HTTP service (API keys: ``pricepilot keys``, keys_cmd.py)."""
 
 from __future__ import annotations
 
@@ -76,31 +76,6 @@ def register(app: typer.Typer) -> None:
             multiprocessing.set_start_method("spawn", force=True)
             Granian(TARGET, address=svc.host, port=svc.port, interface=Interfaces.ASGI,
                     workers=svc.workers, factory=True).serve()
-
-    keys = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
-
-    @keys.command("create")
-    def create(
-        scope: list[str] = typer.Option(
-            ..., "--scope", help="storefront (events, quotes, carts, orders) or admin; repeatable."
-        ),
-    ) -> None:
-        """Print a new API key once, and the settings line that authorises it."""
-        from pricepilot.config import SCOPES
-        from pricepilot.errors import ValidationError
-        from pricepilot.service.auth import new_key
-
-        bad = [s for s in scope if s not in SCOPES]
-        if bad:
-            raise ValidationError("API key", "scope", f"unknown scopes {bad}; known: {list(SCOPES)}")
-        key, digest = new_key()
-        scopes = ", ".join(f'"{s}"' for s in dict.fromkeys(scope))
-        typer.echo(f"key (shown once, store it now): {key}")
-        typer.echo("add to pricepilot.toml:")
-        typer.echo("[service.api_keys]")
-        typer.echo(f'"{digest}" = [{scopes}]')
-
-    app.add_typer(keys, name="keys")
 
 
 def _check_keys(settings: Settings) -> None:

@@ -484,10 +484,10 @@ def create_app(
     state = AppState(
         settings=settings,
         backend=backend,
-        auth=ApiKeyAuth(settings.service.api_keys),
+        auth=ApiKeyAuth(settings.service.api_keys, live=getattr(backend, "api_keys", None)),
         metrics=ServiceMetrics(),
     )
-    if not settings.service.api_keys:
+    if not state.auth.any_keys():
         log.warning("no API keys configured: every /v1 route answers 401 (see `pricepilot keys`)")
     spec = build_openapi(operations)
     state.openapi = msgspec.json.encode(spec)

@@ -1,8 +1,12 @@
-"""API keys with scopes, stored hashed, compared in constant time.
+"""API keys with scopes, held hashed, compared in constant time.
 
-Settings hold only ``sha256(key).hexdigest() -> scopes``; a presented key is hashed and compared
-against every stored digest with :func:`hmac.compare_digest` (no early exit), so neither the
-comparison nor the position of a key in the table leaks through timing.
+Only ``sha256(key).hexdigest() -> scopes`` is held: the settings' ``service.api_keys`` and the
+store's keys (:mod:`pricepilot.serving.api_keys`, created, listed and revoked with
+``pricepilot keys``). A presented key is hashed and compared against every held digest with
+:func:`hmac.compare_digest` (no early exit), so neither the comparison nor the position of a key
+in the table leaks through timing. With ``live`` keys (the application's, re-read from the
+store every ``service.sync_seconds``), a key created or revoked by any process is honoured or
+refused here within that bound, with no restart.
 
 >>> key, digest = new_key()
 >>> auth = ApiKeyAuth({digest: ["storefront"]})
@@ -14,25 +18,22 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from pricepilot.config import validate_api_keys
 from pricepilot.errors import Forbidden, Unauthorized
+from pricepilot.serving.api_keys import KEY_PREFIX, hash_key, new_key
 
-KEY_PREFIX = "pp_"
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+__all__ = ["KEY_PREFIX", "ApiKeyAuth", "LiveKeys", "hash_key", "new_key", "presented_key"]
 
 
-def new_key() -> tuple[str, str]:
-    """A fresh random key (shown once) and the digest to store in ``service.api_keys``."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, hash_key(key)
+class LiveKeys(Protocol):
+    """The active keys of this process, kept current from the store."""
+
+    def scopes_for(self, key: str) -> frozenset[str] | None: ...
+    def any_keys(self) -> bool: ...
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -47,11 +48,21 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
 
 
 class ApiKeyAuth:
-    def __init__(self, api_keys: Mapping[str, Sequence[str]]) -> None:
+    """``api_keys`` of the settings, or, with ``live``, the application's active keys (which
+    include the settings' keys not revoked)."""
+
+    def __init__(self, api_keys: Mapping[str, Sequence[str]],
+                 live: LiveKeys | None = None) -> None:
         validate_api_keys(api_keys)
         self._keys = [(d.encode("ascii"), frozenset(s)) for d, s in api_keys.items()]
+        self._live = live
+
+    def any_keys(self) -> bool:
+        return self._live.any_keys() if self._live is not None else bool(self._keys)
 
     def scopes_for(self, key: str) -> frozenset[str] | None:
+        if self._live is not None:
+            return self._live.scopes_for(key)
         digest = hash_key(key).encode("ascii")
         found: frozenset[str] | None = None
         for stored, scopes in self._keys:

@@ -36,6 +36,7 @@ class EngineBackend:
             app = Application(settings, **parts)
         self.app = app
         self._io = app.runtime.io
+        self.api_keys = app.api_keys  # the auth honours the store's keys (service/auth.py)
 
     # ------------------------------------------------------------------ storefront
     async def ingest_events(self, events: Sequence[Event]) -> s.IngestResult:

@@ -40,6 +40,7 @@ from pricepilot.promotions.ledger import RedemptionLedger
 from pricepilot.promotions.policy import policy_from_settings
 from pricepilot.serving import schemas as s
 from pricepilot.serving.admin import CatalogueAdmin, ModelAdmin
+from pricepilot.serving.api_keys import ApiKeys
 from pricepilot.serving.base_prices import BasePrices
 from pricepilot.serving.catalogue import Catalogue
 from pricepilot.serving.checkout import Checkout
@@ -146,6 +147,7 @@ class Application:
         self.intake = EventIntake(self.ingestor, self.pseudonymise, self.features,
                                   self.features_lock, outcomes, self.market.invalidate)
         self.runtime = Runtime(settings)
+        self.api_keys = ApiKeys(repos.api_keys, settings.service.api_keys, self.clock)
         # shared state other processes write: read (and ours written) in the background, so
         # the request path only ever reads memory
         self._sync = Ticker("pricepilot-sync", max(sync_s, 0.05), self._tick, self._tick_failed)
@@ -169,6 +171,7 @@ class Application:
         return {pid: p.category for pid, p in self.catalogue.products.items()}
 
     def _tick(self) -> None:
+        self.api_keys.refresh()  # a key revoked by any process is refused here from now on
         self.catalogue.sync()
         self.base_prices.tick(self.clock.now(), time.monotonic())
 

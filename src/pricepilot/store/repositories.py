@@ -123,6 +123,35 @@ class PromotionViewStore(Protocol):
         ...
 
 
+class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An API key of the HTTP service, held hashed: never the key itself."""
+
+    key_id: str  # the digest's first 12 hex digits: names the key in listings and revocation
+    digest: str  # sha256 hex of the key
+    scopes: list[str]
+    label: str = ""
+    source: str = "store"  # store: created here; config: a service.api_keys key, revoked here
+    created_at: int  # UTC microseconds
+    revoked_at: int | None = None
+
+
+class ApiKeyStore(Protocol):
+    """The API keys every process on one store shares."""
+
+    def add(self, key: ApiKeyRecord) -> bool:
+        """Record a key; False (and nothing written) when its id or digest is already there."""
+        ...
+
+    def list(self) -> list[ApiKeyRecord]:
+        """Every key, revoked ones too, oldest first (by ``created_at``, then id)."""
+        ...
+
+    def revoke(self, key_id: str, revoked_at: int) -> ApiKeyRecord:
+        """Mark the key revoked (a revoked key keeps its first ``revoked_at``) and return it;
+        :class:`NotFound` naming the key when there is none with this id."""
+        ...
+
+
 @dataclass(frozen=True)
 class Repositories:
     """Every repository of the application layer, on one store's database."""
@@ -132,3 +161,4 @@ class Repositories:
     promotion_views: PromotionViewStore
     promotions: PromotionDefinitions  # the definitions the cart engine runs
     ledger: RedemptionLedger  # the redemption ledger on the store's database
+    api_keys: ApiKeyStore  # the HTTP service's API keys, hashed

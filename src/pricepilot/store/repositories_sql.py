@@ -29,6 +29,7 @@ from pricepilot.errors import NotFound
 from pricepilot.store import dialects
 from pricepilot.store import tables as t
 from pricepilot.store.repositories import (
+    ApiKeyRecord,
     BasePriceRow,
     OrderRecord,
     PromotionView,
@@ -144,6 +145,38 @@ def _view(row: Any) -> PromotionView:
                          created_at=int(row.created_at), updated_at=int(row.updated_at))
 
 
+class SqlApiKeys(_OnStore):
+    """:class:`~pricepilot.store.repositories.ApiKeyStore` on ``api_keys``."""
+
+    def add(self, key: ApiKeyRecord) -> bool:
+        stmt = (dialects.insert(self.store.dialect, t.api_keys).values(msgspec.to_builtins(key))
+                .on_conflict_do_nothing().returning(t.api_keys.c.key_id))
+        with self.store.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def list(self) -> list[ApiKeyRecord]:
+        c = t.api_keys.c
+        with self.store.connect() as conn:
+            rows = conn.execute(sa.select(t.api_keys).order_by(c.created_at, c.key_id)).all()
+        return [_key(r) for r in rows]
+
+    def revoke(self, key_id: str, revoked_at: int) -> ApiKeyRecord:
+        c = t.api_keys.c
+        with self.store.connect() as conn:
+            conn.execute(t.api_keys.update().where(c.key_id == key_id, c.revoked_at.is_(None))
+                         .values(revoked_at=revoked_at))
+            row = conn.execute(sa.select(t.api_keys).where(c.key_id == key_id)).first()
+        if row is None:
+            raise NotFound("API key", key_id)
+        return _key(row)
+
+
+def _key(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(key_id=row.key_id, digest=row.digest, scopes=list(row.scopes),
+                        label=row.label, source=row.source, created_at=int(row.created_at),
+                        revoked_at=None if row.revoked_at is None else int(row.revoked_at))
+
+
 def sql_repositories(store: SqlStore, *, timezone: str = "UTC") -> Repositories:
     """Every application-layer repository on ``store``'s database; ``timezone`` is the shop's,
     in which promotion schedules are validated."""
@@ -156,4 +189,5 @@ def sql_repositories(store: SqlStore, *, timezone: str = "UTC") -> Repositories:
         promotion_views=SqlPromotionViews(store),
         promotions=PromotionRepository(store.engine, timezone=timezone),
         ledger=SqlLedger(store.engine, begin_immediate=False),
+        api_keys=SqlApiKeys(store),
     )

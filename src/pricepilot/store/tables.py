@@ -171,3 +171,21 @@ serving_base_prices = sa.Table(
     sa.Column("last", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+# API keys of the HTTP service, held hashed (serving/api_keys.py): the sha256 hex digest of the
+# key (never the key), its scopes, a label, and when it was created and revoked. ``key_id`` (the
+# digest's first 12 hex digits) names a key in ``pricepilot keys list`` and ``keys revoke``.
+# ``source`` is "store" for keys created here, "config" for the revocation of a key that
+# ``service.api_keys`` in the settings file still lists. Every process re-reads the table every
+# ``service.sync_seconds``, so a revocation is refused everywhere within seconds, no restart.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),  # list of scope names
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("source", sa.String(16), nullable=False),  # store | config
+    sa.Column("created_at", sa.BigInteger, nullable=False),  # microseconds since the epoch
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+)
