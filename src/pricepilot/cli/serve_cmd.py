@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    import threading
+
     from pricepilot.config import Settings
 
 
@@ -25,7 +27,10 @@ def register(app: typer.Typer) -> None:
             None, help="Backend factory 'module:function' (default: the engines' wiring)."
         ),
     ) -> None:
-        """Serve the pricepilot HTTP API."""
+        """Serve the pricepilot HTTP API; "listening on ..." is printed once it answers."""
+        import time
+
+        started = time.monotonic()
         from pricepilot.cli.main import state
         from pricepilot.config import load_settings
         from pricepilot.service.asgi import SETTINGS_ENV, TARGET, settings_to_env
@@ -55,10 +60,12 @@ def register(app: typer.Typer) -> None:
             close()
         os.environ[SETTINGS_ENV] = settings_to_env(settings)
         svc = settings.service
-        Console(stderr=True).print(
-            f"pricepilot serving on http://{svc.host}:{svc.port} ({svc.server}, "
-            f"{svc.workers} worker(s)); docs at /docs"
-        )
+        err = Console(stderr=True)
+        err.print(f"pricepilot starting on http://{svc.host}:{svc.port} ({svc.server}, "
+                  f"{svc.workers} worker(s)): loading the model and the online state")
+        # "listening" only once a worker answers: the socket can be bound (granian) before the
+        # workers have built their application, and a bound socket is not a served one
+        announce_when_listening(svc.host, svc.port, err, started)
         if svc.server == "uvicorn":
             import uvicorn
 
@@ -76,6 +83,45 @@ def register(app: typer.Typer) -> None:
             multiprocessing.set_start_method("spawn", force=True)
             Granian(TARGET, address=svc.host, port=svc.port, interface=Interfaces.ASGI,
                     workers=svc.workers, factory=True).serve()
+
+
+def announce_when_listening(host: str, port: int, console: Console, started: float, *,
+                            timeout: float = 600.0) -> threading.Thread:
+    """Print "listening on http://host:port" once ``GET /healthz`` answers there (a worker
+    accepts connections and has built its application: model loaded, online state warmed),
+    with ``/readyz``'s verdict; polled from a daemon thread while the server starts."""
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    probe_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    netloc = f"[{probe_host}]:{port}" if ":" in probe_host else f"{probe_host}:{port}"
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def status(path: str) -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://{netloc}{path}", timeout=2) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+        except (OSError, ValueError):
+            return None
+
+    def poll() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if status("/healthz") == 200:
+                ready = status("/readyz")
+                note = "ready" if ready == 200 else f"not ready yet: see http://{shown}/readyz"
+                console.print(f"pricepilot listening on http://{shown} ({note}, after "
+                              f"{time.monotonic() - started:.1f} s); docs at /docs")
+                return
+            time.sleep(0.1)
+
+    t = threading.Thread(target=poll, name="pricepilot-announce", daemon=True)
+    t.start()
+    return t
 
 
 def _check_keys(settings: Settings) -> None:
