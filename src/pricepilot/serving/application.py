@@ -171,9 +171,9 @@ class Application:
         return {pid: p.category for pid, p in self.catalogue.products.items()}
 
     def _tick(self) -> None:
-        self.api_keys.refresh()  # a key revoked by any process is refused here from now on
         self.catalogue.sync()
         self.base_prices.tick(self.clock.now(), time.monotonic())
+        self.api_keys.refresh()  # a key revoked by any process is refused here from now on
 
     @staticmethod
     def _tick_failed() -> None:
