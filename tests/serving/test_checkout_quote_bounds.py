@@ -93,6 +93,11 @@ def test_point4_a_quoted_line_over_the_quantity_bound_is_refused(app: Applicatio
     assert e.value.field == "$.lines[0].quantity"
     with pytest.raises(ValidationError, match="at most 5"):
         app.checkout.confirm_order(_order(_forged_line(app, 700, quantity=6)))
+    # nor split over several lines quoting it
+    with pytest.raises(ValidationError, match=r"at most 5 units \(over all lines\), got 6") as e:
+        app.checkout.price_cart(s.CartRequest(currency="EUR", lines=[
+            _forged_line(app, 700, quantity=3), _forged_line(app, 700, quantity=3)]))
+    assert e.value.field == "$.lines[1].quantity"
     # a line without a quote is at list price and not bounded by the quoted-quantity setting
     plain = s.CartLine(product_id="MUG", quantity=6)
     assert app.checkout.price_cart(_cart(plain)).total == 6 * 1000

@@ -2,7 +2,7 @@
 
 A quoted line is honoured only inside the product's *current* floor and ceiling (the engine's
 own guardrails, :class:`~pricepilot.pricing.guardrails.GuardrailSpec`) and for at most
-``checkout.max_quoted_quantity`` units: a quote outside them is refused with a 422 naming the
+``checkout.max_quoted_quantity`` units (over all the cart's lines quoting it): a quote outside them is refused with a 422 naming the
 quote and the bound, never re-priced (a shop must not charge other than the price the shopper
 saw), so even a quote signed with a leaked key cannot sell below the floor.
 
@@ -62,7 +62,7 @@ class Checkout:
 
     # ------------------------------------------------------------------ pricing
     def _verified_price(self, i: int, line: s.CartLine, product: Product, currency: str,
-                        user_id: str | None) -> int:
+                        user_id: str | None, units: int) -> int:
         where = f"$.lines[{i}].quote_signature"
         if line.quote_id is None or line.quote_signature is None:
             raise ValidationError("quote", where if line.quote_id else f"$.lines[{i}].quote_id",
@@ -79,17 +79,19 @@ class Checkout:
                                   "to another shopper")
         if q.currency != currency:
             raise ValidationError("quote", where, f"quote is in {q.currency}, cart in {currency}")
-        self._within_bounds(i, line, product, q)
+        self._within_bounds(i, units, product, q)
         return q.price
 
-    def _within_bounds(self, i: int, line: s.CartLine, product: Product, q: SignedQuote) -> None:
-        """Refuse an authentic quote outside the product's current floor..ceiling or over the
-        quoted-quantity bound (the limits the engine itself prices within)."""
+    def _within_bounds(self, i: int, units: int, product: Product, q: SignedQuote) -> None:
+        """Refuse an authentic quote outside the product's current floor..ceiling or for more
+        than the quoted-quantity bound (``units``: this line's and the earlier lines' quoting
+        it), the limits the engine itself prices within."""
         entity = f"quote {q.quote_id!r}"
-        if line.quantity > self.max_quoted_quantity:
+        if units > self.max_quoted_quantity:
             raise ValidationError(entity, f"$.lines[{i}].quantity",
-                                  f"quote_quantity_exceeded: a quoted line may carry at most "
-                                  f"{self.max_quoted_quantity} units, got {line.quantity}")
+                                  f"quote_quantity_exceeded: a quote buys at most "
+                                  f"{self.max_quoted_quantity} units (over all lines), got "
+                                  f"{units}")
         g = effective_guardrails(product, self.catalogue.categories)
         spec = GuardrailSpec.build(g, cost=product.unit_cost, currency=product.currency,
                                    competitor_price=None, current_price=None,
@@ -113,6 +115,7 @@ class Checkout:
         now = self.clock.now()
         user_id = self.pseudonymise(customer_id) if customer_id else None
         cart_lines = []
+        quoted: dict[str, int] = {}  # units bought at each quote so far
         for i, line in enumerate(lines):
             try:
                 p = self.catalogue.product(line.product_id)
@@ -123,7 +126,9 @@ class Checkout:
                                       f"product is priced in {p.currency}, cart in {currency}")
             unit = p.list_price
             if line.quote_id is not None or line.quote_signature is not None:
-                unit = self._verified_price(i, line, p, currency, user_id)
+                units = quoted[line.quote_id or ""] = (quoted.get(line.quote_id or "", 0)
+                                                       + line.quantity)
+                unit = self._verified_price(i, line, p, currency, user_id, units)
             cart_lines.append(CartLine(sku=p.product_id, qty=line.quantity, unit_price=unit,
                                        category=p.category, brand=p.brand,
                                        quote_id=line.quote_id))
