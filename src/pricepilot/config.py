@@ -97,7 +97,9 @@ class IngestSettings(_Section):
     on_error: Literal["fail", "skip"] = "fail"
     # What to do with a missing optional value: drop the row, or fill with the declared default.
     missing: Literal["drop", "fill"] = "fill"
-    outlier_method: Literal["zscore", "iqr"] = "iqr"
+    # "rolling": each price against the prices around it in time, per product (events/clean.py),
+    # so a markdown that persists is a price change; "iqr"/"zscore": one distribution per product
+    outlier_method: Literal["rolling", "zscore", "iqr"] = "rolling"
     outlier_threshold: float = 3.0
     batch_size: int = 50_000
     # Insert batch k on a worker thread while batch k+1 is read and validated. On by default:

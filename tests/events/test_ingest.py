@@ -188,7 +188,7 @@ def test_missing_optional_values_drop_the_row_when_declared(
     assert list(store.events_frame().event_id) == ["v2"]
 
 
-@pytest.mark.parametrize("method", ["iqr", "zscore"])
+@pytest.mark.parametrize("method", ["rolling", "iqr", "zscore"])
 def test_price_outliers_are_flagged_per_product_but_kept(
     store: SqlStore, clock: FixedClock, tmp_path: Path, method: str
 ) -> None:

@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pricepilot.catalog.models import Guardrails, Product, validate_product
-from pricepilot.clock import Clock, SystemClock, to_micros
+from pricepilot.clock import Clock, SystemClock, from_micros, to_micros
 from pricepilot.compliance.attributes import Shopper, ShopperAttributes
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
@@ -99,6 +99,8 @@ class IngestReport(msgspec.Struct, kw_only=True):
     rejected: int = 0
     dropped_missing: int = 0  # missing optional value with settings.ingest.missing = "drop"
     outliers: int = 0  # flagged, still stored
+    # entries written to the price history (the prior-price record) from the views' prices
+    price_history_entries: int = 0
     outlier_examples: list[OutlierExample] = msgspec.field(default_factory=list)
     reject_examples: list[Reject] = msgspec.field(default_factory=list)
     rejects_path: str | None = None
@@ -153,6 +155,9 @@ class _Run:
             plausibility=settings.ingest.plausibility,
             list_prices=ListPrices(products),
         )
+        self.product_currency = {p: c for p, (_, c) in products.items()}
+        self.conflict_ids: set[str] = set()
+        self.flagged: pd.DataFrame | None = None
         self.started = time.perf_counter()
         self.pipeline: ThreadPoolExecutor | None = None
         self.pending: tuple[pa.Table, np.ndarray, tuple[str, str], Future[int]] | None = None
@@ -235,6 +240,7 @@ class _Run:
     def _conflicts(self, found: list[tuple[int, EventConflict]], where: tuple[str, str]) -> None:
         """Report conflicting re-sends (never fatal: the stored events are intact)."""
         self.report.conflicts += len(found)
+        self.conflict_ids.update(c.event_id for _, c in found)
         self.rejects.extend(
             Reject(source=where[0], unit=where[1], line=line, event_id=c.event_id,
                    field="event_id", reason=c.reason(), value=", ".join(c.fields))
@@ -245,7 +251,8 @@ class _Run:
 
         mask = pc.and_(pc.is_in(good.column("type"), pa.array(_PRICED_TYPES)),
                        pc.is_valid(good.column("price")))
-        sub = good.filter(mask).select(["event_id", "product_id", "type", "price", "currency"])
+        sub = good.filter(mask).select(["event_id", "product_id", "type", "competitor", "ts",
+                                        "price", "currency"])
         if sub.num_rows == 0:
             return
         df = sub.to_pandas()
@@ -253,11 +260,26 @@ class _Run:
         df["source"] = self.ctx.source
         self.prices.append(df)
 
-    def finish(self) -> IngestReport:
+    def close(self) -> None:
+        """Inside the call's transaction, after the last insert: judge outliers over all the
+        call's prices, and seed the price history from its views (see :func:`price_changes`)."""
         s = self.settings.ingest
-        if self.prices:
-            prices = pd.concat(self.prices, ignore_index=True)
-            flagged = find_outliers(prices, s.outlier_method, s.outlier_threshold)
+        if not self.prices:
+            return
+        prices = pd.concat(self.prices, ignore_index=True)
+        self.flagged = find_outliers(prices, s.outlier_method, s.outlier_threshold)
+        skip = set(self.flagged.event_id) | self.conflict_ids
+        views = prices[(prices["type"] == "view").to_numpy()
+                       & ~prices["event_id"].isin(skip).to_numpy()]
+        currency = views["product_id"].map(self.product_currency)
+        changes = price_changes(views[(views["currency"] == currency).to_numpy()])
+        if changes:
+            self.store.record_prices(changes, keep_lowest=True)
+        self.report.price_history_entries = len(changes)
+
+    def finish(self) -> IngestReport:
+        if self.flagged is not None:
+            flagged = self.flagged
             self.report.outliers = len(flagged)
             worst = flagged.assign(dev=(flagged.price - flagged["median"]).abs())
             for r in worst.sort_values("dev", ascending=False).head(MAX_EXAMPLES).itertuples():
@@ -358,7 +380,15 @@ def ingest_event_files(
                  progress)
     ignored: set[str] = set()
     readers = [EventFileReader(p, settings.ingest.batch_size) for p in paths]
-    with store.bulk_load(sum(r.estimated_rows() for r in readers)), _pipeline(run):
+    with store.bulk_load(sum(r.estimated_rows() for r in readers)):
+        _read_files(run, readers, ignored)
+        run.close()
+    run.report.ignored_columns = sorted(ignored)
+    return run.finish()
+
+
+def _read_files(run: _Run, readers: list[EventFileReader], ignored: set[str]) -> None:
+    with _pipeline(run):
         for reader in readers:
             run.ctx.source = reader.path.name
             run.ctx.unit = "row" if reader.format == "parquet" else "line"
@@ -377,8 +407,6 @@ def ingest_event_files(
                 run.batch(b.table, b.lines, parse=True)
             done = broken_rows()
             ignored |= reader.ignored_columns
-    run.report.ignored_columns = sorted(ignored)
-    return run.finish()
 
 
 def ingest_events(
@@ -404,7 +432,34 @@ def ingest_events(
         for start in range(0, table.num_rows, bs):
             part = table.slice(start, bs)
             run.batch(part, np.arange(start, start + part.num_rows, dtype=np.int64), parse=False)
+        run.close()
     return run.finish()
+
+
+PRICE_RESOLUTION_US = 60 * 1_000_000  # as the service's price history: one entry a minute
+
+
+def price_changes(views: pd.DataFrame) -> list[tuple[str, datetime, int]]:
+    """The price history a set of views implies: per product in time order, the lowest price
+    shown in each minute (stamped at the minute's start, as the service records its own), and
+    of those only the entries where the price changed. A price is then in force from the first
+    view that showed it until the next change, so the 30-day lowest price
+    (``Store.lowest_price``) is the lowest price shown in the window or in force at its start.
+
+    The entries are bounded by the number of price changes, not by the number of views.
+    """
+    if views.empty:
+        return []
+    ts = views["ts"].to_numpy(dtype=np.int64)
+    df = pd.DataFrame({"product_id": views["product_id"].to_numpy(),
+                       "ts": ts - ts % PRICE_RESOLUTION_US,
+                       "price": views["price"].to_numpy(dtype=np.int64)})
+    df = df.groupby(["product_id", "ts"], sort=True)["price"].min().reset_index()
+    same_product = df["product_id"].eq(df["product_id"].shift())
+    keep = ~(same_product & df["price"].eq(df["price"].shift()))
+    df = df[keep.to_numpy()]
+    return [(str(p), from_micros(int(t)), int(v))
+            for p, t, v in zip(df["product_id"], df["ts"], df["price"])]
 
 
 # -- catalogue and shoppers ------------------------------------------------------------------

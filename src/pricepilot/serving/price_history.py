@@ -2,6 +2,9 @@
 
 Prices are recorded through ``Store.record_price`` and the prior price read with
 ``Store.lowest_price``, so every service process (and the compliance report) sees one history.
+Ingested event history seeds it too: each ingestion call records the price changes its views
+show, in the same transaction (:func:`pricepilot.events.ingest.price_changes`), so the prior
+price is known from the first quote after a history import, with the store still the one source.
 A quote page asks for the prior price of every product on it; answers are cached per product for
 ``ttl_seconds`` (default 30 s) so a busy catalogue costs one query per product per 30 s, not
 one per quote. A price recorded by this process invalidates its entry at once; one recorded by another
