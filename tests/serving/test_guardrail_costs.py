@@ -61,3 +61,8 @@ def test_the_shop_totals_what_each_rule_cost_and_the_cli_prints_it(tmp_path: Pat
                                    "guardrail-costs", "--days", "100000", "--json"])
     assert res.exit_code == 0, res.output
     assert '"stage": "competitor_band"' in res.output
+    # the table, for people, says the costs in the shop's currency (issue #13 point 13)
+    res = CliRunner().invoke(cli, ["--config", str(tmp_path / "pricepilot.toml"),
+                                   "guardrail-costs", "--days", "100000"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "EUR " in res.output and "minor units" not in res.output

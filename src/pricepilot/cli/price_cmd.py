@@ -85,22 +85,28 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
     ) -> None:
         """What smoothing and each guardrail cost in expected profit over the logged decisions:
-        how many decisions each moved, and the profit given up (minor units, per the demand
-        curve each decision was made on; negative: the rule gained)."""
+        how many decisions each moved, and the profit given up (per the demand curve each
+        decision was made on; negative: the rule gained). The table says it in the shop's
+        currency, major units; --json in minor units."""
         from datetime import timedelta
 
         import pricepilot
         from pricepilot.cli.main import state
+        from pricepilot.money import format_money
 
-        with pricepilot.open(state.settings(), warm=False) as shop:
+        settings = state.settings()
+        with pricepilot.open(settings, warm=False) as shop:
             table = shop.guardrail_costs(since=shop.clock.now() - timedelta(days=days))
         console = Console()
         if as_json:
             console.print_json(json.dumps(table.to_dict("records")))
             return
-        out = Table(title=f"what each rule cost, last {days:g} days (expected profit, minor units)")
+        cur = settings.shop.currency
+        out = Table(title=f"what each rule cost, last {days:g} days (expected profit)")
         for col in table.columns:
             out.add_column(col, justify="left" if col == "stage" else "right")
         for row in table.itertuples(index=False):
-            out.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+            out.add_row(*(format_money(float(v), cur) if col.startswith("profit_cost")
+                          else f"{v:.3f}" if isinstance(v, float) else str(v)
+                          for col, v in zip(table.columns, row, strict=True)))
         console.print(out)
