@@ -14,7 +14,7 @@ value, the rule and its bound, e.g. ``price 0 below the minimum 1 minor unit``. 
 >>> table = pa.table({"type": ["view", "view"], "ts": [1_799_000_000_000_000] * 2,
 ...                   "product_id": ["SKU-1", "SKU-1"], "price": [0, 999],
 ...                   "currency": ["EUR", "EUR"], "quantity": pa.nulls(2, pa.int64())})
->>> [(v.field, v.reason(0)) for v in violations(table, rules, ListPrices({}))]
+>>> [(v.field, v.reason(0)) for v in violations(table, rules, ListPrices({})) if v.mask[0]]
 [('price', 'price 0 below the minimum 1 minor unit')]
 """
 
