@@ -10,6 +10,7 @@ from pricepilot.service.app import create_app
 from .conftest import AD, SF, make_settings
 from .fake_backend import FakeBackend, sample_products
 
+SF_JSON = {**SF, "Content-Type": "application/json"}
 TS = "2026-03-01T10:00:00+00:00"
 
 
@@ -78,11 +79,11 @@ def test_a_naive_timestamp_refused_by_the_backend_is_a_422_naming_the_field(
     path, reason = detail(
         client.post("/v1/events", json=[{**view("e1"), "ts": "2026-03-01T10:00:00"}], headers=SF)
     )
-    assert path == "$[0].ts" and "time zone" in reason
+    assert path == "$[0].ts" and "timezone" in reason
 
 
 def test_malformed_json_is_a_422(client: TestClient) -> None:
-    r = client.post("/v1/events", content=b'{"type": ', headers=SF)
+    r = client.post("/v1/events", content=b'{"type": ', headers=SF_JSON)
     path, reason = detail(r)
     assert path == "$" and "malformed JSON" in reason
 
@@ -360,8 +361,11 @@ def test_category_guardrails_apply_to_quotes(client: TestClient) -> None:
     assert q["quotes"][0]["price"] == 1000 and q["quotes"][0]["binding_rule"] == "ceiling"
     assert detail(client.put("/v1/admin/guardrails/c", json={"ceiling": "high"}, headers=AD))[
         0] == "$.ceiling"
-    assert detail(client.put("/v1/admin/guardrails/c", json={"ladder": [3, 2]}, headers=AD))[
-        0] == "$.guardrails.ladder"
+    assert detail(client.put("/v1/admin/guardrails/c", json={"ladder": []}, headers=AD))[
+        0] == "$.ladder"
+    # a ladder is a set of prices: kept ascending, without repeats
+    r = client.put("/v1/admin/guardrails/c", json={"ladder": [3, 2, 3]}, headers=AD)
+    assert r.status_code == 200 and r.json()["guardrails"]["ladder"] == [2, 3]
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -403,7 +407,7 @@ def test_consent_needs_a_boolean(client: TestClient) -> None:
 
 def test_a_body_over_the_limit_is_a_413_before_decoding(client: TestClient) -> None:
     big = b"[" + b" " * (256 * 1024) + b"]"
-    r = client.post("/v1/events", content=big, headers=SF)
+    r = client.post("/v1/events", content=big, headers=SF_JSON)
     assert r.status_code == 413 and r.json()["error"] == "body_too_large"
 
 
@@ -412,7 +416,7 @@ def test_a_streamed_body_over_the_limit_is_a_413(client: TestClient) -> None:
         for _ in range(300):
             yield b" " * 1024
 
-    r = client.post("/v1/events", content=chunks(), headers=SF)
+    r = client.post("/v1/events", content=chunks(), headers=SF_JSON)
     assert r.status_code == 413
 
 

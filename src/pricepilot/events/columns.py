@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pricepilot.clock import to_micros
 from pricepilot.errors import ValidationError
+from pricepilot.events.limits import check_event_bounds
 from pricepilot.events.schemas import EVENT_COLUMNS, EVENT_TYPES, Event, event_type
 
 INT_COLUMNS = ("ts", "quantity", "price", "stock")
@@ -86,7 +87,8 @@ def rows_to_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
 
 
 def conform(batch: pa.Table) -> pa.Table:
-    """``batch`` with exactly the storage columns, in order and type (missing ones all null)."""
+    """``batch`` with exactly the storage columns, in order and type (missing ones all null);
+    a value outside the declared bounds refuses the batch (:mod:`pricepilot.events.limits`)."""
     extra = set(batch.column_names) - set(EVENT_COLUMNS)
     if extra:
         raise ValidationError("event batch", sorted(extra)[0], "is not an event column")
@@ -106,6 +108,7 @@ def conform(batch: pa.Table) -> pa.Table:
     for name in ("event_id", "type", "ts"):
         if t.column(name).null_count:
             raise ValidationError("event batch", name, "must not be null")
+    check_event_bounds(t)  # the declared lengths, characters and ranges (pricepilot.bounds)
     return t
 
 

@@ -1,7 +1,8 @@
 """Event schemas: what a shop tells pricepilot.
 
 Every event has an ``event_id`` (re-sending it changes nothing) and a timezone-aware ``ts``.
-Money is integer minor units of ``currency``. ``user_id`` is always the *pseudonymous* shopper id
+Money is integer minor units of ``currency``. Every field's bounds (length, characters, range)
+are declared in :mod:`pricepilot.bounds`; decoding enforces them and the API publishes them. ``user_id`` is always the *pseudonymous* shopper id
 (see :mod:`pricepilot.compliance.identity`); ingestion converts a shop's customer id on the way in.
 
 Events are a msgspec tagged union on the ``type`` field, so one decoder reads any of them:
@@ -16,75 +17,77 @@ Events are a msgspec tagged union on the ``type`` field, so one decoder reads an
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal, Union
 
 import msgspec
+
+from pricepilot.bounds import Currency, Id, Label, Money, Name, Quantity, Stock, Timestamp
 
 _OPTS = dict(forbid_unknown_fields=True, kw_only=True, tag_field="type")
 
 
 class _Base(msgspec.Struct, **_OPTS):
-    event_id: str
-    ts: datetime
+    event_id: Id
+    ts: Timestamp
 
 
 class View(_Base, tag="view"):
-    user_id: str
-    product_id: str
-    price: int  # price shown, minor units
-    currency: str
-    session_id: str | None = None
-    channel: str | None = None
-    device: str | None = None
-    quote_id: str | None = None
+    user_id: Id
+    product_id: Id
+    price: Money  # price shown, minor units
+    currency: Currency
+    session_id: Id | None = None
+    channel: Label | None = None
+    device: Label | None = None
+    quote_id: Id | None = None
 
 
 class AddToCart(_Base, tag="add_to_cart"):
-    user_id: str
-    product_id: str
-    price: int
-    currency: str
-    quantity: int = 1
-    session_id: str | None = None
+    user_id: Id
+    product_id: Id
+    price: Money
+    currency: Currency
+    quantity: Quantity = 1
+    session_id: Id | None = None
 
 
 class RemoveFromCart(_Base, tag="remove_from_cart"):
-    user_id: str
-    product_id: str
-    quantity: int = 1
-    session_id: str | None = None
+    user_id: Id
+    product_id: Id
+    quantity: Quantity = 1
+    session_id: Id | None = None
 
 
 class Purchase(_Base, tag="purchase"):
-    user_id: str
-    product_id: str
-    order_id: str
-    price: int  # unit price paid, minor units
-    currency: str
-    quantity: int = 1
-    session_id: str | None = None
-    quote_id: str | None = None
+    user_id: Id
+    product_id: Id
+    order_id: Id
+    price: Money  # unit price paid, minor units
+    currency: Currency
+    quantity: Quantity = 1
+    session_id: Id | None = None
+    quote_id: Id | None = None
 
 
 class CompetitorPrice(_Base, tag="competitor_price"):
-    product_id: str
-    competitor: str
-    price: int
-    currency: str
+    product_id: Id
+    competitor: Label
+    price: Money
+    currency: Currency
     on_promotion: bool = False
 
 
 class Inventory(_Base, tag="inventory"):
-    product_id: str
-    stock: int  # absolute stock level after this event
+    product_id: Id
+    stock: Stock  # absolute stock level after this event
 
 
 class Calendar(_Base, tag="calendar"):
     day: date
-    name: str
+    name: Name
     kind: Literal["holiday"] = "holiday"
-    region: str | None = None
+    region: Label | None = None
 
 
 Event = Union[View, AddToCart, RemoveFromCart, Purchase, CompetitorPrice, Inventory, Calendar]

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from pricepilot import bounds as b
 from pricepilot.catalog.models import Guardrails, Product
 from pricepilot.compliance.attributes import ProtectedNames, protected_field
 from pricepilot.config import ADMIN, STOREFRONT, Settings
@@ -38,18 +39,24 @@ from pricepilot.errors import (
 from pricepilot.service.auth import ApiKeyAuth
 from pricepilot.service.backend import ServiceBackend
 from pricepilot.service.metrics import ServiceMetrics
+from pricepilot.service.openapi import PATH_PARAMS, build_openapi, path_param_schema, render_docs
 from pricepilot.serving import schemas as s
 
 log = logging.getLogger("pricepilot.service")
 
 _encoder = msgspec.json.Encoder()
 _PATH_IN_MSG = re.compile(r"^(.*?) - at `(\$[^`]*)`$", re.S)
-MAX_PATH_PARAM = 128
-
+MAX_PATH_PARAM = b.ID_MAX
+_INTEGRAL_FLOAT = re.compile(r"^Expected `int[^`]*`, got `float`")
 
 class BodyTooLarge(PricepilotError):
     http_status = 413
     code = "body_too_large"
+
+
+class UnsupportedMediaType(PricepilotError):
+    http_status = 415
+    code = "unsupported_media_type"
 
 
 @dataclass
@@ -152,13 +159,55 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def path_param(request: Request, name: str) -> str:
     value: str = request.path_params[name]
-    if not 1 <= len(value) <= MAX_PATH_PARAM:
-        raise ValidationError("request", f"path.{name}", f"must be 1-{MAX_PATH_PARAM} characters")
+    kind = PATH_PARAMS[name]
+    if not kind.min_length <= len(value) <= kind.max_length:
+        raise ValidationError("request", f"path.{name}",
+                              f"must be {kind.min_length}-{kind.max_length} characters")
+    problem = kind.problem(value)
+    if problem is not None:
+        raise ValidationError("request", f"path.{name}", problem)
     return value
 
 
+def require_json(request: Request) -> None:
+    """Refuse a body that is not declared ``application/json`` (415): a ``text/plain`` or form
+    body is not parsed as JSON just because it happens to be."""
+    declared = request.headers.get("content-type")
+    media = (declared or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(
+            f"request body must be application/json, got {declared or 'no Content-Type'}")
+
+
+class _Decoder:
+    """The body decoder of one operation. JSON Schema counts ``3.0`` as an integer, msgspec does
+    not: a body refused only for an integral float is decoded again with those read as ints."""
+
+    def __init__(self, typ: Any) -> None:
+        self.typ = typ
+        self.fast = msgspec.json.Decoder(typ)
+
+    def decode(self, raw: bytes) -> Any:
+        try:
+            return self.fast.decode(raw)
+        except msgspec.ValidationError as e:
+            if not _INTEGRAL_FLOAT.match(str(e)):
+                raise
+        return msgspec.convert(_integral_floats(msgspec.json.decode(raw)), self.typ)
+
+
+def _integral_floats(obj: Any) -> Any:
+    if isinstance(obj, float) and obj.is_integer():
+        return int(obj)
+    if isinstance(obj, list):
+        return [_integral_floats(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _integral_floats(v) for k, v in obj.items()}
+    return obj
+
+
 def _endpoint(op: Operation, state: AppState) -> Callable[[Request], Awaitable[Response]]:
-    decoder = msgspec.json.Decoder(op.body) if op.body is not None else None
+    decoder = _Decoder(op.body) if op.body is not None else None
     latency = state.metrics.latency.labels(op.path, op.method)
     counters: dict[int, Any] = {}
     limit = state.settings.service.max_body_bytes
@@ -173,6 +222,7 @@ def _endpoint(op: Operation, state: AppState) -> Callable[[Request], Awaitable[R
                 state.auth.authorize(h.get("authorization"), h.get("x-api-key"), op.scope)
             payload = None
             if decoder is not None:
+                require_json(request)
                 payload = decoder.decode(await read_body(request, limit))
             response = await op.handler(state, request, payload)
         except msgspec.MsgspecError as e:
@@ -414,7 +464,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/v1/admin/products", "listProducts", "List products by id, paged",
               h_product_list, _AD, None, s.ProductPage, tag="catalogue",
               query=(QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                     QueryParam("after", {"type": "string", "minLength": 1, "maxLength": 128}))),
+                     QueryParam("after", path_param_schema("product_id")))),
     Operation("GET", "/v1/admin/products/{product_id}", "getProduct", "Read a product",
               h_product_get, _AD, None, Product, tag="catalogue", errors=(404,)),
     Operation("PUT", "/v1/admin/products/{product_id}", "upsertProduct",
@@ -479,8 +529,6 @@ def create_app(
     Each app has its own metrics registry (``app.state.pricepilot.metrics``). If the backend has
     an ``aclose()`` coroutine it is awaited at shutdown.
     """
-    from pricepilot.service.openapi import build_openapi, render_docs
-
     state = AppState(
         settings=settings,
         backend=backend,

@@ -14,16 +14,34 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from pricepilot import __version__
+from pricepilot import bounds as b
+from pricepilot.demand.manifest import VERSION_RE
 from pricepilot.serving.schemas import ErrorResponse
 
 if TYPE_CHECKING:
     from pricepilot.service.app import Operation
+
+# What each path parameter may hold: the bound of the field it names (pricepilot.bounds);
+# service.app.path_param enforces the same.
+PATH_PARAMS: dict[str, b.TextKind] = {
+    "order_id": b.ID, "promotion_id": b.ID, "product_id": b.ID, "customer_id": b.ID,
+    "category": b.CATEGORY, "version": b.TextKind("model version", 1, 128, VERSION_RE.pattern),
+}
+
+
+def path_param_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of path parameter (or query parameter naming an id) ``name``."""
+    kind = PATH_PARAMS[name]
+    return {"type": "string", "minLength": kind.min_length, "maxLength": kind.max_length,
+            "pattern": kind.pattern}
+
 
 REF = "#/components/schemas/{name}"
 _PARAM = re.compile(r"{([^}]+)}")
 _REASONS = {
     400: "Bad request", 401: "No or unknown API key", 403: "The API key lacks the scope",
     404: "Not found", 409: "Conflicts with stored state", 413: "Request body too large",
+    415: "The request body is not application/json",
     422: "Invalid input (field-level details)", 500: "Internal error",
     503: ("A dependency is unavailable or did not answer in time (error deadline_exceeded); "
           "retry after Retry-After seconds"),
@@ -51,10 +69,7 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
             "tags": [op.tag],
         }
         params: list[dict[str, Any]] = [
-            {
-                "name": name, "in": "path", "required": True,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-            }
+            {"name": name, "in": "path", "required": True, "schema": path_param_schema(name)}
             for name in _PARAM.findall(op.path)
         ]
         params += [
@@ -81,7 +96,7 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
             # state, and any backend dependency may be down.
             codes |= {401, 403, 404, 409, 422, 500, 503}
             if op.body is not None:
-                codes.add(413)
+                codes |= {413, 415}
         for code in sorted(codes):
             if code == 503 and op.response is not None and op.operation_id == "readiness":
                 responses["503"] = {"description": _REASONS[503], "content": content(op.response)}

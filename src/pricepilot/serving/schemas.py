@@ -18,8 +18,11 @@ from typing import Annotated, Literal, Union
 import msgspec
 from msgspec import Meta
 
+from pricepilot import bounds as b
+
 # Catalogue and event structs are part of the wire format as they are; re-exported here so every
 # body type of the API can be found in one module.
+from pricepilot.catalog.models import Category as Category
 from pricepilot.catalog.models import CategoryPolicy as CategoryPolicy
 from pricepilot.catalog.models import Guardrails as Guardrails
 from pricepilot.catalog.models import Product as Product
@@ -31,15 +34,18 @@ MAX_EVENTS_PER_BATCH = 1_000
 MAX_CART_LINES = 200
 MAX_COUPONS = 20
 
-# Identifiers a shop sends (its own product, customer, order ids): any text, bounded.
-Id = Annotated[str, Meta(min_length=1, max_length=128, description="An identifier, 1-128 chars.")]
-Currency = Annotated[str, Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
-Minor = Annotated[
-    int, Meta(ge=0, le=10**13, description="Money in integer minor units of the currency.")
-]
-Quantity = Annotated[int, Meta(ge=1, le=10_000)]
-Label = Annotated[str, Meta(min_length=1, max_length=64)]
-CouponCode = Annotated[str, Meta(min_length=1, max_length=64)]
+# The bounds every field is declared with live in pricepilot.bounds (one constant per kind of
+# field, shared with validation and the store's columns); these are their wire names.
+Id = b.Id  # a shop's identifier: 1-128 printable characters, no white space or "/"
+Currency = b.Currency
+Minor = b.Money  # money in integer minor units, [0, 10**13]
+PositiveMinor = b.PositiveMoney
+Quantity = b.Quantity
+Label = b.Label
+CouponCode = b.Label
+Count = b.Count
+Timestamp = b.Timestamp
+Signature = Annotated[str, Meta(min_length=1, max_length=512, pattern=b.PRINTABLE_PATTERN)]
 
 _OPTS = dict(forbid_unknown_fields=True, kw_only=True)
 
@@ -138,7 +144,7 @@ class CartLine(_In, kw_only=True):
     product_id: Id
     quantity: Quantity = 1
     quote_id: Id | None = None  # a quote to honour: its price, if still valid and signed
-    quote_signature: Annotated[str, Meta(max_length=512)] | None = None
+    quote_signature: Signature | None = None
 
 
 class CartRequest(_In, kw_only=True):
@@ -220,13 +226,14 @@ class OrderConfirmation(_Out, kw_only=True):
 
 
 class MinSubtotal(_In, kw_only=True, tag="min_subtotal"):
-    amount: Minor
+    amount: PositiveMinor
 
 
 class MinQuantity(_In, kw_only=True, tag="min_quantity"):
     quantity: Quantity
     product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
-    categories: Annotated[list[Label], Meta(max_length=100)] = msgspec.field(default_factory=list)
+    categories: Annotated[list[Category], Meta(max_length=100)] = msgspec.field(
+        default_factory=list)
 
 
 class InProducts(_In, kw_only=True, tag="products"):
@@ -234,7 +241,7 @@ class InProducts(_In, kw_only=True, tag="products"):
 
 
 class InCategories(_In, kw_only=True, tag="categories"):
-    categories: Annotated[list[Label], Meta(min_length=1, max_length=100)]
+    categories: Annotated[list[Category], Meta(min_length=1, max_length=100)]
 
 
 class CustomerSegment(_In, kw_only=True, tag="segment"):
@@ -249,12 +256,13 @@ Percent = Annotated[float, Meta(gt=0, le=100)]
 class PercentOff(_In, kw_only=True, tag="percent_off"):
     percent: Percent
     product_ids: Annotated[list[Id], Meta(max_length=1000)] = msgspec.field(default_factory=list)
-    categories: Annotated[list[Label], Meta(max_length=100)] = msgspec.field(default_factory=list)
-    max_amount: Minor | None = None
+    categories: Annotated[list[Category], Meta(max_length=100)] = msgspec.field(
+        default_factory=list)
+    max_amount: PositiveMinor | None = None
 
 
 class AmountOff(_In, kw_only=True, tag="amount_off"):
-    amount: Minor
+    amount: PositiveMinor
     per_item: bool = False
 
 
@@ -280,9 +288,10 @@ Benefit = Union[PercentOff, AmountOff, FixedPrice, BuyXGetY, FreeShipping]
 class PromotionSpec(_In, kw_only=True):
     """A promotion as an admin defines it: conditions + benefits + limits."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    name: b.Name
     stage: Literal["catalogue", "item", "order", "shipping"] = "item"
-    benefits: Annotated[list[Benefit], Meta(min_length=1, max_length=10)]
+    # exactly one benefit: define one promotion per benefit
+    benefits: Annotated[list[Benefit], Meta(min_length=1, max_length=1)]
     conditions: Annotated[list[Condition], Meta(max_length=20)] = msgspec.field(
         default_factory=list
     )
@@ -292,12 +301,12 @@ class PromotionSpec(_In, kw_only=True):
         default_factory=list
     )
     coupon_code: CouponCode | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None  # after starts_at
     currency: Currency | None = None
-    budget: Minor | None = None  # total discount this promotion may give
-    usage_limit: Annotated[int, Meta(ge=1)] | None = None
-    per_customer_limit: Annotated[int, Meta(ge=1)] | None = None
+    budget: PositiveMinor | None = None  # total discount this promotion may give
+    usage_limit: Count | None = None
+    per_customer_limit: Count | None = None
 
 
 class Promotion(_Out, kw_only=True):

@@ -14,16 +14,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pricepilot.bounds import ID_MAX, SHOPPER_ID_MAX, TEXT_MAX
+from pricepilot.events.limits import TEXT_COLUMNS
 from pricepilot.events.schemas import EVENT_COLUMNS
 from pricepilot.store.schema import metadata
+
+# Text columns are as wide as the bound validation enforces (pricepilot.bounds): an identifier
+# ID_MAX, a pseudonymous shopper id SHOPPER_ID_MAX, a label LABEL_MAX, a name or title TEXT_MAX.
+_ID = sa.String(ID_MAX)
+_SHOPPER = sa.String(SHOPPER_ID_MAX)
 
 products = sa.Table(
     "products",
     metadata,
-    sa.Column("product_id", sa.String(200), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("category", sa.String(200), nullable=False, index=True),
-    sa.Column("brand", sa.String(200), nullable=False, server_default=""),
+    sa.Column("product_id", _ID, primary_key=True),
+    sa.Column("title", sa.String(TEXT_MAX), nullable=False),
+    sa.Column("category", _ID, nullable=False, index=True),
+    sa.Column("brand", sa.String(TEXT_MAX), nullable=False, server_default=""),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("unit_cost", sa.BigInteger, nullable=False),
     sa.Column("list_price", sa.BigInteger, nullable=False),
@@ -37,7 +44,7 @@ products = sa.Table(
 category_policies = sa.Table(
     "category_policies",
     metadata,
-    sa.Column("category", sa.String(200), primary_key=True),
+    sa.Column("category", _ID, primary_key=True),
     sa.Column("guardrails", sa.JSON, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
@@ -45,7 +52,7 @@ category_policies = sa.Table(
 shoppers = sa.Table(
     "shoppers",
     metadata,
-    sa.Column("shopper_id", sa.String(64), primary_key=True),
+    sa.Column("shopper_id", _SHOPPER, primary_key=True),
     sa.Column("tier", sa.String(100), nullable=True),
     sa.Column("device", sa.String(100), nullable=True),
     sa.Column("region", sa.String(100), nullable=True),
@@ -58,7 +65,7 @@ shoppers = sa.Table(
 )
 
 _EVENT_TYPES: dict[str, sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]] = {
-    "event_id": sa.String(200),
+    **{c: sa.String(kind.max_length) for c, kind in TEXT_COLUMNS.items()},
     "type": sa.String(32),
     "ts": sa.BigInteger,
     "quantity": sa.Integer,
@@ -75,7 +82,7 @@ events = sa.Table(
     *[
         sa.Column(
             c,
-            _EVENT_TYPES.get(c, sa.String(200)),
+            _EVENT_TYPES[c],
             primary_key=(c == "event_id"),
             nullable=c not in ("event_id", "type", "ts"),
         )
@@ -91,12 +98,12 @@ decisions = sa.Table(
     metadata,
     sa.Column("decision_id", sa.String(200), primary_key=True),
     sa.Column("ts", sa.BigInteger, nullable=False),
-    sa.Column("user_id", sa.String(64), nullable=True),
-    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("user_id", _SHOPPER, nullable=True),
+    sa.Column("product_id", _ID, nullable=False),
     sa.Column("price", sa.BigInteger, nullable=False),
     sa.Column("list_price", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("model_version", sa.String(200), nullable=False),
+    sa.Column("model_version", _ID, nullable=False),  # demand.manifest.VERSION_RE: 1-128
     sa.Column("propensity", sa.Float, nullable=True),
     sa.Column("personalised", sa.Boolean, nullable=False),
     sa.Column("fallback", sa.Boolean, nullable=False),
@@ -111,7 +118,7 @@ decisions = sa.Table(
 price_history = sa.Table(
     "price_history",
     metadata,
-    sa.Column("product_id", sa.String(200), primary_key=True),
+    sa.Column("product_id", _ID, primary_key=True),
     sa.Column("ts", sa.BigInteger, primary_key=True),
     sa.Column("price", sa.BigInteger, nullable=False),
 )
@@ -138,9 +145,9 @@ store_changes = sa.Table(
 service_orders = sa.Table(
     "service_orders",
     metadata,
-    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("order_id", _ID, primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),  # sha256 hex of the request
-    sa.Column("shopper_id", sa.String(64), nullable=True, index=True),
+    sa.Column("shopper_id", _SHOPPER, nullable=True, index=True),
     sa.Column("status", sa.String(16), nullable=False),  # confirmed | cancelled
     sa.Column("body", sa.Text, nullable=False),  # the OrderConfirmation as JSON
     sa.Column("created_at", sa.BigInteger, nullable=False),  # microseconds since the epoch
@@ -165,7 +172,7 @@ service_promotions = sa.Table(
 serving_base_prices = sa.Table(
     "serving_base_prices",
     metadata,
-    sa.Column("product_id", sa.String(200), primary_key=True),
+    sa.Column("product_id", _ID, primary_key=True),
     sa.Column("day", sa.Integer, nullable=False),
     sa.Column("current", sa.BigInteger, nullable=True),
     sa.Column("last", sa.BigInteger, nullable=False),
