@@ -67,11 +67,13 @@ def warm_online_features_for(store: Store, features: OnlineFeatures, online_type
     only the events that touch the shopper, those products or the calendar, in replay order
     (every update of an event falls on its own shopper, session, product or calendar day, so
     those keys get exactly the full replay's values; other keys stay incomplete). For one-off
-    decisions (``pricepilot price``); a served process warms in full."""
+    decisions (``pricepilot price``); a served process warms in full. Returns the events
+    replayed (from a snapshot: those after its watermark)."""
     if online_type != "memory":
         return 0
-    if _from_snapshot(store, features) is not None:
-        return len(product_ids)
+    tail = _from_snapshot(store, features)
+    if tail is not None:
+        return tail
     import pandas as pd
 
     frames = [store.events_frame(product_id=p) for p in dict.fromkeys(product_ids)]
