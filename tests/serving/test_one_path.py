@@ -93,29 +93,38 @@ def msgspec_builtins(obj: Any) -> Any:
 
 def test_a_served_quote_smooths_limits_the_daily_change_and_plans_the_stock(shop_dir: Path) -> None:
     clock = FixedClock(DAY1)
-    with pricepilot.open(clock=clock, pricing__exploration=False) as shop:
-        q = shop.quote("c1", ["SKU-2"]).quotes[0]
+    # no rolling stock horizon: SKU-1's 50 units cannot bind, SKU-2's 3 before its season end do
+    with pricepilot.open(clock=clock, pricing__exploration=False,
+                         pricing__stock_horizon_days=0) as shop:
+        q = shop.quote("c1", ["SKU-1"]).quotes[0]
         steps = {st.stage: st for st in q.explanation}
         # today's public price before any decision is the list price: smoothing starts there
         assert f"p_cur {format_money(q.list_price, q.currency)}" in steps["smoothing"].note
         assert steps["max_change"].note.startswith("daily change within")
         assert "no current price" not in steps["smoothing"].note
-        # 3 in stock for two days of shoppers: the inventory LP has the stock to plan
-        assert "stock per expected shopper" in steps["model"].note
+        # 3 in stock for two days of shoppers: the inventory LP has the stock to plan, and its
+        # mixture is served as drawn (smoothing would change its sell-through)
+        lp = {st.stage: st for st in shop.quote("c1", ["SKU-2"]).quotes[0].explanation}
+        assert "stock per expected shopper" in lp["model"].note
+        assert lp["smoothing"].note == "not smoothed: a price of the inventory LP mixture"
+        assert lp["max_change"].note.startswith("daily change within")
         # the next day, the public price in force is where the first day's base price ended
         clock.set(DAY1 + timedelta(days=1))
-        q2 = shop.quote("c2", ["SKU-2"]).quotes[0]
+        q2 = shop.quote("c2", ["SKU-1"]).quotes[0]
         smoothing = next(st for st in q2.explanation if st.stage == "smoothing")
         assert f"p_cur {format_money(q.price, q.currency)}" in smoothing.note
 
 
 def test_the_current_price_is_shared_by_every_process_on_the_store(shop_dir: Path) -> None:
     clock = FixedClock(DAY1)
-    with pricepilot.open(clock=clock, service__sync_seconds=0.0) as first:
+    # no rolling stock horizon, so SKU-1 is smoothed (an inventory LP price is not)
+    with pricepilot.open(clock=clock, service__sync_seconds=0.0,
+                         pricing__stock_horizon_days=0) as first:
         price = first.quote("c1", ["SKU-1"]).quotes[0].price
         first.app.base_prices.flush(0)
         clock.set(DAY1 + timedelta(days=1))
-        with pricepilot.open(clock=clock, service__sync_seconds=0.0) as second:
+        with pricepilot.open(clock=clock, service__sync_seconds=0.0,
+                             pricing__stock_horizon_days=0) as second:
             smoothing = next(st for st in second.quote("c2", ["SKU-1"]).quotes[0].explanation
                              if st.stage == "smoothing")
     assert f"p_cur {format_money(price, 'EUR')}" in smoothing.note
@@ -153,3 +162,45 @@ def test_the_cli_prices_a_cart_as_the_python_api_and_the_service_do(shop_dir: Pa
     assert r.status_code == 200, r.text
     assert r.json() == api
     assert api["lines"][0]["unit_price"] == q.price  # the signed quote is honoured
+
+
+def test_point12_the_price_command_decides_on_the_full_replays_state(shop_dir: Path) -> None:
+    """``pricepilot price`` no longer replays the whole log: from the snapshot, or without one
+    only the events its quote reads; either way the same decision as a fully warmed shop."""
+    events: list[dict[str, Any]] = []
+    for i in range(60):
+        ts = (DAY1 - timedelta(days=3) + timedelta(minutes=37 * i)).isoformat()
+        events.append({"type": "view", "event_id": f"v{i}", "ts": ts, "user_id": f"c{i % 4}",
+                       "product_id": f"SKU-{i % 4}", "price": 999 + 100 * (i % 4),
+                       "currency": "EUR", "session_id": f"s{i % 5}"})
+        if i % 6 == 0:
+            events.append({"type": "purchase", "event_id": f"b{i}", "ts": ts,
+                           "user_id": f"c{i % 4}", "product_id": f"SKU-{i % 4}",
+                           "order_id": f"o{i}", "price": 999 + 100 * (i % 4), "currency": "EUR"})
+    events.append({"type": "competitor_price", "event_id": "k1", "ts": events[-1]["ts"],
+                   "product_id": "SKU-1", "competitor": "rival", "price": 1050, "currency": "EUR"})
+    clock = FixedClock(DAY1)
+    with pricepilot.open(clock=clock, warm=False) as shop:
+        shop.record(events)
+    snapshot = shop_dir / "data" / "pricepilot.sqlite.online"
+    ids = ["SKU-1", "SKU-3"]
+
+    notes: list[str] = []
+
+    def cli_quotes() -> list[tuple[Any, ...]]:
+        res = CliRunner().invoke(cli, ["price", *[a for i in ids for a in ("-p", i)], "-u", "c1",
+                                       "--session", "s1", "--json"])
+        assert res.exit_code == 0, res.output
+        quotes = json.loads(res.output)["quotes"]
+        notes.extend(st["note"] for st in quotes[0]["explanation"] if st["stage"] == "competitor_band")
+        return decisions(quotes)
+
+    assert not snapshot.exists()
+    scoped = cli_quotes()  # no snapshot: only the events of c1, SKU-1, SKU-3 and the calendar
+    with pricepilot.open() as full:  # the whole log replayed (and the snapshot written)
+        reference = decisions([msgspec_builtins(q) for q in
+                               full.quote("c1", ids, session_id="s1").quotes])
+    assert snapshot.exists()
+    assert scoped == reference == cli_quotes()  # ... and from the snapshot
+    # the competitor's price (an event of SKU-1's) reached the decision in both CLI paths
+    assert notes == ["within [EUR 8.93, EUR 12.07] of the competitor price"] * 2
