@@ -23,11 +23,20 @@ if TYPE_CHECKING:  # the store (and pandas, via ingest) is imported only when a 
 
 
 def _store() -> tuple[Settings, SqlStore]:
+    """The settings and the store; before the first ingestion into an empty store, the warning
+    about the development pseudonym key (a store without schema says to run ``db upgrade``)."""
+    from pricepilot.cli.dev_keys import warn_pseudonym_key_before_first_ingest
     from pricepilot.cli.main import state
     from pricepilot.store import open_store
 
     settings = state.settings()
-    return settings, open_store(settings)
+    store = open_store(settings)
+    try:
+        warn_pseudonym_key_before_first_ingest(settings, store)
+    except BaseException:
+        store.close()
+        raise
+    return settings, store
 
 
 def summary_table(report: IngestReport) -> Table:
@@ -46,6 +55,17 @@ def summary_table(report: IngestReport) -> Table:
     return t
 
 
+def _header_only(path: Path | None, written: object) -> None:
+    """``--rejects`` always leaves its file: when ingestion wrote no rejects there (``written``
+    is falsy), the header alone (an empty file for JSON lines), replacing an earlier run's."""
+    if path is None or written:
+        return
+    from pricepilot.events.ingest import write_rejects
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_rejects([], path)
+
+
 def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
     ingest = typer.Typer(help="Load events, products and shoppers into the store.",
@@ -54,7 +74,10 @@ def register(app: typer.Typer) -> None:
     @db.command("upgrade")
     def upgrade() -> None:
         """Create or upgrade the schema to the newest revision (idempotent)."""
-        settings, store = _store()
+        from pricepilot.cli.main import state
+        from pricepilot.store import open_store
+
+        store = open_store(state.settings())
         store.migrate()
         Console().print(f"database [bold]{store.url}[/] is up to date")
         store.close()
@@ -86,12 +109,14 @@ def register(app: typer.Typer) -> None:
                     rejects_path=rejects, progress=lambda n: bar.advance(task, n),
                 )
         except IngestError as e:
+            _header_only(rejects, e.rejects)
             console.print(f"[bold red]refused:[/] {e}")
             for r in e.rejects[:10]:
                 console.print(f"  {r.message()}")
             raise typer.Exit(2) from None
         finally:
             store.close()
+        _header_only(rejects, report.rejects_path)
         console.print(summary_table(report))
         if report.outlier_examples:
             t = Table(title="price outliers (flagged, still stored)")
@@ -103,6 +128,8 @@ def register(app: typer.Typer) -> None:
             console.print(t)
         if report.rejects_path:
             console.print(f"rejected rows written to [bold]{report.rejects_path}[/]")
+        elif rejects is not None:
+            console.print(f"no rejected rows; [bold]{rejects}[/] holds the header only")
         if report.ignored_columns:
             console.print(f"ignored unknown columns: {', '.join(report.ignored_columns)}")
 

@@ -129,6 +129,7 @@ def _check_keys(settings: Settings) -> None:
     could sign a quote at any price: serving beyond this machine with it is refused. With the
     pseudonym key, shopper ids can be guessed back from their pseudonyms: a warning (changing
     it re-keys every shopper, so it must be set before data is ingested)."""
+    from pricepilot.cli.dev_keys import warn_pseudonym_key
     from pricepilot.config import DEV_KEY
     from pricepilot.errors import ConfigError
 
@@ -144,9 +145,4 @@ def _check_keys(settings: Settings) -> None:
                               f"{settings.service.host}; {how}")
         Console(stderr=True).print(f"[yellow]warning:[/] security.quote_keys is the public "
                                    f"development key (acceptable on this machine only); {how}")
-    if sec.pseudonym_key == DEV_KEY:
-        Console(stderr=True).print(
-            "[yellow]warning:[/] security.pseudonym_key is the public development key: "
-            "pseudonymous shopper ids can be traced back to customer ids. Set your own "
-            f"(PRICEPILOT_SECURITY__PSEUDONYM_KEY; {secret}) before ingesting data: "
-            "changing it later gives every shopper a new id.")
+    warn_pseudonym_key(settings)

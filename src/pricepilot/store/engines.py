@@ -22,7 +22,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.pool import StaticPool
 
 from pricepilot.errors import ValidationError
-from pricepilot.store.errors import unavailable_on_connection_errors
+from pricepilot.store.errors import (
+    schema_missing_on_undefined_tables,
+    unavailable_on_connection_errors,
+)
 
 JSON_ENCODER = msgspec.json.Encoder()
 
@@ -49,6 +52,7 @@ def create_store_engine(url: sa.URL, *, echo: bool = False) -> tuple[sa.URL, sa.
     engine = sa.create_engine(url, echo=echo, pool_pre_ping=True,
                               connect_args={"connect_timeout": 5}, **_JSON_CODEC)
     unavailable_on_connection_errors(engine)
+    schema_missing_on_undefined_tables(engine)
     return url, engine
 
 
@@ -93,4 +97,5 @@ def _sqlite_engine(url: sa.URL, echo: bool) -> sa.Engine:
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if not memory else "BEGIN")
 
+    schema_missing_on_undefined_tables(engine)
     return engine
