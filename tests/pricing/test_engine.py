@@ -353,3 +353,24 @@ def test_a_stocked_ladder_price_held_by_the_daily_change_limit_has_a_propensity_
     props = [d.propensity for _ in range(300)
              for d in eng.decide_page([(p, {}, Context(arrivals_per_hour=1.0, current_price=2990))])]
     assert max(props) <= 1.0
+
+
+@pytest.mark.parametrize("ladder", [None, [2990, 3490, 3990, 4490]])
+def test_an_inventory_lp_price_is_served_as_drawn_and_an_unconstrained_one_is_smoothed(
+    ladder: list[int] | None,
+) -> None:
+    """Smoothing a price of the LP's mixture towards today's price would change the mixture's
+    sell-through (the stock it plans to keep); the unconstrained optimum is smoothed."""
+    g = Guardrails(ladder=ladder, max_change_per_day=1.0)
+    eng = _engine(LogitDemand(a=1.0, b=4.0), _settings(exploration=False, smoothing_alpha=0.5))
+    scarce = _product(list_price=3990, stock=5, season_end=T0 + timedelta(days=10), guardrails=g)
+    free = _product(list_price=3990, guardrails=g)
+    for d in (eng.decide(scarce, {}, context=Context(arrivals_per_hour=10.0, current_price=2990)),
+              *eng.decide_page([(scarce, {}, Context(arrivals_per_hour=10.0, current_price=2990))])):
+        smoothing = next(s for s in d.explanation.stages if s.stage == "smoothing")
+        assert "inventory LP" in d.explanation.reason
+        assert smoothing.before == smoothing.after == d.explanation.model_price
+        assert smoothing.rule == "not smoothed: a price of the inventory LP mixture"
+    d = eng.decide(free, {}, context=Context(current_price=2990))
+    smoothing = next(s for s in d.explanation.stages if s.stage == "smoothing")
+    assert smoothing.after < smoothing.before == d.explanation.model_price

@@ -28,14 +28,14 @@ def test_a_competitor_promotion_does_not_move_the_band_but_a_regular_price_cut_d
                      _competitor("k2", T0 - timedelta(hours=1), 600, True)])
         q = shop.quote("c1", ["MUG"]).quotes[0]
         band = next(st for st in q.explanation if st.stage == "competitor_band")
-        assert "[850, 1150]" in band.note, band.note  # 15% around the regular 1000, not 600
+        assert "[EUR 8.50, EUR 11.50]" in band.note, band.note  # 15% around the regular 1000, not 600
         assert q.price >= 850
         # the rival cuts its regular price for good: the band follows it
         clock.advance(timedelta(days=1))
         shop.record([_competitor("k3", clock.now() - timedelta(minutes=1), 800, False)])
         q = shop.quote("c2", ["MUG"]).quotes[0]
         band = next(st for st in q.explanation if st.stage == "competitor_band")
-        assert "[680, 920]" in band.note, band.note
+        assert "[EUR 6.80, EUR 9.20]" in band.note, band.note
         assert q.price <= 920
 
 

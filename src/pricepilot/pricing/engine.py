@@ -203,10 +203,12 @@ class PricingEngine:
         if curve is None:
             return self._issuer.fallback(prep, reason)
         curve = self._curves.public_curve(prep, curve)
-        weights, smooth, finals, trace = self._single_static(prep)
-        draws, mean = self._draws(prep, curve)
         cap = stock_capacity(product.stock, product.season_end, now, prep.ctx.arrivals_per_hour,
                              horizon_hours(ps), prep.ctx.units_per_purchase)
+        # the inventory LP's mixture is served as drawn: smoothing it would change its sell-through
+        alpha = 1.0 if cap is not None else ps.smoothing_alpha
+        weights, smooth, finals, trace = self._single_static(prep, alpha)
+        draws, mean = self._draws(prep, curve)
         # the LP per draw costs more than an argmax: fewer draws estimate the LP's propensity
         choice: Choice = thompson_choice(draws if cap is None else draws[: self.lp_draws],
                                          weights, cap, self.rng,
@@ -223,8 +225,8 @@ class PricingEngine:
         # a sum of probabilities: rounding must not take it past 1 (the decision log refuses it)
         propensity = min(float(choice.probs[finals == price].sum()), 1.0)
         stages = [StageEffect(stage="smoothing", before=int(prep.cands[i]), after=int(smooth[i]),
-                              rule=smoothing_rule(prep.ctx.current_price, ps.smoothing_alpha,
-                                                 product.currency))]
+                              rule=smoothing_rule(prep.ctx.current_price, alpha, product.currency,
+                                                  lp=cap is not None))]
         stages += [StageEffect(stage=t.name, before=int(t.before[i]), after=int(t.after[i]), rule=t.rule)
                    for t in trace]
         stages = with_costs(stages, prep.cands, mean, product.unit_cost)
@@ -276,17 +278,18 @@ class PricingEngine:
         thetas = mu[None, :] + self.rng.standard_normal((self.draws, 2)) @ chol.T
         return post.corrected(curve, ratios, thetas), mean
 
-    def _single_static(self, prep: Prep) -> tuple[F, I64, I64, list[StageTrace]]:
+    def _single_static(self, prep: Prep, alpha: float) -> tuple[F, I64, I64, list[StageTrace]]:
         """(weights, smoothed candidates, final prices, guardrail trace) of one product: pure
-        functions of (candidates, guardrail spec, current price) and the settings, cached."""
-        key = (prep.cand_key, prep.spec, prep.ctx.current_price)
+        functions of (candidates, guardrail spec, current price, smoothing) and the settings,
+        cached."""
+        key = (prep.cand_key, prep.spec, prep.ctx.current_price, alpha)
         hit = self._single_cache.get(key)
         if hit is None:
             ps = self.settings.pricing
             product = prep.product
             weights = margin_weights(prep.cands, product.unit_cost, ps.objective, ps.revenue_weight)
             weights = weights / 10.0 ** exponent(product.currency)
-            smooth = smoothed(prep, ps.smoothing_alpha)
+            smooth = smoothed(prep, alpha)
             finals, trace = apply_guardrails(smooth, prep.spec)
             for arr in (weights, smooth, finals, *(x for t in trace for x in (t.before, t.after))):
                 if arr.flags.owndata:

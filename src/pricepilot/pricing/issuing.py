@@ -115,12 +115,16 @@ def binding(stages: list[StageEffect]) -> str:
     return "model"
 
 
-def smoothing_rule(current: int | None, alpha: float, currency: str) -> str:
+def smoothing_rule(current: int | None, alpha: float, currency: str, *, lp: bool = False) -> str:
     """The smoothing stage's note; the current price in major units with the currency.
 
     >>> smoothing_rule(2158, 0.5, "EUR")
     'p_cur EUR 21.58 + 0.5 (p_opt - p_cur)'
+    >>> smoothing_rule(2158, 1.0, "EUR", lp=True)
+    'not smoothed: a price of the inventory LP mixture'
     """
+    if lp:
+        return "not smoothed: a price of the inventory LP mixture"
     if current is None:
         return "no current price: no smoothing"
     if alpha >= 1.0:

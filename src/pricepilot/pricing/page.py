@@ -12,6 +12,7 @@ posterior corrections per product until an outcome of it (or of its category) is
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from pricepilot.money import exponent
 from pricepilot.pricing.curve_fit import fit_logit_linear
@@ -62,7 +63,13 @@ class PagePricer:
                 cands[r, m:] = p.cands[-1]
                 curve[r, :m] = c
                 curve[r, m:] = c[-1] if c is not None else 0.0
-        weights, ratios, smoothed, finals, trace = self._page_static(preps, cands)
+        horizon = horizon_hours(ps)
+        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour,
+                               horizon, p.ctx.units_per_purchase)
+                for p in preps]
+        lp_rows = np.array([c is not None for c in caps])
+        # the inventory LP's mixture is served as drawn: smoothing it would change its sell-through
+        weights, ratios, smoothed, finals, trace = self._page_static(preps, cands, lp_rows)
         uniform = min(widths) == k  # no padding: the rows are each product's own public curve
         cached = uniform and all(p.public is not None for p in preps)
         post = engine.posterior
@@ -116,11 +123,6 @@ class PagePricer:
                 draws = mean[:, None, :]
         m = draws.shape[1]
         rewards = draws * weights[:, None, :]
-        horizon = horizon_hours(ps)
-        caps = [stock_capacity(p.product.stock, p.product.season_end, now, p.ctx.arrivals_per_hour,
-                               horizon, p.ctx.units_per_purchase)
-                for p in preps]
-        lp_rows = np.array([c is not None for c in caps])
         # exploration only among candidates within exploration_max_loss of the mean optimum
         safe = safe_set(mean * weights, ps.exploration_max_loss)
         best = np.argmax(np.where(safe[:, None, :], rewards, -np.inf), axis=2)  # (n, M)
@@ -173,7 +175,7 @@ class PagePricer:
             cost = costs[r]
             stages = [StageEffect(stage="smoothing", before=model_prices[r], after=smoothed_at[r],
                                   rule=smoothing_rule(p.ctx.current_price, ps.smoothing_alpha,
-                                                     p.product.currency),
+                                                     p.product.currency, lp=lp_l[r]),
                                   profit_cost=cost[0])]
             stages += [StageEffect(stage=name, before=b[r], after=a[r], rule=rules[name],
                                    profit_cost=cost[j])
@@ -229,19 +231,19 @@ class PagePricer:
                 cache[preps[r].product.product_id] = (tokens[r], m_mus[j].copy(), m_chols[j].copy())
         return mus, chols
 
-    def _page_static(self, preps: list[Prep], cands: I64) -> Static:
+    def _page_static(self, preps: list[Prep], cands: I64, lp_rows: npt.NDArray[np.bool_]) -> Static:
         """(weights, price / list ratios, smoothed candidates, final prices, guardrail trace) of a
         page, (P, K) each: pure functions of (candidates, guardrail spec, current price) and the
         settings. A one-product page (the usual quote) reads them from a per-product cache; for a
         larger page one vectorised computation costs no more than stacking cached rows.
         """
         if len(preps) > 1:
-            return self._compute_static(preps, cands)
+            return self._compute_static(preps, cands, lp_rows)
         p = preps[0]
-        key = (p.cand_key, p.spec, p.ctx.current_price)
+        key = (p.cand_key, p.spec, p.ctx.current_price, bool(lp_rows[0]))
         row = self._static_cache.get(key)
         if row is None:
-            w, ra, sm, fi, tr = self._compute_static(preps, cands)
+            w, ra, sm, fi, tr = self._compute_static(preps, cands, lp_rows)
             row = (w, ra, sm, fi, tr)
             for arr in (w, ra, sm, fi, *(x for _, b, a in tr for x in (b, a))):
                 arr.flags.writeable = False  # shared between decisions
@@ -250,7 +252,7 @@ class PagePricer:
             self._static_cache[key] = row
         return row
 
-    def _compute_static(self, preps: list[Prep], cands: I64) -> Static:
+    def _compute_static(self, preps: list[Prep], cands: I64, lp_rows: npt.NDArray[np.bool_]) -> Static:
         ps = self._engine.settings.pricing
         cost = np.array([p.product.unit_cost for p in preps], dtype=np.float64)[:, None]
         scale = np.array([10.0 ** exponent(p.product.currency) for p in preps])[:, None]
@@ -268,7 +270,8 @@ class PagePricer:
                        dtype=np.float64)[:, None]
         arrays = GuardrailArrays.of([p.spec for p in preps])
         if ps.smoothing_alpha < 1.0:
-            smoothed = np.where(cur > 0, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
+            smooth_rows = (cur > 0) & ~lp_rows[:, None]  # LP rows: the mixture as drawn
+            smoothed = np.where(smooth_rows, np.rint(cur + ps.smoothing_alpha * (pf - cur)), pf).astype(np.int64)
             # on .99-style endings, round away from today's price: smoothing never locks it
             smoothed = steps_towards(cands, smoothed, cur.astype(np.int64), arrays.ending, arrays.modulus)
         else:
