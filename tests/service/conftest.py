@@ -42,24 +42,3 @@ def client(backend: FakeBackend) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
 
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The figures of the schemathesis runs (tests/service/test_schemathesis.py), summed over
-    every operation and xdist worker: CI's log shows them although passing output is hidden."""
-    cases = server_errors = violations = runs = 0
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if getattr(report, "when", None) != "call":
-                continue
-            for key, figures in getattr(report, "user_properties", ()):
-                if key == "schemathesis":
-                    runs += 1
-                    cases += figures["cases"]
-                    server_errors += figures["server_errors"]
-                    violations += figures["violations"]
-    if runs:
-        terminalreporter.write_sep("-", "schemathesis")
-        terminalreporter.write_line(
-            f"schemathesis: {cases} cases in {runs} runs, {server_errors} server errors, "
-            f"{violations} schema violations (checks: status, content type, response schema, "
-            "positive data accepted, negative data rejected)")

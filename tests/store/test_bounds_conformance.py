@@ -11,7 +11,7 @@ import msgspec
 import pyarrow as pa
 import pytest
 
-from pricepilot.catalog.models import Guardrails, Product
+from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
 from pricepilot.errors import ValidationError
 from pricepilot.events.columns import events_to_table
 from pricepilot.events.schemas import Calendar, CompetitorPrice, Event, Inventory, Purchase, View
@@ -149,3 +149,19 @@ def test_a_raw_batch_with_a_nul_byte_is_refused_too(store: SqlStore) -> None:
         store.add_event_batch(batch)
     assert e.value.field == "channel"
     assert store.count_events() == 0
+
+
+@pytest.mark.parametrize(("category", "guardrails", "field"), [
+    ("k\x00", Guardrails(), "category"),
+    ("k" * 129, Guardrails(), "category"),
+    ("a/b", Guardrails(), "category"),
+    (" ", Guardrails(), "category"),
+    ("kitchen", Guardrails(floor=2**63), "guardrails.floor"),
+    ("kitchen", Guardrails(ladder=[1, 10**13 + 1]), "guardrails.ladder"),
+])
+def test_point2_the_store_refuses_out_of_bounds_category_policies_alike(
+        store: SqlStore, category: str, guardrails: Guardrails, field: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        store.upsert_category_policy(CategoryPolicy(category=category, guardrails=guardrails))
+    assert e.value.field == field
+    assert store.list_category_policies() == []

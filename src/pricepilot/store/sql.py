@@ -28,6 +28,7 @@ from pricepilot.catalog.models import (
     CategoryPolicy,
     Guardrails,
     Product,
+    validate_category,
     validate_guardrails,
     validate_product,
 )
@@ -240,8 +241,7 @@ class SqlStore:
             return set(conn.execute(sa.select(t.products.c.product_id)).scalars())
 
     def upsert_category_policy(self, policy: CategoryPolicy) -> None:
-        if not policy.category.strip():
-            raise ValidationError("category policy", "category", "must not be empty")
+        validate_category("category policy", policy.category)  # empty, too long, "/", NUL
         validate_guardrails(policy.guardrails, f"category {policy.category!r}")
         row = {"category": policy.category,
                "guardrails": msgspec.to_builtins(policy.guardrails), "updated_at": self._now()}
