@@ -24,6 +24,7 @@ from pricepilot.sim.history import (
     historical_prices,
 )
 from pricepilot.sim.market import Market
+from pricepilot.sim.shoppers import GENDERS
 
 CFG = SimConfig(days=7, shoppers=500, products=30, seed=9)
 FILE_COLUMNS = ["customer_id" if c == "user_id" else c for c in EVENT_COLUMNS]
@@ -88,7 +89,7 @@ def test_products_and_shoppers_files_follow_the_shared_format(csv_dir: Path) -> 
         assert datetime.fromisoformat(v).tzinfo is not None
     assert all(isinstance(json.loads(a), dict) for a in prods["attributes"])
     shoppers = read_csv(csv_dir / "shoppers.csv")
-    assert list(shoppers.columns) == ["customer_id", "tier", "device", "region", "channel", "gender"]
+    assert list(shoppers.columns) == ["customer_id", "tier", "device", "region", "channel"]
     assert shoppers["customer_id"].str.match(r"^c\d{5}$").all() and len(shoppers) == CFG.shoppers
     ev = read_csv(csv_dir / "events.csv")
     assert set(ev.loc[ev["customer_id"] != "", "customer_id"]) <= set(shoppers["customer_id"])
@@ -184,3 +185,29 @@ def test_price_response_is_visible_in_the_history(tmp_path: Path) -> None:
     low, at, high = y[ratio < 0.97].mean(), y[ratio == 1.0].mean(), y[ratio > 1.03].mean()
     assert low > 1.3 * at and at > high
     assert min((ratio < 0.97).sum(), (ratio > 1.03).sum()) > 500
+
+
+def test_protected_attributes_stay_out_of_the_shoppers_file_in_an_audit_file(tmp_path: Path) -> None:
+    """Issue #13 point 11: the shoppers file the README ingests carries no protected attribute
+    (ingestion refuses one); the simulator keeps gender in a separate audit file."""
+    from pricepilot.sim.history import AUDIT_FILE, read_protected_attributes
+
+    paths = generate_history(CFG, tmp_path, fmt="csv")
+    shoppers = read_csv(paths["shoppers"])
+    assert "gender" not in shoppers.columns
+    assert paths["audit"] == tmp_path / AUDIT_FILE
+    gender = read_protected_attributes(paths["audit"])
+    assert set(gender) == set(shoppers["customer_id"])
+    assert set(gender.values()) <= set(GENDERS) and len(set(gender.values())) > 1
+    # the shoppers file ingests with the default settings (no audit-only declaration)
+    from pricepilot.config import load_settings
+    from pricepilot.events.ingest import ingest_shoppers
+    from pricepilot.store import open_store
+
+    settings = load_settings(None, env={}, overrides={"paths.data_dir": str(tmp_path / "data")})
+    store = open_store(settings)
+    try:
+        store.migrate()
+        assert ingest_shoppers(store, paths["shoppers"], settings) == CFG.shoppers
+    finally:
+        store.close()

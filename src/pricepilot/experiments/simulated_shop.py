@@ -7,7 +7,8 @@ both oracles.
 1. the simulator writes ``history_days`` of history (events, products, shoppers files);
 2. a shop is opened on a store in the work directory (SQLite) with the shop's settings
    (:func:`shop_settings`) and a clock the simulation moves; ``shop.ingest_files`` loads the
-   files (customer ids pseudonymised; ``gender`` accepted as audit-only) and
+   files (customer ids pseudonymised; the protected ``gender`` is not in them: it stays in the
+   simulator's audit file, read only by the fairness audit) and
    ``shop.upsert_products`` sets the shop's own guardrails (:func:`history_range_guardrails`);
 3. the store's point-in-time training set is built; the last ``holdout_days`` days are held out;
    ``shop.train`` trains a LightGBM demand model on the rest, registers and promotes it, its
@@ -46,6 +47,7 @@ from pricepilot.config import Settings, load_settings
 from pricepilot.demand.evaluation import CalibrationBin, bins
 from pricepilot.demand.registry import ModelManifest
 from pricepilot.demand.training import in_stock
+from pricepilot.errors import ValidationError
 from pricepilot.experiments.shop_policy import ShopApiPolicy
 from pricepilot.features.training import training_set_from_store
 from pricepilot.pricing.candidates import ending_modulus
@@ -62,6 +64,7 @@ from pricepilot.sim import (
     events_frame,
     generate_history,
 )
+from pricepilot.sim.history import read_protected_attributes
 from pricepilot.sim.market import MarketPolicy, RunResult
 
 PRICEPILOT = "pricepilot"
@@ -213,7 +216,8 @@ class PreparedShop:
     ``clock``: the shop's clock (at the history's end; a policy moves it). ``original``: the
     products file's products; ``catalogue``: with the shop's guardrails. ``calibration``: the
     model's predicted vs actual purchase rate on the held-out days (empty without a servable
-    model). ``customer_ids``: the shoppers file's (the shop's own ids).
+    model). ``customer_ids``: the shoppers file's (the shop's own ids). ``audit_path``: the
+    simulator's protected attributes by customer id (never ingested; the fairness audit's).
     """
 
     shop: Shop
@@ -226,6 +230,7 @@ class PreparedShop:
     train_rows: int
     held_rows: int
     customer_ids: list[str]
+    audit_path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -301,17 +306,17 @@ def prepare_shop(
     return PreparedShop(shop=shop, clock=clock, end=end, original=original, catalogue=catalogue,
                         manifest=manifest, calibration=calibration, train_rows=len(train),
                         held_rows=len(held), customer_ids=[str(c) for c in customer_ids],
-                        timings=timings)
+                        audit_path=paths["audit"], timings=timings)
 
 
 def audit_genders(prepared: PreparedShop) -> dict[str, str]:
-    """Each shopper's audit-only gender, by pseudonymous id (the fairness audit's groups)."""
-    store, pseudo = prepared.shop.app.store, prepared.shop.app.pseudonymise
-    out = {}
-    for cid in prepared.customer_ids:
-        uid = pseudo(cid)
-        out[uid] = store.get_shopper(uid).audit_attributes.get("gender", "")
-    return out
+    """Each shopper's gender, by pseudonymous id (the fairness audit's groups), from the
+    simulator's audit file: the store never holds it."""
+    if prepared.audit_path is None:
+        raise ValidationError("fairness audit", "audit_path", "the shop has no protected-attributes file")
+    pseudo = prepared.shop.app.pseudonymise
+    gender = read_protected_attributes(prepared.audit_path)
+    return {pseudo(cid): gender.get(cid, "") for cid in prepared.customer_ids}
 
 
 def _summary(name: str, run: RunResult) -> dict[str, Any]:

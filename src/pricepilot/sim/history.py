@@ -10,13 +10,16 @@ demand is learnable from the history: every product sits at its list price, exce
 
 Prices are the same for every shopper on a product-day (no personalisation in the history) and
 end in 9 minor units. ``generate_history`` drives the market with this policy and writes
-``events.<fmt>``, ``products.csv`` and ``shoppers.csv`` (with the audit-only ``gender``).
+``events.<fmt>``, ``products.csv`` and ``shoppers.csv``, the files a shop would ingest, and
+keeps the simulated shoppers' protected attribute (``gender``) out of them: it goes to
+``audit/protected_attributes.csv`` (:data:`AUDIT_FILE`), read only by the fairness audit
+(:func:`read_protected_attributes`), never ingested.
 
 >>> import tempfile
 >>> paths = generate_history(SimConfig(days=2, shoppers=100, products=10, seed=3),
 ...                          tempfile.mkdtemp(), fmt="csv")
 >>> sorted(paths)
-['events', 'products', 'shoppers']
+['audit', 'events', 'products', 'shoppers']
 """
 
 from __future__ import annotations
@@ -49,7 +52,10 @@ PROMO_DEPTHS = np.array([0.10, 0.15, 0.20, 0.25])
 PRODUCT_COLUMNS = ("product_id", "title", "category", "brand", "currency", "unit_cost",
                    "list_price", "stock", "season_end", "floor", "ceiling", "min_margin",
                    "max_change_per_day", "price_ending", "ladder", "attributes")
-SHOPPER_COLUMNS = ("customer_id", "tier", "device", "region", "channel", "gender")
+SHOPPER_COLUMNS = ("customer_id", "tier", "device", "region", "channel")
+# the protected attributes, kept out of the shoppers file: for fairness audits only
+AUDIT_FILE = Path("audit") / "protected_attributes.csv"
+AUDIT_COLUMNS = ("customer_id", "gender")
 
 
 def historical_prices(catalog: SimCatalog, days: int, cfg: SimConfig, seed: int) -> I:
@@ -192,8 +198,23 @@ def shoppers_table(market: Market) -> pa.Table:
         "customer_id": pa.array(s.customer_ids, type=pa.string()),
         "tier": pick(TIERS, s.tier), "device": pick(DEVICES, s.device),
         "region": pick(REGIONS, s.region), "channel": pick(CHANNELS, s.channel),
-        "gender": pick(GENDERS, s.gender),
     })
+
+
+def protected_attributes_table(market: Market) -> pa.Table:
+    """Each shopper's protected attribute (``gender``) by customer id: the audit file's rows."""
+    s = market.shoppers
+    return pa.table({
+        "customer_id": pa.array(s.customer_ids, type=pa.string()),
+        "gender": pa.array(np.array(GENDERS, dtype=object)[s.gender], type=pa.string()),
+    })
+
+
+def read_protected_attributes(path: str | Path) -> dict[str, str]:
+    """The audit file's ``gender`` by customer id (the shop's own ids, not pseudonyms)."""
+    t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in AUDIT_COLUMNS}, include_columns=list(AUDIT_COLUMNS)))
+    return dict(zip(t.column("customer_id").to_pylist(), t.column("gender").to_pylist()))
 
 
 def _write_csv(table: pa.Table, path: Path) -> None:
@@ -213,7 +234,8 @@ def generate_history(config: SimConfig, out_dir: str | Path, fmt: Format = "parq
                      progress: Callable[[int], None] | None = None) -> dict[str, Path]:
     """Simulate ``config.days`` days under :class:`HistoricalPolicy` and write the files.
 
-    Returns ``{"events": ..., "products": ..., "shoppers": ...}`` paths. Deterministic: the same
+    Returns ``{"events": ..., "products": ..., "shoppers": ..., "audit": ...}`` paths (``audit``:
+    the protected attributes, :data:`AUDIT_FILE`, not for ingestion). Deterministic: the same
     config (and seed) writes byte-identical files.
     """
     if fmt not in ("parquet", "csv", "jsonl"):
@@ -234,4 +256,7 @@ def generate_history(config: SimConfig, out_dir: str | Path, fmt: Format = "parq
     products, shoppers = out / "products.csv", out / "shoppers.csv"
     _write_csv(products_table(market), products)
     _write_csv(shoppers_table(market), shoppers)
-    return {"events": events, "products": products, "shoppers": shoppers}
+    audit = out / AUDIT_FILE
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    _write_csv(protected_attributes_table(market), audit)
+    return {"events": events, "products": products, "shoppers": shoppers, "audit": audit}
