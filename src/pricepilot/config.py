@@ -239,6 +239,15 @@ class TrainingSettings(_Section):
     retrain_every_hours: float = 24.0
 
 
+class DemoSettings(_Section):
+    """``pricepilot demo`` (cli/demo_cmd.py)."""
+
+    # How long the live step waits for the service it starts to answer /readyz, in seconds: it
+    # loads the model and replays the store's events first, which on a loaded machine took
+    # over a minute. Generous: a slow machine must not fail the demo; `--ready-timeout` overrides.
+    ready_timeout_s: float = 300.0
+
+
 class Settings(_Section):
     shop: ShopSettings = msgspec.field(default_factory=ShopSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
@@ -252,6 +261,7 @@ class Settings(_Section):
     service: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     checkout: CheckoutSettings = msgspec.field(default_factory=CheckoutSettings)
     training: TrainingSettings = msgspec.field(default_factory=TrainingSettings)
+    demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -302,6 +312,8 @@ def _setting_name(msg: str) -> str:
 
 
 def _validate(s: Settings) -> None:
+    if not (s.demo.ready_timeout_s > 0.0 and math.isfinite(s.demo.ready_timeout_s)):
+        raise ConfigError("demo.ready_timeout_s", "must be a positive number of seconds")
     if s.shop.currency not in CURRENCY_EXPONENTS:
         raise ConfigError("shop.currency", f"unknown currency {s.shop.currency!r}")
     try:

@@ -90,3 +90,38 @@ def test_the_demo_window_ends_before_now_and_defaults_to_yesterday() -> None:
     assert demo_window("2027-06-01", 21, now, live=False)[0].year == 2027  # no live window
     with pytest.raises(ValidationError, match="not a date"):
         demo_window("yesterday", 21, now)
+
+
+def test_point10_a_failed_live_step_keeps_the_offline_report_says_so_and_exits_non_zero(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #13 point 10: a live step that fails (here: a service that cannot be ready in 10 ms)
+    leaves the report with every offline result and a visible failure section, and the demo
+    exits non-zero naming the report."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), *SMALL, "--live-hours", "1",
+                                      "--start", "2026-10-01", "--ready-timeout", "0.01"])
+    assert result.exit_code == 1, result.output
+    report = out / "report" / "report.html"
+    assert report.exists()
+    html = report.read_text()
+    for section in ("Key figures", "oracle", "alibration", "airness"):
+        assert section in html, section
+    assert "Live loop: failed" in html and "not ready after 0.01 s" in html
+    assert "The live step failed" in html
+    flat = " ".join(result.output.split())
+    assert "the live step failed" in flat and "not ready after 0.01 s" in flat
+    assert str(report.resolve()) in result.output.replace("\n", "")
+
+
+def test_point10_the_readiness_limit_is_a_generous_setting() -> None:
+    from pricepilot.config import load_settings
+    from pricepilot.errors import ConfigError
+
+    assert load_settings(None, env={}).demo.ready_timeout_s >= 300
+    s = load_settings(None, env={"PRICEPILOT_DEMO__READY_TIMEOUT_S": "900"})
+    assert s.demo.ready_timeout_s == 900
+    with pytest.raises(ConfigError, match="demo.ready_timeout_s"):
+        load_settings(None, env={}, overrides={"demo.ready_timeout_s": 0})
+    res = CliRunner().invoke(app, ["config", "show"])
+    assert res.exit_code == 0 and "ready_timeout_s" in res.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -104,3 +105,39 @@ def test_events_are_sent_in_batches_of_at_most_1000_with_run_prefixed_ids() -> N
     assert [len(b) for b in bodies] == [1000, 1000, 345]
     assert all(str(e["event_id"]).startswith("live-r1-e") for b in bodies for e in b)
     assert policy.events_sent == policy.events_accepted == 2_345
+
+
+def test_point10_a_service_that_exits_before_it_is_ready_reports_its_log_tail(tmp_path: Path) -> None:
+    import sys
+
+    from pricepilot.errors import Unavailable
+
+    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
+    log = tmp_path / "service.log"
+    boom = [sys.executable, "-c", "import sys; print('model artefact corrupt: boom'); sys.exit(3)"]
+    waits: list[float] = []
+    with pytest.raises(Unavailable) as info:
+        with running_service(settings, log, ready_timeout=60, command=boom,
+                             on_wait=lambda waited, last: waits.append(waited)):
+            pass
+    assert "exited with 3" in str(info.value) and "model artefact corrupt: boom" in str(info.value)
+
+
+def test_point10_the_readiness_wait_reports_progress_and_times_out_with_the_log_tail(tmp_path: Path) -> None:
+    import sys
+
+    from pricepilot.errors import Unavailable
+
+    settings = load_settings(path=None, env={}, overrides={"paths.data_dir": str(tmp_path)})
+    log = tmp_path / "service.log"
+    slow = [sys.executable, "-c", "import time; print('loading the model', flush=True); time.sleep(30)"]
+    waits: list[tuple[float, str]] = []
+    t0 = time.monotonic()
+    with pytest.raises(Unavailable) as info:
+        with running_service(settings, log, ready_timeout=1.5, command=slow,
+                             on_wait=lambda waited, last: waits.append((waited, last))):
+            pass
+    assert time.monotonic() - t0 < 20  # stopped, not waited for
+    assert "not ready after 1.5 s" in str(info.value) and "loading the model" in str(info.value)
+    assert "demo.ready_timeout_s" in str(info.value)
+    assert len(waits) >= 2 and waits[-1][0] >= 1.0 and "no answer" in waits[-1][1]

@@ -20,6 +20,7 @@ run does not depend on the day it runs; the start must leave the live window in 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -76,14 +77,21 @@ def register(app: typer.Typer) -> None:
             None, "--start", metavar="YYYY-MM-DD",
             help="First day of the simulated history (UTC). Default: the day that makes the "
                  "history end yesterday."),
+        ready_timeout: float = typer.Option(
+            None, "--ready-timeout", metavar="SECONDS",
+            help="How long the live step waits for the service to be ready "
+                 "(default: demo.ready_timeout_s, 300 s)."),
     ) -> None:
         """Simulate a shop, ingest and learn from its history, price the following weeks
         against the baselines and oracles, and write a report."""
         from pricepilot.cli.bench_cmd import shop_table
         from pricepilot.cli.main import state
-        from pricepilot.dashboard.report import write_report
+        from pricepilot.dashboard.report import Section, rendered, write_report
+        from pricepilot.errors import ValidationError
         from pricepilot.experiments.live_replay import (
             live_display,
+            live_failure_section,
+            live_pending_section,
             live_sections,
             replay_live,
             running_service,
@@ -96,6 +104,9 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         settings = state.settings()
+        if ready_timeout is not None and not ready_timeout > 0:
+            raise ValidationError("demo", "--ready-timeout", f"must be positive, got {ready_timeout}")
+        wait_s = settings.demo.ready_timeout_s if ready_timeout is None else ready_timeout
         root = out if out is not None else settings.data_dir / "demo"
         if root.exists():
             shutil.rmtree(root)
@@ -142,24 +153,51 @@ def register(app: typer.Typer) -> None:
         catalogue = store.list_products()
         store.close()
 
-        sections = shop_sections(ev)
+        # the offline results go into the report before the live step: whatever becomes of the
+        # service, they are written; the live step's outcome rewrites it
+        offline = rendered(shop_sections(ev))
+
+        def report(live: list[Section]) -> Path:
+            with console.status("writing the report"):
+                return write_report(history, catalogue, root / "report",
+                                    extra_sections=[*offline, *live],
+                                    title=f"pricepilot demo: {settings.shop.name}",
+                                    headline=headline)
+
+        path = report([live_pending_section(live_hours)] if live_hours else [])
+        failure: Exception | None = None
         if live_hours:
+            console.print(f"report with the offline results: {path.resolve()}")
             svc_settings = shop_settings(root.resolve())
             cfg = SimConfig(seed=seed, days=days, shoppers=shoppers, products=products,
                             start=history_start)
             console.print(f"\n[bold]live:[/] the service on this store and model, "
                           f"{live_hours} simulated hours of shoppers over HTTP")
-            with running_service(svc_settings, root / "service.log") as svc, \
-                    live_display(ev.currency, live_hours, console) as show:
-                live = replay_live(svc_settings, Market(cfg),
-                                   start=today - timedelta(hours=live_hours), hours=live_hours,
-                                   base_url=svc.base_url, api_key=svc.api_key, progress=show)
-            sections += live_sections(live)
+            log = root / "service.log"
+            try:
+                with contextlib.ExitStack() as stack:
+                    with console.status(f"starting the service (waiting up to {wait_s:g} s)") as st:
+                        svc = stack.enter_context(running_service(
+                            svc_settings, log, ready_timeout=wait_s,
+                            on_wait=lambda waited, last: st.update(
+                                f"starting the service: {waited:.0f} s of at most {wait_s:g} s "
+                                f"({last})")))
+                    with live_display(ev.currency, live_hours, console) as show:
+                        live = replay_live(svc_settings, Market(cfg),
+                                           start=today - timedelta(hours=live_hours),
+                                           hours=live_hours, base_url=svc.base_url,
+                                           api_key=svc.api_key, progress=show)
+            except Exception as e:  # noqa: BLE001 - any failure of the live step is reported
+                failure = e
+                path = report([live_failure_section(e, log)])
+            else:
+                path = report(live_sections(live))
 
-        with console.status("writing the report"):
-            path = write_report(history, catalogue, root / "report", extra_sections=sections,
-                                title=f"pricepilot demo: {settings.shop.name}",
-                                headline=headline)
+        if failure is not None:
+            console.print(f"\n[bold red]the live step failed:[/] {failure}", soft_wrap=True)
+            console.print(f"[bold]report[/] (the offline results, and the failure): {path.resolve()}")
+            console.print(f"store:  {(root / 'pricepilot.sqlite').resolve()}")
+            raise typer.Exit(1)
         console.print(f"\n[bold green]report:[/] {path.resolve()}")
         console.print(f"store:  {(root / 'pricepilot.sqlite').resolve()}")
         console.print(f"done in {time.perf_counter() - started:.0f} s")

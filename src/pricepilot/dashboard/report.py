@@ -80,6 +80,23 @@ def _png(fig: Figure | bytes) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def rendered(sections: Sequence[Section]) -> list[Section]:
+    """``sections`` with every matplotlib figure rendered to PNG bytes (and closed), so a report
+    can be written more than once from them (the demo writes its report before its live step
+    and again after it).
+
+    >>> fig = plt.figure()
+    >>> [type(f).__name__ for f in rendered([Section("s", "", [fig])])[0].figures]
+    ['bytes']
+    """
+    out = []
+    for s in sections:
+        figs: list[Figure | bytes] = [f if isinstance(f, bytes) else base64.b64decode(_png(f))
+                                      for f in s.figures]
+        out.append(Section(s.title, s.html, figs))
+    return out
+
+
 def _products_frame(products: pd.DataFrame | Sequence[Product]) -> pd.DataFrame:
     if isinstance(products, pd.DataFrame):
         df = products.copy()

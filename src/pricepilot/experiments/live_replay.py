@@ -287,6 +287,31 @@ def live_sections(result: LiveReplayResult) -> list[Section]:
     return [Section("Live loop: the service against simulated shoppers", html, [fig])]
 
 
+LIVE_TITLE = "Live loop: the service against simulated shoppers"
+
+
+def live_pending_section(hours: int) -> Section:
+    """The live section of a report written before the live step: it has not run (yet)."""
+    return Section(LIVE_TITLE, f"<p class='note'>The live step ({hours} simulated hours against "
+                   "the running service) had not finished when this report was written: the "
+                   "results above are the offline ones. The demo rewrites this report when the "
+                   "live step ends.</p>")
+
+
+def live_failure_section(error: BaseException, log_path: Path | None = None) -> Section:
+    """The live section of a report whose live step failed: the error and the service log's
+    last lines (the offline results above stand)."""
+    from html import escape
+
+    tail = log_tail(log_path) if log_path is not None else ""
+    log = (f"<p>The end of the service log (<code>{escape(str(log_path))}</code>):</p>"
+           f"<pre>{escape(tail)}</pre>") if tail else ""
+    return Section("Live loop: failed",
+                   "<p class='live-failed'><strong>The live step failed</strong>; the offline "
+                   "results above are complete and unaffected.</p>"
+                   f"<pre>{escape(f'{type(error).__name__}: {error}')}</pre>{log}")
+
+
 # ---------------------------------------------------------------------------- the service process
 
 
@@ -304,15 +329,25 @@ class RunningService:
     log_path: Path
 
 
+# (seconds waited, the last answer of /readyz): what the readiness wait reports as it goes
+WaitProgress = Callable[[float, str], None]
+
+
 @contextlib.contextmanager
-def running_service(settings: Settings, log_path: Path, *, ready_timeout: float = 60.0) -> Iterator[RunningService]:
+def running_service(settings: Settings, log_path: Path, *, ready_timeout: float | None = None,
+                    on_wait: WaitProgress | None = None,
+                    command: Sequence[str] | None = None) -> Iterator[RunningService]:
     """Start the service (uvicorn, one worker, on a free 127.0.0.1 port) on ``settings`` with a
     fresh storefront API key (only its hash goes into the settings), wait for ``/readyz``, and
     stop it (SIGTERM, then SIGKILL) on exit, error or not.
 
     The store and models are the settings' (``store.url`` / ``paths.data_dir``,
-    ``paths.models_dir``). Output goes to ``log_path``.
+    ``paths.models_dir``). Output goes to ``log_path``. The wait lasts at most ``ready_timeout``
+    seconds (default ``demo.ready_timeout_s``), calling ``on_wait`` about every half second; a
+    process that exits first, or a timeout, is :class:`Unavailable` with the log's last lines.
+    ``command`` replaces the server's command line (its arguments; tests).
     """
+    timeout = settings.demo.ready_timeout_s if ready_timeout is None else ready_timeout
     from pricepilot.service.asgi import SETTINGS_ENV, settings_to_env
     from pricepilot.service.auth import new_key
 
@@ -328,13 +363,13 @@ def running_service(settings: Settings, log_path: Path, *, ready_timeout: float 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
-             "--timeout-graceful-shutdown", "5"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+        argv = list(command) if command is not None else [
+            sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
+            "--timeout-graceful-shutdown", "5"]
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(proc, base_url, log_path, ready_timeout)
+            _wait_ready(proc, base_url, log_path, timeout, on_wait)
             yield RunningService(base_url, key, settings, log_path)
         finally:
             if proc.poll() is None:
@@ -346,23 +381,45 @@ def running_service(settings: Settings, log_path: Path, *, ready_timeout: float 
                     proc.wait(5)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log file ("" when there is none)."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout: float,
+                on_wait: WaitProgress | None = None) -> None:
+    started = time.monotonic()
+    deadline = started + timeout
+    last, told = "no answer yet", -1.0
     with httpx.Client(base_url=base_url, timeout=2.0) as c:
-        while time.monotonic() < deadline:
+        while True:
             if proc.poll() is not None:
-                raise Unavailable("pricepilot service", f"exited with {proc.returncode}: "
-                                  f"{log_path.read_text(errors='replace')[-2000:]}")
+                tail = log_tail(log_path)
+                raise Unavailable("pricepilot service", f"exited with {proc.returncode} before it "
+                                  f"was ready; the end of {log_path}:\n{tail or '(empty)'}")
             try:
                 r = c.get("/readyz")
                 if r.status_code == 200:
                     return
                 last = f"{r.status_code} {r.text}"
             except httpx.TransportError as e:
-                last = repr(e)
+                last = f"no answer ({type(e).__name__})"
+            waited = time.monotonic() - started
+            if on_wait is not None and waited - told >= 0.5:
+                told = waited
+                on_wait(waited, last)
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.1)
-    raise Unavailable("pricepilot service", f"not ready after {timeout:.0f}s ({last})")
+    tail = log_tail(log_path)
+    raise Unavailable("pricepilot service",
+                      f"not ready after {timeout:g} s (last answer: {last}); a slow machine may "
+                      f"need more: demo.ready_timeout_s or --ready-timeout; the end of {log_path}:"
+                      f"\n{tail or '(empty)'}")
 
 
 # ----------------------------------------------------------------------------- live display
@@ -397,5 +454,6 @@ def live_display(currency: str, hours: int, console: object | None = None) -> It
         yield update
 
 
-__all__ = ["HourUpdate", "LiveReplayResult", "RunningService", "ServicePolicy", "hour_table",
-           "live_display", "live_sections", "replay_live", "running_service"]
+__all__ = ["HourUpdate", "LiveReplayResult", "RunningService", "ServicePolicy", "WaitProgress",
+           "hour_table", "live_display", "live_failure_section", "live_pending_section",
+           "live_sections", "log_tail", "replay_live", "running_service"]
