@@ -141,3 +141,16 @@ def test_point10_the_readiness_wait_reports_progress_and_times_out_with_the_log_
     assert "not ready after 1.5 s" in str(info.value) and "loading the model" in str(info.value)
     assert "demo.ready_timeout_s" in str(info.value)
     assert len(waits) >= 2 and waits[-1][0] >= 1.0 and "no answer" in waits[-1][1]
+
+
+def test_point10_the_failure_section_shows_the_error_and_the_service_log_once(tmp_path: Path) -> None:
+    from pricepilot.experiments.live_replay import live_failure_section, live_pending_section
+
+    log = tmp_path / "service.log"
+    log.write_text("started\nTraceback <model> failed\n")
+    sec = live_failure_section(RuntimeError("POST /v1/quotes answered 500"), log)
+    assert sec.title == "Live loop: failed"
+    assert "POST /v1/quotes answered 500" in sec.html and "Traceback &lt;model&gt; failed" in sec.html
+    inline = live_failure_section(RuntimeError(f"not ready; the end:\n{log.read_text().rstrip()}"), log)
+    assert inline.html.count("Traceback") == 1  # the tail the error carries is not repeated
+    assert "had not finished" in live_pending_section(3).html

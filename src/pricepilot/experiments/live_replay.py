@@ -304,6 +304,8 @@ def live_failure_section(error: BaseException, log_path: Path | None = None) -> 
     from html import escape
 
     tail = log_tail(log_path) if log_path is not None else ""
+    if tail and tail in str(error):  # the readiness error already carries it
+        tail = ""
     log = (f"<p>The end of the service log (<code>{escape(str(log_path))}</code>):</p>"
            f"<pre>{escape(tail)}</pre>") if tail else ""
     return Section("Live loop: failed",
