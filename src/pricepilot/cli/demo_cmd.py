@@ -1,7 +1,8 @@
 """``pricepilot demo``: the whole loop on the embedded default, in a few minutes.
 
 1. simulate a shop's history and ingest it into the embedded SQLite store, exactly as a shop's
-   files would be ingested (pseudonymised ids, the protected attribute kept audit-only);
+   files would be ingested (pseudonymised ids; the protected attribute stays out of the store,
+   in the simulator's audit file, for the fairness audit only);
 2. build the point-in-time training set, train, calibrate, register and promote a demand model;
 3. price the following simulated weeks with pricepilot, every baseline and both oracles on the
    same shoppers;
@@ -9,7 +10,10 @@
    (quotes and events over HTTP, as a storefront would), showing profit per simulated hour vs
    the list-price baseline live;
 5. write one HTML report: the history, profit vs baselines and oracles, the model's calibration
-   on held-out days, the fairness audit and the live replay.
+   on held-out days, the fairness audit and the live replay. It is written before step 4 (the
+   offline results are kept whatever becomes of the service) and rewritten after it; a failed
+   live step is a section of the report and exit code 1. The wait for the service to be ready
+   lasts up to ``demo.ready_timeout_s`` (``--ready-timeout``).
 
 By default the history ends at yesterday's midnight and the live replay prices (a part of)
 yesterday, so every event the service receives is in the past, as a real storefront's would be.
