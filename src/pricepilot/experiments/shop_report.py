@@ -94,8 +94,8 @@ def calibration_section(ev: ShopEvaluation) -> Section:
 def fairness_section(ev: ShopEvaluation) -> Section:
     body = "".join(f"<tr><td>{html.escape(str(r.group))}</td><td>{r.purchases:,}</td><td>{r.cells:,}</td>"
                    f"<td>{r.relative_gap:+.2%}</td></tr>" for r in ev.fairness.itertuples())
-    note = ("<p class='note'>Mean price paid by the audit-only attribute <code>gender</code> (never "
-            "an input to pricing), compared within product × day cells bought by more than one "
+    note = ("<p class='note'>Mean price paid by the protected attribute <code>gender</code> (never "
+            "ingested nor an input to pricing: the simulator's audit file), compared within product × day cells bought by more than one "
             "group, weighted by purchases. Largest difference between groups: "
             f"<b>{ev.fairness_gap:.2%}</b> (bound: 1%); for the prices offered (every view): "
             f"{ev.fairness_offered_gap:.2%}.</p>")
