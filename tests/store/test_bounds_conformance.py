@@ -5,15 +5,19 @@ service; SQLite stored them, or raised OverflowError on integers beyond 64 bits.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import msgspec
 import pyarrow as pa
 import pytest
 
 from pricepilot.catalog.models import CategoryPolicy, Guardrails, Product
+from pricepilot.clock import FixedClock
+from pricepilot.config import load_settings
 from pricepilot.errors import ValidationError
 from pricepilot.events.columns import events_to_table
+from pricepilot.events.ingest import ingest_event_files
 from pricepilot.events.schemas import Calendar, CompetitorPrice, Event, Inventory, Purchase, View
 from pricepilot.store.sql import SqlStore
 from pricepilot.store.tables import events as events_table
@@ -165,3 +169,23 @@ def test_point2_the_store_refuses_out_of_bounds_category_policies_alike(
         store.upsert_category_policy(CategoryPolicy(category=category, guardrails=guardrails))
     assert e.value.field == field
     assert store.list_category_policies() == []
+
+
+def test_point1_file_ingestion_rejects_out_of_bounds_rows_one_by_one(
+        store: SqlStore, tmp_path: Path) -> None:
+    """A file's over-long or NUL-holding value is a reject naming its line and field (with
+    ``ingest.on_error = "skip"`` the other rows are stored), not a failure of the whole load."""
+    store.upsert_products([product()])
+    row = "{eid},view,2026-03-01T09:00:00+00:00,c42,P1,9.99,EUR,{channel}\n"
+    (tmp_path / "ev.csv").write_text(
+        "event_id,type,ts,customer_id,product_id,price,currency,channel\n"
+        + row.format(eid="e1", channel="web") + row.format(eid="e" * 129, channel="web")
+        + row.format(eid="e3", channel="c" * 65) + row.format(eid="e4", channel="w\x01b"))
+    settings = load_settings(None, env={}, overrides={"paths.data_dir": str(tmp_path),
+                                                      "ingest.on_error": "skip"})
+    report = ingest_event_files(store, [tmp_path / "ev.csv"], settings,
+                                clock=FixedClock(TS + timedelta(hours=1)))
+    assert report.inserted == 1 and report.rejected == 3
+    assert [(r.line, r.field) for r in report.reject_examples] == [
+        (3, "event_id"), (4, "channel"), (5, "channel")]
+    assert store.count_events() == 1

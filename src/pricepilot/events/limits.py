@@ -17,6 +17,9 @@ pricepilot.errors.ValidationError: event 'e2', field 'channel': must not contain
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -52,23 +55,34 @@ def _mismatch(col: pa.ChunkedArray | pa.Array, kind: b.TextKind) -> np.ndarray:
     return np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def check_event_bounds(batch: pa.Table) -> None:
-    """Raise :class:`ValidationError` for the first value of ``batch`` outside its bounds."""
+def _text_reason(col: pa.ChunkedArray, kind: b.TextKind, i: int) -> str:
+    return kind.problem(col[i].as_py()) or "out of bounds"
+
+
+def _range_reason(col: pa.ChunkedArray, low: int, high: int, i: int) -> str:
+    return f"must be in [{low}, {high}], got {col[i].as_py()}"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """The rows of a batch with a value outside one column's bounds, and why (per row)."""
+
+    mask: np.ndarray
+    field: str
+    reason: Callable[[int], str]
+
+
+def bound_violations(batch: pa.Table) -> Iterator[Violation]:
+    """Every column of ``batch`` (storage form, any subset of the event columns) with values
+    outside their bounds: for file ingestion to reject those rows one by one."""
     names = set(batch.column_names)
-
-    def refuse(mask: np.ndarray, field: str, reason: str) -> None:
-        i = int(np.flatnonzero(mask)[0])
-        eid = batch.column("event_id")[i].as_py() if "event_id" in names else None
-        raise ValidationError(f"event {eid!r}", field, reason)
-
     for name, kind in TEXT_COLUMNS.items():
         if name not in names or batch.column(name).null_count == batch.num_rows:
             continue
         col = batch.column(name)
         bad = _mismatch(col, kind)
         if bad.any():
-            value = col[int(np.flatnonzero(bad)[0])].as_py()
-            refuse(bad, name, kind.problem(value) or "out of bounds")
+            yield Violation(bad, name, partial(_text_reason, col, kind))
     for name, (low, high) in INT_COLUMNS.items():
         if name not in names or batch.column(name).null_count == batch.num_rows:
             continue
@@ -76,5 +90,12 @@ def check_event_bounds(batch: pa.Table) -> None:
         bad = np.asarray(pc.fill_null(pc.or_(pc.less(col, low), pc.greater(col, high)), False)
                          .to_numpy(zero_copy_only=False), dtype=bool)
         if bad.any():
-            value = col[int(np.flatnonzero(bad)[0])].as_py()
-            refuse(bad, name, f"must be in [{low}, {high}], got {value}")
+            yield Violation(bad, name, partial(_range_reason, col, low, high))
+
+
+def check_event_bounds(batch: pa.Table) -> None:
+    """Raise :class:`ValidationError` for the first value of ``batch`` outside its bounds."""
+    for v in bound_violations(batch):
+        i = int(np.flatnonzero(v.mask)[0])
+        eid = batch.column("event_id")[i].as_py() if "event_id" in batch.column_names else None
+        raise ValidationError(f"event {eid!r}", v.field, v.reason(i))

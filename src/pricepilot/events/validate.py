@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from pricepilot.clock import to_micros
 from pricepilot.config import PlausibilitySettings
 from pricepilot.events.columns import EVENT_ARROW_SCHEMA
+from pricepilot.events.limits import bound_violations
 from pricepilot.events.plausibility import ListPrices, Rules, violations
 from pricepilot.events.schemas import EVENT_COLUMNS, EVENT_TYPES
 from pricepilot.money import CURRENCY_EXPONENTS
@@ -455,6 +456,10 @@ def _finish(table: pa.Table, lines: np.ndarray, err: _Errors, ctx: Context,
                                 tolerance_us=ctx.tolerance_us)
     for v in violations(table, rules, ctx.list_prices):
         err.add(v.mask, v.field, v.reason)
+    # the declared lengths, characters and ranges (bounds.py), after the plausibility rules: a
+    # row breaking both is explained by the stricter, configured rule
+    for v in bound_violations(table):
+        err.add(v.mask, v.field, v.reason, table.column(v.field))
     rejects = err.rejects(ctx, lines.tolist(), table.column("event_id"))
     keep = ~err.bad & ~dropped
     out = table if keep.all() else table.filter(pa.array(keep))
