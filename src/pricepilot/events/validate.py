@@ -458,8 +458,8 @@ def _finish(table: pa.Table, lines: np.ndarray, err: _Errors, ctx: Context,
         err.add(v.mask, v.field, v.reason)
     # the declared lengths, characters and ranges (bounds.py), after the plausibility rules: a
     # row breaking both is explained by the stricter, configured rule
-    for v in bound_violations(table):
-        err.add(v.mask, v.field, v.reason, table.column(v.field))
+    for bound in bound_violations(table):
+        err.add(bound.mask, bound.field, bound.reason, table.column(bound.field))
     rejects = err.rejects(ctx, lines.tolist(), table.column("event_id"))
     keep = ~err.bad & ~dropped
     out = table if keep.all() else table.filter(pa.array(keep))
