@@ -487,3 +487,14 @@ def test_an_unknown_route_or_method_is_not_a_5xx(client: TestClient) -> None:
     assert client.get("/v1/nothing", headers=SF).status_code == 404
     r = client.patch("/v1/admin/promotions/p", headers=AD)
     assert r.status_code == 405 and set(r.headers["allow"].split(", ")) >= {"GET", "PUT", "DELETE"}
+
+
+def test_point7_an_integral_float_is_an_integer_as_json_schema_counts_it(
+    client: TestClient,
+) -> None:
+    cart = {"currency": "EUR", "lines": [{"product_id": "SKU-1", "quantity": 2.0}]}
+    r = client.post("/v1/carts/price", json=cart, headers=SF)
+    assert r.status_code == 200, r.text
+    assert r.json()["lines"][0]["quantity"] == 2
+    cart["lines"][0]["quantity"] = 2.5  # type: ignore[index]
+    assert detail(client.post("/v1/carts/price", json=cart, headers=SF))[0] == "$.lines[0].quantity"
