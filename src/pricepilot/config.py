@@ -133,7 +133,13 @@ class PricingSettings(_Section):
     revenue_weight: float = 0.0  # with objective "mix": weight of revenue vs profit in [0, 1]
     smoothing_alpha: float = 0.5
     max_change_per_day: float = 0.10  # fraction of the current price
-    competitor_band: float = 0.15  # stay within +-15% of the lowest competitor price, if known
+    # Stay within +-30% of the lowest competitor regular price, if known: a rail against a
+    # model wandering off the market, as wide as the default candidate grid (0.7-1.3 x list),
+    # not a pricing policy (the demand model prices competitors in). Measured across the
+    # robustness variants, +-15% bound most decisions on stocked markets and pinned prices to an
+    # undercutter's floor (docs/benchmarks/robustness.md, "Guardrail defaults"); a shop with a
+    # price-image policy declares its own band.
+    competitor_band: float = 0.30
     grid_size: int = 20
     exploration: bool = True
     # Thompson sampling explores only among candidates whose posterior-mean expected profit is

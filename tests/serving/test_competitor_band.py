@@ -21,7 +21,7 @@ def _competitor(event_id: str, at: datetime, price: int, promo: bool) -> dict[st
 def test_a_competitor_promotion_does_not_move_the_band_but_a_regular_price_cut_does(tmp_path: Path) -> None:
     clock = FixedClock(T0)
     with pricepilot.open(paths__data_dir=str(tmp_path), clock=clock, warm=False,
-                         pricing__exploration=False) as shop:
+                         pricing__exploration=False, pricing__competitor_band=0.15) as shop:
         shop.upsert_products([Product(product_id="MUG", title="Mug", category="kitchen",
                                       list_price=1000, unit_cost=400, currency="EUR")])
         shop.record([_competitor("k1", T0 - timedelta(days=3), 1000, False),

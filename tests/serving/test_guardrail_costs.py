@@ -25,7 +25,8 @@ def _product(**g: object) -> Product:
 
 
 def test_a_binding_competitor_band_costs_what_the_curve_says_it_costs() -> None:
-    settings = load_settings(None, env={}, overrides={"pricing.exploration": False})
+    settings = load_settings(None, env={}, overrides={"pricing.exploration": False,
+                                                       "pricing.competitor_band": 0.15})
     model = LogitDemand(a=0.0, b=2.0)  # shallow: the optimum is well above the band
     engine = PricingEngine(settings, model, None, clock=FixedClock(T0))
     d = engine.decide(_product(), {}, None, Context(competitor_price=800))
@@ -42,7 +43,8 @@ def test_a_binding_competitor_band_costs_what_the_curve_says_it_costs() -> None:
 
 def test_the_shop_totals_what_each_rule_cost_and_the_cli_prints_it(tmp_path: Path) -> None:
     clock = FixedClock(T0)
-    with pricepilot.open(paths__data_dir=str(tmp_path / "data"), clock=clock, warm=False) as shop:
+    with pricepilot.open(paths__data_dir=str(tmp_path / "data"), clock=clock, warm=False,
+                         pricing__competitor_band=0.15) as shop:
         shop.upsert_products([_product()])
         shop.record([{"type": "competitor_price", "event_id": "k1", "ts": T0, "product_id": "MUG",
                       "competitor": "rival", "price": 800, "currency": "EUR"}])
