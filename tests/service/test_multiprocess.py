@@ -74,7 +74,8 @@ def test_a_purchase_sent_to_one_process_changes_the_price_inputs_of_the_other(
         before = model_price(_mug(cb, "c-9"))
         assert model_price(_mug(ca, "c-9")) == before  # same state, same deterministic price
 
-        r = ca.post("/v1/events", json=[purchase("buy-1", "c-1")])
+        buy = purchase("buy-1", "c-1")  # one event, sent twice below (its ts is taken once)
+        r = ca.post("/v1/events", json=[buy])
         assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
 
         # MUG's 7-day purchases went 0 -> 1 in Redis: B's model now sees higher demand
@@ -83,7 +84,7 @@ def test_a_purchase_sent_to_one_process_changes_the_price_inputs_of_the_other(
         assert model_price(_mug(ca, "c-9")) == after_b
 
         # the same event resent to B is a duplicate: the features do not move again
-        r = cb.post("/v1/events", json=[purchase("buy-1", "c-1")])
+        r = cb.post("/v1/events", json=[buy])
         assert r.status_code == 202 and r.json() == {"accepted": 0, "duplicates": 1}, r.text
         assert model_price(_mug(cb, "c-9")) == after_b
 
