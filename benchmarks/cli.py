@@ -149,7 +149,7 @@ def main() -> None:
     with (demo / "history" / "shoppers.csv").open() as fh:
         customer = next(csv.DictReader(fh))["customer_id"]
     snapshot = db.with_name(db.name + ".online")
-    price = ["-c", str(cfg), "price", "-p", product, "-u", customer]
+    price = ["-c", str(cfg), "price", "-p", product, "--customer", customer]
 
     def timed(name: str, args: list[str], before: object = None) -> None:
         walls, cpus = [], []

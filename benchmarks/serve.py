@@ -341,7 +341,7 @@ def requests_by_endpoint() -> dict[str, Callable[[int], Req]]:
 
     def events(i: int) -> Req:
         batch = [{"type": "view", "event_id": f"bench-{time.time_ns()}-{i}-{k}",
-                  "ts": "2026-03-01T10:00:00+00:00", "user_id": f"c{i % 5000}",
+                  "ts": "2026-03-01T10:00:00+00:00", "customer_id": f"c{i % 5000}",
                   "product_id": f"SKU-{k}", "price": 999, "currency": "EUR"} for k in range(10)]
         return "POST", "/v1/events", json.dumps(batch).encode()
 

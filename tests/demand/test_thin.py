@@ -46,10 +46,10 @@ def fresh_shop_events(n_views: int, *, products: int = 1, hours: float = 24.0,
         at = T0 + timedelta(seconds=hours * 3600 * k / n_views)
         pid, price, user = f"P{rng.randrange(products)}", rng.choice([900, 1000, 1100]), f"c{k}"
         events.append({"type": "view", "event_id": f"v{k}", "ts": at.isoformat(),
-                       "user_id": user, "product_id": pid, "price": price, "currency": "EUR"})
+                       "customer_id": user, "product_id": pid, "price": price, "currency": "EUR"})
         if rng.random() < 0.12 * (1000 / price) ** 4:
             events.append({"type": "purchase", "event_id": f"b{k}", "order_id": f"o{k}",
-                           "ts": (at + timedelta(minutes=2)).isoformat(), "user_id": user,
+                           "ts": (at + timedelta(minutes=2)).isoformat(), "customer_id": user,
                            "product_id": pid, "price": price, "currency": "EUR"})
     return events
 

@@ -131,12 +131,12 @@ def model_price(quote: dict[str, Any]) -> int | None:
 def purchase(event_id: str, customer_id: str, product_id: str = "MUG", price: int = 1000,
              at: datetime | None = None) -> dict[str, Any]:
     ts = (at or datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-    return {"type": "purchase", "event_id": event_id, "ts": ts, "user_id": customer_id,
+    return {"type": "purchase", "event_id": event_id, "ts": ts, "customer_id": customer_id,
             "product_id": product_id, "order_id": f"o-{event_id}", "price": price,
             "currency": "EUR"}
 
 
 def view(event_id: str, customer_id: str, product_id: str = "MUG") -> dict[str, Any]:
     ts = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-    return {"type": "view", "event_id": event_id, "ts": ts, "user_id": customer_id,
+    return {"type": "view", "event_id": event_id, "ts": ts, "customer_id": customer_id,
             "product_id": product_id, "price": 1000, "currency": "EUR"}

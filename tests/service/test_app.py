@@ -15,7 +15,7 @@ TS = "2026-03-01T10:00:00+00:00"
 
 
 def view(event_id: str, user: str = "c1") -> dict[str, Any]:
-    return {"type": "view", "event_id": event_id, "ts": TS, "user_id": user,
+    return {"type": "view", "event_id": event_id, "ts": TS, "customer_id": user,
             "product_id": "SKU-1", "price": 1009, "currency": "EUR"}
 
 
@@ -60,8 +60,8 @@ def test_resending_events_is_idempotent_by_event_id(
     [
         ({**view("e1"), "price": "9.99"}, "$.price", "Expected `int`, got `str`"),
         ([{**view("e1"), "type": "teleport"}], "$[0].type", "Invalid value 'teleport'"),
-        ({k: v for k, v in view("e1").items() if k != "user_id"}, "$",
-         "Object missing required field `user_id`"),
+        ({k: v for k, v in view("e1").items() if k != "customer_id"}, "$",
+         "Object missing required field `customer_id`"),
         ([], "$", "Expected `array` of length >= 1"),
         ([view(f"e{i}") for i in range(1001)], "$", "Expected `array` of length <= 1000"),
     ],

@@ -36,7 +36,7 @@ def modelled(tmp_path: Path, clock: FixedClock) -> Iterator[Client]:
 
 
 def view(i: int, customer: str = "c1", product: str = "SKU-1", **kw: Any) -> dict[str, Any]:
-    return {"type": "view", "event_id": f"v{i}-{customer}-{product}", "user_id": customer,
+    return {"type": "view", "event_id": f"v{i}-{customer}-{product}", "customer_id": customer,
             "product_id": product, "price": 1099, "currency": "EUR", "session_id": "s1",
             "ts": (NOW - timedelta(minutes=30 - i)).isoformat(), **kw}
 

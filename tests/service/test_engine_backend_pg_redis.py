@@ -23,7 +23,7 @@ def test_events_then_quote_and_order_redemption_on_postgres_and_redis(
     promote_small_model(settings.models_dir)
     with engine_client(settings, store_url=pg_url) as (client, backend):
         assert backend.app.store.dialect == "postgresql" and isinstance(backend.app.ledger, RedisLedger)
-        events = [{"type": "view", "event_id": f"e{i}", "user_id": "c1", "product_id": "SKU-1",
+        events = [{"type": "view", "event_id": f"e{i}", "customer_id": "c1", "product_id": "SKU-1",
                    "price": 1099, "currency": "EUR", "session_id": "s1",
                    "ts": (NOW - timedelta(minutes=10 - i)).isoformat()} for i in range(3)]
         assert client.post("/v1/events", headers=SF, json=events).json() == {

@@ -28,7 +28,7 @@ def client(tmp_path: Path) -> Iterator[Client]:
 
 
 def view(eid: str, **kw: Any) -> dict[str, Any]:
-    return {"type": "view", "event_id": eid, "user_id": "c1", "product_id": "SKU-1",
+    return {"type": "view", "event_id": eid, "customer_id": "c1", "product_id": "SKU-1",
             "price": 999, "currency": "EUR", "ts": (NOW - timedelta(minutes=5)).isoformat(),
             **kw}
 

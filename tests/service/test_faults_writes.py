@@ -116,7 +116,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 def view(event_id: str, customer: str = "c1", product: str = "SKU-1") -> dict[str, Any]:
-    return {"type": "view", "event_id": event_id, "user_id": customer, "product_id": product,
+    return {"type": "view", "event_id": event_id, "customer_id": customer, "product_id": product,
             "price": 1099, "currency": "EUR", "ts": (NOW - timedelta(minutes=5)).isoformat()}
 
 

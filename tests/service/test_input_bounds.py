@@ -43,7 +43,7 @@ def engine(tmp_path: Path) -> Iterator[Client]:
 
 
 def view(**kw: Any) -> dict[str, Any]:
-    return {"type": "view", "event_id": "e1", "user_id": "c1", "product_id": "SKU-1",
+    return {"type": "view", "event_id": "e1", "customer_id": "c1", "product_id": "SKU-1",
             "price": 1099, "currency": "EUR", "session_id": "s1",
             "ts": (NOW - timedelta(minutes=5)).isoformat(), **kw}
 
@@ -62,7 +62,7 @@ def refused(r: Any, path: str, status: int = 422) -> str:
     ("event_id", "e" * 201), ("session_id", "s" * 201), ("channel", "c" * 201),
     ("event_id", "e\x001"), ("session_id", "s\x001"), ("channel", "web\x00"),
     ("event_id", "e" * 129), ("channel", "c" * 65), ("device", "d\x07"),
-    ("user_id", "c\x00"), ("product_id", "SKU\n1"), ("quote_id", "q 1"),
+    ("customer_id", "c\x00"), ("product_id", "SKU\n1"), ("quote_id", "q 1"),
 ])
 def test_point1_overlong_or_nul_event_text_is_a_422_naming_the_field(
         both: Client, field: str, value: str) -> None:
@@ -138,7 +138,7 @@ def test_point2_event_money_and_quantities_beyond_their_bounds_are_a_422(engine:
 # ------------------------------------------------------------------------------------- point 3
 
 
-@pytest.mark.parametrize("field", ["event_id", "user_id", "product_id", "session_id"])
+@pytest.mark.parametrize("field", ["event_id", "customer_id", "product_id", "session_id"])
 def test_point3_an_empty_event_id_or_user_id_is_a_422_naming_it(engine: Client, field: str) -> None:
     client, backend = engine
     reason = refused(client.post("/v1/events", headers=SF, json=view(**{field: ""})),
@@ -189,7 +189,7 @@ def test_point8_an_order_confirmed_is_cancelled_by_its_path(engine: Client) -> N
 def test_point8_a_body_not_declared_json_is_a_415(engine: Client, content_type: str | None) -> None:
     client, backend = engine
     headers = {**SF, **({"Content-Type": content_type} if content_type else {})}
-    body = b'{"type": "view", "event_id": "e1", "user_id": "c1", "product_id": "SKU-1", ' \
+    body = b'{"type": "view", "event_id": "e1", "customer_id": "c1", "product_id": "SKU-1", ' \
            b'"price": 1099, "currency": "EUR", "ts": "2026-03-02T11:00:00Z"}'
     r = client.post("/v1/events", headers=headers, content=body)
     assert r.status_code == 415, r.text

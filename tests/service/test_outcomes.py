@@ -196,7 +196,7 @@ def quote(client: TestClient, *products: str, customer: str | None = "c1") -> di
 
 def purchase(client: TestClient, n: int, product: str, price: int, customer: str = "c1",
              quote_id: str | None = None, at: datetime | None = None) -> None:
-    ev = {"type": "purchase", "event_id": f"p{n}", "user_id": customer, "product_id": product,
+    ev = {"type": "purchase", "event_id": f"p{n}", "customer_id": customer, "product_id": product,
           "order_id": f"o{n}", "price": price, "currency": "EUR",
           "ts": (at or NOW + timedelta(minutes=1)).isoformat()}
     if quote_id is not None:

@@ -16,7 +16,7 @@ def test_point6_protected_fields_sent_over_http_are_refused_naming_the_field(
     assert r.status_code == 422, r.text
     detail = r.json()["details"][0]
     assert detail["path"] == "$.customerGender" and "protected attribute" in detail["reason"]
-    view = {"type": "view", "event_id": "e1", "ts": "2026-03-02T10:00:00Z", "user_id": "c1",
+    view = {"type": "view", "event_id": "e1", "ts": "2026-03-02T10:00:00Z", "customer_id": "c1",
             "product_id": "SKU-1", "price": 1000, "currency": "EUR", "date_of_birth": "1990"}
     r = client.post("/v1/events", headers=SF, json=[view])
     assert r.status_code == 422, r.text

@@ -46,7 +46,7 @@ def test_outcomes_of_prior_priced_quotes_teach_its_posterior(tmp_path: Path) -> 
             q = shop.quote(f"c{i}", ["MUG"]).quotes[0]
             if i % 3 == 0:  # a third buy at the quoted price
                 shop.record([{"type": "purchase", "event_id": f"p{i}", "ts": clock.now(),
-                              "user_id": f"c{i}", "order_id": f"o{i}", "product_id": "MUG", "price": q.price,
+                              "customer_id": f"c{i}", "order_id": f"o{i}", "product_id": "MUG", "price": q.price,
                               "currency": "EUR", "quantity": 1, "quote_id": q.quote_id}])
         clock.advance(timedelta(hours=2))  # every other quote has expired unbought
         outcomes = shop.app.learning.outcomes
@@ -76,7 +76,7 @@ def test_a_new_products_traffic_is_measured_over_the_hours_it_was_seen(tmp_path:
                                       season_end=T0 + timedelta(days=3))])
         for i in range(6):  # one view an hour, each recorded as it happens
             shop.record([{"type": "view", "event_id": f"v{i}", "ts": clock.now(),
-                          "user_id": f"c{i}", "product_id": "SCARF", "price": 3000,
+                          "customer_id": f"c{i}", "product_id": "SCARF", "price": 3000,
                           "currency": "EUR"}])
             clock.advance(timedelta(hours=1))
         q = shop.quote("c9", ["SCARF"]).quotes[0]

@@ -77,7 +77,7 @@ def test_http_the_cli_and_the_python_api_make_identical_decisions(shop_dir: Path
         assert r.status_code == 200, r.text
         http = r.json()["quotes"]
     backend.close()
-    result = CliRunner().invoke(cli, ["price", *[a for i in ids for a in ("-p", i)], "-u", "c1",
+    result = CliRunner().invoke(cli, ["price", *[a for i in ids for a in ("-p", i)], "--customer", "c1",
                                       "--session", "s1", "--json"])
     assert result.exit_code == 0, result.output
     cli_quotes = json.loads(result.output)["quotes"]
@@ -170,12 +170,12 @@ def test_point12_the_price_command_decides_on_the_full_replays_state(shop_dir: P
     events: list[dict[str, Any]] = []
     for i in range(60):
         ts = (DAY1 - timedelta(days=3) + timedelta(minutes=37 * i)).isoformat()
-        events.append({"type": "view", "event_id": f"v{i}", "ts": ts, "user_id": f"c{i % 4}",
+        events.append({"type": "view", "event_id": f"v{i}", "ts": ts, "customer_id": f"c{i % 4}",
                        "product_id": f"SKU-{i % 4}", "price": 999 + 100 * (i % 4),
                        "currency": "EUR", "session_id": f"s{i % 5}"})
         if i % 6 == 0:
             events.append({"type": "purchase", "event_id": f"b{i}", "ts": ts,
-                           "user_id": f"c{i % 4}", "product_id": f"SKU-{i % 4}",
+                           "customer_id": f"c{i % 4}", "product_id": f"SKU-{i % 4}",
                            "order_id": f"o{i}", "price": 999 + 100 * (i % 4), "currency": "EUR"})
     events.append({"type": "competitor_price", "event_id": "k1", "ts": events[-1]["ts"],
                    "product_id": "SKU-1", "competitor": "rival", "price": 1050, "currency": "EUR"})
@@ -188,7 +188,7 @@ def test_point12_the_price_command_decides_on_the_full_replays_state(shop_dir: P
     notes: list[str] = []
 
     def cli_quotes() -> list[tuple[Any, ...]]:
-        res = CliRunner().invoke(cli, ["price", *[a for i in ids for a in ("-p", i)], "-u", "c1",
+        res = CliRunner().invoke(cli, ["price", *[a for i in ids for a in ("-p", i)], "--customer", "c1",
                                        "--session", "s1", "--json"])
         assert res.exit_code == 0, res.output
         quotes = json.loads(res.output)["quotes"]

@@ -32,11 +32,11 @@ def day_of_events(day: int, n_views: int, *, priced: bool, seed: int) -> list[di
         at = T0 + timedelta(days=day, seconds=86_400 * k / n_views)
         pid, price, user = f"P{rng.randrange(4)}", rng.choice(range(700, 1301, 100)), f"c{day}-{k}"
         out.append({"type": "view", "event_id": f"v{day}-{k}", "ts": at.isoformat(),
-                    "user_id": user, "product_id": pid, "price": price, "currency": "EUR"})
+                    "customer_id": user, "product_id": pid, "price": price, "currency": "EUR"})
         p = 0.6 * (700 / price) ** 6 if priced else 0.2
         if rng.random() < p:
             out.append({"type": "purchase", "event_id": f"b{day}-{k}", "order_id": f"o{day}-{k}",
-                        "ts": (at + timedelta(minutes=1)).isoformat(), "user_id": user,
+                        "ts": (at + timedelta(minutes=1)).isoformat(), "customer_id": user,
                         "product_id": pid, "price": price, "currency": "EUR"})
     return out
 

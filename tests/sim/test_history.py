@@ -43,10 +43,10 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def to_event(row: dict[str, str]) -> Event:
-    """What an ingester does with a row: customer id -> user id, decimal text -> minor units."""
+    """What an ingester does with a row: decimal text -> minor units (the shopper is
+    ``customer_id`` in files as on the wire)."""
     d: dict[str, object] = {k: v for k, v in row.items() if v not in ("", None)}
     t = d["type"]
-    d["user_id"] = d.pop("customer_id", None)
     if "price" in d:
         d["price"] = parse_amount(str(d["price"]), str(d.get("currency", "EUR")))
     for k in ("quantity", "stock"):
@@ -54,7 +54,7 @@ def to_event(row: dict[str, str]) -> Event:
             d[k] = int(str(d[k]))
     if "on_promotion" in d:
         d["on_promotion"] = d["on_promotion"] in ("true", True)
-    allowed = set(EVENT_TYPES[str(t)].__struct_fields__) | {"type"}
+    allowed = set(EVENT_TYPES[str(t)].__struct_encode_fields__) | {"type"}
     d = {k: v for k, v in d.items() if k in allowed and v is not None}
     return msgspec.convert(d, Event, strict=False)
 

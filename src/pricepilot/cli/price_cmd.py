@@ -15,14 +15,14 @@ def register(app: typer.Typer) -> None:
     def price(
         product: list[str] = typer.Option(..., "--product", "-p",
                                           help="Product id (repeat for a page of products)."),
-        user: str = typer.Option(None, "--user", "-u",
+        user: str = typer.Option(None, "--customer",
                                  help="The shop's customer id (omit: anonymous shopper)."),
         session: str = typer.Option(None, "--session", help="Session id of the view."),
         channel: str = typer.Option(None, "--channel"),
         device: str = typer.Option(None, "--device"),
         as_json: bool = typer.Option(False, "--json", help="Print the quotes as JSON."),
     ) -> None:
-        """Decide the price of PRODUCT for USER now, exactly as the service would, and explain it.
+        """Decide the price of PRODUCT for CUSTOMER now, exactly as the service would, and explain it.
 
         Uses the configured store, the current model in the registry and the online state a
         replay of the event log gives (the persisted snapshot when it is current, else only the

@@ -2,17 +2,24 @@
 
 Every event has an ``event_id`` (re-sending it changes nothing) and a timezone-aware ``ts``.
 Money is integer minor units of ``currency``. Every field's bounds (length, characters, range)
-are declared in :mod:`pricepilot.bounds`; decoding enforces them and the API publishes them. ``user_id`` is always the *pseudonymous* shopper id
-(see :mod:`pricepilot.compliance.identity`); ingestion converts a shop's customer id on the way in.
+are declared in :mod:`pricepilot.bounds`; decoding enforces them and the API publishes them.
+
+The shopper is ``customer_id`` at every interface (HTTP, event files, the Python API's dicts),
+as in quotes, carts and orders: the shop's own customer id. Inside, the struct attribute is
+``user_id`` and, once ingested, holds the *pseudonymous* shopper id (see
+:mod:`pricepilot.compliance.identity`): ingestion pseudonymises the customer id on the way in,
+and the store and the features only ever see the pseudonym.
 
 Events are a msgspec tagged union on the ``type`` field, so one decoder reads any of them:
 
 >>> import msgspec
 >>> ev = msgspec.json.decode(
-...     b'{"type":"view","event_id":"e1","ts":"2026-01-01T10:00:00Z","user_id":"u1",'
+...     b'{"type":"view","event_id":"e1","ts":"2026-01-01T10:00:00Z","customer_id":"c1",'
 ...     b'"product_id":"SKU-1","price":999,"currency":"EUR"}', type=Event)
->>> ev.price
-999
+>>> ev.price, ev.user_id
+(999, 'c1')
+>>> b'"customer_id":"c1"' in msgspec.json.encode(ev)
+True
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ class _Base(msgspec.Struct, **_OPTS):
 
 
 class View(_Base, tag="view"):
-    user_id: Id
+    user_id: Id = msgspec.field(name="customer_id")
     product_id: Id
     price: Money  # price shown, minor units
     currency: Currency
@@ -44,7 +51,7 @@ class View(_Base, tag="view"):
 
 
 class AddToCart(_Base, tag="add_to_cart"):
-    user_id: Id
+    user_id: Id = msgspec.field(name="customer_id")
     product_id: Id
     price: Money
     currency: Currency
@@ -53,14 +60,14 @@ class AddToCart(_Base, tag="add_to_cart"):
 
 
 class RemoveFromCart(_Base, tag="remove_from_cart"):
-    user_id: Id
+    user_id: Id = msgspec.field(name="customer_id")
     product_id: Id
     quantity: Quantity = 1
     session_id: Id | None = None
 
 
 class Purchase(_Base, tag="purchase"):
-    user_id: Id
+    user_id: Id = msgspec.field(name="customer_id")
     product_id: Id
     order_id: Id
     price: Money  # unit price paid, minor units

@@ -51,8 +51,8 @@ class ServiceBackend(Protocol):
     async def ingest_events(self, events: Sequence[Event]) -> IngestResult:
         """Write events durably, idempotent by ``event_id``.
 
-        ``user_id`` on incoming events is the shop's customer id as sent; the backend
-        pseudonymises it (as file ingestion does with ``customer_id``) before anything is stored.
+        ``customer_id`` on incoming events (the structs' ``user_id``) is the shop's customer id
+        as sent; the backend pseudonymises it, as file ingestion does, before anything is stored.
         Returns counts only after the write is durable; raises ``Unavailable`` otherwise.
         """
         ...

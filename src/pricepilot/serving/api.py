@@ -11,7 +11,7 @@ service would serve for the same inputs::
         shop.upsert_products([Product(product_id="MUG", title="Mug", category="kitchen",
                                       currency="EUR", unit_cost=400, list_price=1000)])
         shop.record([{"type": "view", "event_id": "e1", "ts": "2026-03-02T10:00:00Z",
-                      "user_id": "c1", "product_id": "MUG", "price": 1000, "currency": "EUR"}])
+                      "customer_id": "c1", "product_id": "MUG", "price": 1000, "currency": "EUR"}])
         manifest = shop.train(promote=True)
         quote = shop.quote("c1", ["MUG"]).quotes[0]
         print(quote.price, quote.binding_rule, [s.stage for s in quote.explanation])
@@ -114,7 +114,7 @@ class Shop:
 
     def record(self, events: Iterable[Event | Mapping[str, Any]], *,
                at: datetime | None = None) -> s.IngestResult:
-        """Ingest events as ``POST /v1/events`` does (``user_id`` is the shop's customer id):
+        """Ingest events as ``POST /v1/events`` does (``customer_id`` is the shop's customer id):
         stored durably and idempotently, then learnt by the online state and live learning."""
         typed: list[Event] = _convert(list(events), list[Event], "events")
         with self.clock.at(at):
