@@ -364,6 +364,10 @@ class OutcomeTracker:
     def close(self) -> None:
         if self._ticker is not None:
             self._ticker.close()
+            try:  # the last outcomes known, learnt before the learner is saved
+                self.flush()
+            except Exception:
+                log.exception("outcome attribution failed at shutdown")
 
 
 __all__ = ["OutcomeTracker", "PendingQuote"]

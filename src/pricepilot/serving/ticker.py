@@ -32,6 +32,8 @@ class Ticker:
         self._wake.set()
 
     def close(self, timeout: float = 5.0) -> None:
+        """Stop: a tick under way finishes, no new one starts (an owner that needs a last
+        flush makes it itself, after this)."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=timeout)
@@ -40,6 +42,10 @@ class Ticker:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
+            if self._stop.is_set():
+                # woken to stop: not one more tick (a retrain tick would start a training the
+                # closing process then waits 5 s for and abandons)
+                return
             try:
                 self._fn()
             except Exception:  # logged by the owner; the next tick tries again
