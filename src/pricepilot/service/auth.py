@@ -18,13 +18,12 @@ True
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from pricepilot.config import validate_api_keys
 from pricepilot.errors import Forbidden, Unauthorized
-from pricepilot.serving.api_keys import KEY_PREFIX, hash_key, new_key
+from pricepilot.serving.api_keys import KEY_PREFIX, hash_key, new_key, scopes_of
 
 __all__ = ["KEY_PREFIX", "ApiKeyAuth", "LiveKeys", "hash_key", "new_key", "presented_key"]
 
@@ -63,12 +62,7 @@ class ApiKeyAuth:
     def scopes_for(self, key: str) -> frozenset[str] | None:
         if self._live is not None:
             return self._live.scopes_for(key)
-        digest = hash_key(key).encode("ascii")
-        found: frozenset[str] | None = None
-        for stored, scopes in self._keys:
-            if hmac.compare_digest(stored, digest):
-                found = scopes
-        return found
+        return scopes_of(key, self._keys)
 
     def authorize(self, authorization: str | None, x_api_key: str | None, scope: str) -> None:
         """Raise ``Unauthorized`` (no or unknown key) or ``Forbidden`` (key lacks ``scope``)."""

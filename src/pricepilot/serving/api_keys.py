@@ -149,12 +149,22 @@ class ApiKeys:
     def scopes_for(self, key: str) -> frozenset[str] | None:
         """The scopes of an active ``key``, None for an unknown or revoked one. Every digest is
         compared in constant time, with no early exit (no timing tells which key is close)."""
-        digest = hash_key(key).encode("ascii")
-        found: frozenset[str] | None = None
-        for stored, scopes in self._active:
-            if hmac.compare_digest(stored, digest):
-                found = scopes
-        return found
+        return scopes_of(key, self._active)
+
+
+def scopes_of(key: str, digests: Sequence[tuple[bytes, frozenset[str]]]) -> frozenset[str] | None:
+    """The scopes of ``key`` among ``(sha256 hex digest, scopes)`` pairs, None if none matches.
+    Every digest is compared in constant time, with no early exit.
+
+    >>> scopes_of("k", [(hash_key("k").encode("ascii"), frozenset({"admin"}))])
+    frozenset({'admin'})
+    """
+    digest = hash_key(key).encode("ascii")
+    found: frozenset[str] | None = None
+    for stored, scopes in digests:
+        if hmac.compare_digest(stored, digest):
+            found = scopes
+    return found
 
 
 def _info(r: ApiKeyRecord) -> ApiKeyInfo:
