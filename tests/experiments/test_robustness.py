@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from pricepilot.config import load_settings
 from pricepilot.experiments.robustness import (
     BASELINES,
     ORACLES,
@@ -22,7 +23,7 @@ from pricepilot.experiments.robustness_report import (
     policies_frame,
     write_outputs,
 )
-from pricepilot.experiments.simulated_shop import SHOP_PRICING
+from pricepilot.experiments.simulated_shop import shop_settings
 from pricepilot.sim.variants import MarketVariant
 
 SUITE = SuiteConfig(seeds=1, first_seed=3, days=2, shoppers=200, products=12)
@@ -90,10 +91,7 @@ def test_the_suite_summarises_and_writes_its_files(cells: list[CellResult], tmp_
     assert markdown(again) == markdown(cells)
 
 
-def test_the_suite_prices_with_pricepilots_defaults(tmp_path: Path) -> None:
-    s = default_settings(tmp_path)
-    defaults = default_settings(tmp_path / "other")
-    assert s.pricing == defaults.pricing
-    tuned = {k.split(".", 1)[1] for k in SHOP_PRICING}
-    assert any(getattr(s.pricing, k) != v for k, v in
-               ((k.split(".", 1)[1], v) for k, v in SHOP_PRICING.items()) if k in tuned)
+def test_the_suite_and_the_demo_shop_price_with_pricepilots_defaults(tmp_path: Path) -> None:
+    defaults = load_settings(None, env={}, overrides={}).pricing
+    assert default_settings(tmp_path).pricing == defaults
+    assert shop_settings(tmp_path / "shop").pricing == defaults
