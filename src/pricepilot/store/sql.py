@@ -45,47 +45,20 @@ from pricepilot.events.columns import (
 from pricepilot.events.schemas import EVENT_COLUMNS, Event
 from pricepilot.store import dialects
 from pricepilot.store import tables as t
-from pricepilot.store.engines import JSON_ENCODER, create_store_engine
+from pricepilot.store.decisions_sql import SqlDecisionLog
+from pricepilot.store.engines import create_store_engine
 from pricepilot.store.errors import db_errors
 from pricepilot.store.event_writes import pg_copy_events, sqlite_insert_events
+from pricepilot.store.price_history_sql import SqlPriceHistory
 from pricepilot.store.records import DecisionRecord
 from pricepilot.store.repositories import Repositories
 from pricepilot.store.shopper_reads import SqliteShopperReader
+from pricepilot.store.sql_util import window_filter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _EVENT_COLS_SQL = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
 _IDS_PER_QUERY = 500  # bound parameters per IN (...): SQLite allows 32,766, PostgreSQL 65,535
-
-
-def _window_filter(q: Any, c: Any, since: datetime | None, until: datetime | None,
-                   product_id: str | None, user_id: str | None) -> Any:
-    """``q`` narrowed to ``since <= ts < until`` and, when given, one product and one shopper."""
-    if since is not None:
-        q = q.where(c.ts >= _micros(since, "since"))
-    if until is not None:
-        q = q.where(c.ts < _micros(until, "until"))
-    if product_id is not None:
-        q = q.where(c.product_id == product_id)
-    if user_id is not None:
-        q = q.where(c.user_id == user_id)
-    return q
-
-
-_DECISION_COLUMNS = ("decision_id", "ts", "user_id", "product_id", "price", "list_price", "currency",
-                     "model_version", "propensity", "personalised", "fallback", "binding_rule",
-                     "explanation", "context")
-assert set(_DECISION_COLUMNS) == {c.name for c in t.decisions.columns}
-_SQLITE_DECISION_INSERT = (
-    f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_DECISION_COLUMNS))}) ON CONFLICT (decision_id) DO NOTHING")
-
-
-def _micros(ts: datetime, field: str, entity: str = "store") -> int:
-    try:
-        return to_micros(ts)
-    except ValueError as e:
-        raise ValidationError(entity, field, str(e)) from e
 
 
 CATALOGUE = "catalogue"  # the change topic of products and category guardrails
@@ -103,6 +76,8 @@ class SqlStore:
         self._url, self._engine = create_store_engine(self._url, echo=echo)
         self._shopper_reader = (SqliteShopperReader(self._engine) if self.dialect == "sqlite"
                                 else None)
+        self._decisions = SqlDecisionLog(self)
+        self._prices = SqlPriceHistory(self)
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -161,6 +136,10 @@ class SqlStore:
     def _insert(self, table: sa.Table) -> Any:
         return dialects.insert(self.dialect, table)
 
+    def insert_into(self, table: sa.Table) -> Any:
+        """This dialect's INSERT (with its ON CONFLICT clauses), for the store's parts."""
+        return self._insert(table)
+
     def migrate(self) -> None:
         from alembic import command
         from alembic.config import Config
@@ -217,7 +196,7 @@ class SqlStore:
             guardrails=msgspec.convert(row.guardrails, Guardrails),
         )
 
-    def _row(self, table: sa.Table, key: str, entity: str) -> Any:
+    def row(self, table: sa.Table, key: str, entity: str) -> Any:
         """The row of ``table`` whose primary key is ``key``, or :class:`NotFound` naming it."""
         (pk,) = table.primary_key.columns
         with self.connect() as conn:
@@ -227,7 +206,7 @@ class SqlStore:
         return row
 
     def get_product(self, product_id: str) -> Product:
-        return self._product(self._row(t.products, product_id, "product"))
+        return self._product(self.row(t.products, product_id, "product"))
 
     def list_products(self, category: str | None = None) -> list[Product]:
         q = sa.select(t.products).order_by(t.products.c.product_id)
@@ -281,7 +260,7 @@ class SqlStore:
         return len(rows)
 
     def get_shopper(self, shopper_id: str) -> Shopper:
-        r = self._row(t.shoppers, shopper_id, "shopper")
+        r = self.row(t.shoppers, shopper_id, "shopper")
         return Shopper(
             shopper_id=r.shopper_id, tier=r.tier, device=r.device, region=r.region,
             channel=r.channel, attributes=dict(r.attributes),
@@ -389,7 +368,7 @@ class SqlStore:
                       user_id: str | None) -> Any:
         if types is not None:
             q = q.where(t.events.c.type.in_(list(types)))
-        return _window_filter(q, t.events.c, since, until, product_id, user_id)
+        return window_filter(q, t.events.c, since, until, product_id, user_id)
 
     def events_frame(
         self,
@@ -430,53 +409,9 @@ class SqlStore:
         with self.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
-    # -- decision log --------------------------------------------------------------------------
+    # -- decision log (store/decisions_sql.py) --------------------------------------------------
     def log_decisions(self, records: Sequence[DecisionRecord]) -> int:
-        for r in records:
-            if not r.decision_id:
-                raise ValidationError("decision", "decision_id", "must not be empty")
-            if r.propensity is not None and not 0.0 <= r.propensity <= 1.0:
-                raise ValidationError(f"decision {r.decision_id!r}", "propensity",
-                                      f"must be in [0, 1], got {r.propensity}")
-        if self.dialect == "sqlite":
-            return self._log_decisions_sqlite(records)
-        rows: dict[str, dict[str, Any]] = {}
-        for r in records:
-            row = msgspec.to_builtins(r)
-            row["ts"] = _micros(r.ts, "ts", f"decision {r.decision_id!r}")
-            rows.setdefault(r.decision_id, row)
-        if not rows:
-            return 0
-        # one batched INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids that were new come
-        # back (a retried batch counts only what it added), with no read of the index first
-        with self.connect() as conn:
-            added = conn.execute(
-                self._insert(t.decisions).on_conflict_do_nothing(index_elements=["decision_id"])
-                .returning(t.decisions.c.decision_id),
-                list(rows.values()),
-            ).scalars().all()
-        return len(added)
-
-    def _log_decisions_sqlite(self, records: Sequence[DecisionRecord]) -> int:
-        """The decision log's SQLite path: rows as tuples in the driver's own executemany, with
-        ``ON CONFLICT DO NOTHING`` (the driver's row count is the number added). The service
-        writes a batch every 50 ms from a background thread; SQLAlchemy's per-value processing
-        held the interpreter lock ~25 µs a row, stalling the quotes on the event loop."""
-        enc = JSON_ENCODER.encode
-        rows: dict[str, tuple[object, ...]] = {}
-        for r in records:
-            if r.decision_id in rows:
-                continue
-            rows[r.decision_id] = (
-                r.decision_id, _micros(r.ts, "ts", f"decision {r.decision_id!r}"), r.user_id,
-                r.product_id, r.price, r.list_price, r.currency, r.model_version, r.propensity,
-                int(r.personalised), int(r.fallback), r.binding_rule,
-                enc(r.explanation).decode(), enc(r.context).decode())
-        if not rows:
-            return 0
-        with self.connect() as conn:
-            result = conn.exec_driver_sql(_SQLITE_DECISION_INSERT, list(rows.values()))
-            return int(result.rowcount)
+        return self._decisions.log(records)
 
     def decisions_frame(
         self,
@@ -485,96 +420,24 @@ class SqlStore:
         product_id: str | None = None,
         user_id: str | None = None,
     ) -> pd.DataFrame:
-        c = t.decisions.c
-        q = _window_filter(sa.select(t.decisions).order_by(c.ts, c.decision_id), c,
-                           since, until, product_id, user_id)
-        with self.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(q)]
-        df = pd.DataFrame.from_records(rows, columns=list(_DECISION_COLUMNS))
-        for col in ("ts", "price", "list_price"):
-            df[col] = df[col].astype("int64")
-        for col in ("personalised", "fallback"):
-            df[col] = df[col].astype("bool")
-        df["propensity"] = df["propensity"].astype("float64")
-        return df
+        return self._decisions.frame(since, until, product_id, user_id)
 
     def get_decision(self, decision_id: str) -> DecisionRecord:
-        r = self._row(t.decisions, decision_id, "decision")
-        d = {str(k): v for k, v in r._asdict().items()}  # keys are quoted_name, not str
-        d["ts"] = from_micros(d["ts"])
-        d["personalised"] = bool(d["personalised"])
-        d["fallback"] = bool(d["fallback"])
-        return msgspec.convert(d, DecisionRecord)
+        return self._decisions.get(decision_id)
 
-    # -- price history -------------------------------------------------------------------------
+    # -- price history (store/price_history_sql.py) ---------------------------------------------
     def record_price(self, product_id: str, ts: datetime, price: int) -> None:
-        self.record_prices([(product_id, ts, price)])
+        self._prices.record_prices([(product_id, ts, price)])
 
     def record_prices(self, rows: Sequence[tuple[str, datetime, int]], *,
                       keep_lowest: bool = False) -> int:
-        # one upsert over de-duplicated keys: PostgreSQL refuses a statement that updates one row
-        # twice, and the last record for a (product, ts) is the one in force anyway
-        by_key: dict[tuple[str, int], int] = {}
-        for product_id, ts, price in rows:
-            what = f"price history of product {product_id!r}"
-            if isinstance(price, bool) or not isinstance(price, int):
-                raise ValidationError(what, "price", "must be integer minor units")
-            if price < 0:
-                raise ValidationError(what, "price", f"must not be negative, got {price}")
-            key = (product_id, _micros(ts, "ts", what))
-            if keep_lowest and key in by_key:
-                price = min(price, by_key[key])
-            by_key[key] = price
-        if not by_key:
-            return 0
-        rows_out = [{"product_id": pid, "ts": ts, "price": price} for (pid, ts), price in by_key.items()]
-        with self.connect() as conn:
-            if not keep_lowest:
-                dialects.upsert(conn, t.price_history, rows_out, ["product_id", "ts"])
-            else:
-                stmt = self._insert(t.price_history)
-                lower = sa.case((stmt.excluded.price < t.price_history.c.price, stmt.excluded.price),
-                                else_=t.price_history.c.price)
-                conn.execute(stmt.on_conflict_do_update(index_elements=["product_id", "ts"],
-                                                        set_={"price": lower}), rows_out)
-        return len(by_key)
+        return self._prices.record_prices(rows, keep_lowest=keep_lowest)
 
     def lowest_price(self, product_id: str, since: datetime, until: datetime) -> int | None:
-        s, u = _micros(since, "since"), _micros(until, "until")
-        if u <= s:
-            raise ValidationError("price history", "until", "must be after since")
-        c = t.price_history.c
-        with self.connect() as conn:
-            in_force = conn.execute(
-                sa.select(c.price).where(c.product_id == product_id, c.ts <= s)
-                .order_by(c.ts.desc()).limit(1)
-            ).scalar()
-            later = conn.execute(
-                sa.select(sa.func.min(c.price)).where(
-                    c.product_id == product_id, c.ts > s, c.ts < u
-                )
-            ).scalar()
-        found = [p for p in (in_force, later) if p is not None]
-        return int(min(found)) if found else None
+        return self._prices.lowest_price(product_id, since, until)
 
     def lowest_prices(self, since: datetime, until: datetime) -> dict[str, int]:
-        s, u = _micros(since, "since"), _micros(until, "until")
-        if u <= s:
-            raise ValidationError("price history", "until", "must be after since")
-        c = t.price_history.c
-        start = (sa.select(c.product_id, sa.func.max(c.ts).label("ts"))
-                 .where(c.ts <= s).group_by(c.product_id).subquery())
-        in_force = (sa.select(c.product_id, c.price)
-                    .join(start, sa.and_(start.c.product_id == c.product_id, start.c.ts == c.ts)))
-        later = (sa.select(c.product_id, sa.func.min(c.price).label("price"))
-                 .where(c.ts > s, c.ts < u).group_by(c.product_id))
-        out: dict[str, int] = {}
-        with self.connect() as conn:
-            for query in (in_force, later):
-                for pid, price in conn.execute(query):
-                    low = out.get(pid)
-                    out[pid] = int(price) if low is None else min(low, int(price))
-        return out
+        return self._prices.lowest_prices(since, until)
 
 
 def _resolve_url(settings: Settings) -> str:
