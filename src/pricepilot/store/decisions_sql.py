@@ -84,13 +84,9 @@ class SqlDecisionLog:
             result = conn.exec_driver_sql(_SQLITE_DECISION_INSERT, list(rows.values()))
             return int(result.rowcount)
 
-    def frame(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        product_id: str | None = None,
-        user_id: str | None = None,
-    ) -> pd.DataFrame:
+    def frame(self, since: datetime | None, until: datetime | None, product_id: str | None,
+              user_id: str | None) -> pd.DataFrame:
+        """The decisions in ``since <= ts < until`` (one product / shopper when given)."""
         c = t.decisions.c
         q = window_filter(sa.select(t.decisions).order_by(c.ts, c.decision_id), c,
                            since, until, product_id, user_id)
