@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import msgspec
 import pytest
 
 from pricepilot.catalog.models import Product
@@ -58,3 +59,15 @@ def test_a_product_added_by_another_process_is_accepted(live: LiveIngestor) -> N
     live.store.upsert_products([Product(product_id="B", title="B", category="k", currency="EUR",
                                         unit_cost=100, list_price=200)])
     assert live.ingest([view("b1", product="B")])[:2] == (1, 0)
+
+
+def test_a_repriced_product_handed_over_by_the_catalogue_is_judged_by_its_new_list_price(
+    live: LiveIngestor,
+) -> None:
+    """The application's catalogue listener hands the ingestor every product it syncs: a
+    price 20x the old list price is implausible before, plausible after a reprice to 1,000."""
+    with pytest.raises(IngestError, match="list price"):
+        live.ingest([msgspec.structs.replace(view("e1"), price=4_100)])
+    live.add_products([Product(product_id="A", title="A", category="k", currency="EUR",
+                               unit_cost=100, list_price=1_000)])
+    assert live.ingest([msgspec.structs.replace(view("e1"), price=4_100)])[:2] == (1, 0)

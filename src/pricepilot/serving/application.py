@@ -165,7 +165,7 @@ class Application:
     def _products_changed(self, products: Sequence[Product]) -> None:
         with self.features_lock:
             self.features.set_products(products)
-        self.ingestor.add_products([p.product_id for p in products])
+        self.ingestor.add_products(products)
 
     def _product_categories(self) -> dict[str, str | None]:
         return {pid: p.category for pid, p in self.catalogue.products.items()}

@@ -6,9 +6,10 @@ events that costs ~10x the write itself. :class:`LiveIngestor` applies the same 
 plausibility rules (:func:`pricepilot.events.validate.check_batch`: unknown product, negative
 price, non-positive quantity, unknown currency; price bounds and factors of the list price, a
 timestamp too old or too far in the future, quantity bounds; ``settings.ingest.plausibility``)
-against the catalogue's ids and list prices kept in process (re-read from the store when an
-event names a product it does not know or the catalogue revision moved, so a product added or
-repriced by another process is judged right), and writes the good rows in one atomic
+against the catalogue's ids and list prices kept in process (the application's catalogue
+listener hands it every product it syncs or writes, so a product repriced by another process is
+judged by its new price within ``service.sync_seconds``; an event naming a product it does not
+know re-reads the store first, so a product just added elsewhere is accepted), and writes the good rows in one atomic
 ``Store.add_event_batch`` (idempotent by ``event_id``).
 
 * Any bad event refuses the **whole request** with
@@ -49,6 +50,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from pricepilot.catalog.models import Product
 from pricepilot.clock import Clock, to_micros
 from pricepilot.compliance.identity import Pseudonymiser
 from pricepilot.config import Settings
@@ -75,28 +77,28 @@ class LiveIngestor:
         self.settings = settings
         self.clock = clock
         self.pseudonymise = Pseudonymiser(settings.security.pseudonym_key)
-        self.product_ids: set[str] = set()
-        self._revision = -1
+        self._prices: dict[str, tuple[int, str]] = {}
         self._list_prices = ListPrices({})
         self._load_catalogue()
 
     def _load_catalogue(self) -> None:
-        revision = self.store.catalogue_revision()
-        products = {p.product_id: (p.list_price, p.currency) for p in self.store.list_products()}
-        self.product_ids = set(products)
-        self._list_prices = ListPrices(products)
-        self._revision = revision
+        self._prices = {p.product_id: (p.list_price, p.currency) for p in self.store.list_products()}
+        self.product_ids: set[str] = set(self._prices)
+        self._list_prices = ListPrices(self._prices)
 
-    def add_products(self, product_ids: Sequence[str]) -> None:
-        """Products this process just wrote (their list prices are read on the next request)."""
-        self.product_ids.update(product_ids)
-        self._revision = -1
+    def add_products(self, products: Sequence[Product]) -> None:
+        """Products written or synced by this process (the catalogue's listener): new ids
+        and list prices judge the next request."""
+        if products:
+            self._prices.update({p.product_id: (p.list_price, p.currency) for p in products})
+            self.product_ids.update(p.product_id for p in products)
+            self._list_prices = ListPrices(self._prices)
 
     def ingest(self, events: Sequence[Event]) -> Ingested:
         """Validate and durably write ``events`` (``user_id`` already pseudonymous)."""
         named = {p for e in events if (p := getattr(e, "product_id", None)) is not None}
-        if not named <= self.product_ids or self.store.catalogue_revision() != self._revision:
-            self._load_catalogue()  # another process may have added or repriced products
+        if not named <= self.product_ids:
+            self._load_catalogue()  # another process may have added them
         table = events_to_table(events)
         keep, dups = Deduper().first_occurrences(table.column("event_id"))
         clash = within(table, keep) if dups else []
