@@ -55,17 +55,6 @@ def summary_table(report: IngestReport) -> Table:
     return t
 
 
-def _header_only(path: Path | None, written: object) -> None:
-    """``--rejects`` always leaves its file: when ingestion wrote no rejects there (``written``
-    is falsy), the header alone (an empty file for JSON lines), replacing an earlier run's."""
-    if path is None or written:
-        return
-    from pricepilot.events.ingest import write_rejects
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_rejects([], path)
-
-
 def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
     ingest = typer.Typer(help="Load events, products and shoppers into the store.",
@@ -109,14 +98,12 @@ def register(app: typer.Typer) -> None:
                     rejects_path=rejects, progress=lambda n: bar.advance(task, n),
                 )
         except IngestError as e:
-            _header_only(rejects, e.rejects)
             console.print(f"[bold red]refused:[/] {e}")
             for r in e.rejects[:10]:
                 console.print(f"  {r.message()}")
             raise typer.Exit(2) from None
         finally:
             store.close()
-        _header_only(rejects, report.rejects_path)
         console.print(summary_table(report))
         if report.outlier_examples:
             t = Table(title="price outliers (flagged, still stored)")

@@ -298,7 +298,10 @@ class _Run:
         return self.report
 
     def _write_rejects(self) -> None:
-        if not self.rejects:
+        """The rejects file: always at a path the caller named (the header alone, or an empty
+        JSON-lines file, when nothing was rejected, replacing an earlier run's); else, when
+        something was rejected, under the reports directory."""
+        if not self.rejects and self.rejects_path is None:
             return
         path = self.rejects_path
         if path is None:
